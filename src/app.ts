@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Container } from './container';
+import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+import { redactUrl } from './logger';
+import { healthRoutes } from './routes/health';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createApp(container: Container): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use(
+    pinoHttp({
+      logger: container.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+    }),
+  );
+
+  app.use(healthRoutes(container));
+
+  app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(container));
+  return app;
+}
+
+/** Maps every failure to a JSON answer with a stable code; never a stack trace. */
+function errorHandler(container: Container): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const appError = toAppError(err);
+    if (appError.httpStatus >= 500) {
+      (req.log ?? container.logger).error({ err }, appError.message);
+    }
+    if (res.headersSent) return;
+    res.status(appError.httpStatus).json({
+      error: { code: appError.code, message: appError.message, ...(appError.details ?? {}) },
+    });
+  };
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { type?: string; status?: number; limit?: number; message?: string };
+  if (e?.type === 'entity.too.large') return new PayloadTooLargeError(e.limit ?? 0);
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new BadRequestError(e.message ?? 'bad request');
+  }
+  return new AppError('internal_error', 500, 'internal error');
+}

@@ -1,0 +1,41 @@
+/**
+ * Every Redis key of the service is built here and nowhere else.
+ * Public keys (read by internal services) follow design.md "Redis key contract";
+ * the private ones (locks, de-duplication, bookkeeping) live under the same `P:`.
+ * `{appid}` is a Redis Cluster hash tag: one authorizer's keys share a slot, so
+ * its access token and refresh token can be written in one MULTI.
+ */
+export interface Keys {
+  /** `P` = `${REDIS_KEY_PREFIX}:${WECHAT_COMPONENT_APPID}` */
+  readonly root: string;
+  readonly componentVerifyTicket: string;
+  readonly componentAccessToken: string;
+  readonly authorizers: string;
+  authorizer(appid: string): string;
+  authorizerAccessToken(appid: string): string;
+  // private
+  readonly ticketMeta: string;
+  readonly componentTokenLock: string;
+  authorizerTokenLock(appid: string): string;
+  pushDedup(id: string): string;
+  readonly startPushTicketGuard: string;
+  lock(name: string): string;
+}
+
+export function createKeys(prefix: string, componentAppId: string): Keys {
+  const P = `${prefix}:${componentAppId}`;
+  return Object.freeze({
+    root: P,
+    componentVerifyTicket: `${P}:component_verify_ticket`,
+    componentAccessToken: `${P}:component_access_token`,
+    authorizers: `${P}:authorizers`,
+    authorizer: (appid: string) => `${P}:authorizer:{${appid}}`,
+    authorizerAccessToken: (appid: string) => `${P}:authorizer:{${appid}}:access_token`,
+    ticketMeta: `${P}:component_verify_ticket:meta`,
+    componentTokenLock: `${P}:lock:component_access_token`,
+    authorizerTokenLock: (appid: string) => `${P}:authorizer:{${appid}}:lock`,
+    pushDedup: (id: string) => `${P}:push:${id}`,
+    startPushTicketGuard: `${P}:start_push_ticket_guard`,
+    lock: (name: string) => `${P}:lock:${name}`,
+  });
+}

@@ -1,0 +1,53 @@
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { createContainer, type Container } from '../../src/container';
+import { waitUntilReady } from '../../src/store/redis';
+import { testConfig } from '../support/config';
+import { OwnedRedisServer } from '../support/redis-server';
+
+describe('GET /healthz and /readyz', () => {
+  let container: Container | undefined;
+  afterEach(async () => {
+    await container?.close();
+    container = undefined;
+  });
+
+  it('answers 200 on both with Redis up', async () => {
+    container = createContainer(testConfig());
+    await waitUntilReady(container.redis, 5000);
+    const app = createApp(container);
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+    const ready = await request(app).get('/readyz').expect(200);
+    expect(ready.body).toEqual({ status: 'ready', checks: { redis: { ok: true } } });
+  });
+
+  it('stays live but not ready while Redis is unreachable, and recovers when it returns', async () => {
+    const server = await OwnedRedisServer.start();
+    try {
+      container = createContainer(testConfig({ REDIS_URL: server.url }));
+      await waitUntilReady(container.redis, 5000);
+      const app = createApp(container);
+      await request(app).get('/readyz').expect(200);
+
+      await server.stop();
+      await request(app).get('/healthz').expect(200);
+      const down = await request(app).get('/readyz').expect(503);
+      expect(down.body.status).toBe('not_ready');
+      expect(down.body.checks.redis.ok).toBe(false);
+      expect(down.body.checks.redis.reason).toMatch(/^redis unreachable: /);
+
+      await server.resume();
+      await waitUntilReady(container.redis, 10_000);
+      await request(app).get('/readyz').expect(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('answers 404 JSON with a stable code for unknown routes', async () => {
+    container = createContainer(testConfig());
+    const res = await request(createApp(container)).get('/nope').expect(404);
+    expect(res.body.error.code).toBe('not_found');
+    expect(res.headers['x-request-id']).toBeTruthy();
+  });
+});

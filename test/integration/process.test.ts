@@ -1,0 +1,31 @@
+import { freePort } from '../support/global-setup';
+import { testEnv } from '../support/config';
+import { collect, exitOf, spawnTs, waitForHttp } from '../support/spawn';
+
+describe('the service process (src/main.ts)', () => {
+  it('exits 1 with one line naming the variable when the AES key has 42 characters', async () => {
+    const child = spawnTs('src/main.ts', testEnv({ WECHAT_COMPONENT_AES_KEY: 'A'.repeat(42) }));
+    const output = collect(child);
+    expect(await exitOf(child)).toBe(1);
+    const lines = output.stderr().trim().split('\n');
+    expect(lines).toEqual(['config error: WECHAT_COMPONENT_AES_KEY: must be exactly 43 characters (got 42)']);
+    expect(output.stderr()).not.toMatch(/\bat .*\(.*:\d+:\d+\)/); // no stack trace
+  });
+
+  it('serves /healthz and /readyz, then exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawnTs('src/main.ts', testEnv({ PORT: String(port), LOG_LEVEL: 'info' }));
+    const output = collect(child);
+    try {
+      const health = await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exitOf(child, 10_000)).toBe(0);
+      expect(output.stdout()).toContain('"msg":"stopped"');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,29 @@
+import { loadConfig, type Config } from '../../src/config';
+import { testRedisUrl, uniquePrefix } from './redis';
+
+/** Demo component credentials shared by tests and the emulator (never real ones). */
+export const TEST_COMPONENT = {
+  appId: 'wx0000000000component',
+  appSecret: 'test-component-secret-0123456789',
+  token: 'test-push-token',
+  aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+} as const;
+
+export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: 'test',
+    WECHAT_COMPONENT_APPID: TEST_COMPONENT.appId,
+    WECHAT_COMPONENT_APPSECRET: TEST_COMPONENT.appSecret,
+    WECHAT_COMPONENT_TOKEN: TEST_COMPONENT.token,
+    WECHAT_COMPONENT_AES_KEY: TEST_COMPONENT.aesKey,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: uniquePrefix(),
+    LOG_LEVEL: 'silent',
+    REFRESHER_ENABLED: 'false',
+    ...overrides,
+  };
+}
+
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig(testEnv(overrides));
+}

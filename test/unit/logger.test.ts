@@ -1,0 +1,53 @@
+import { Writable } from 'node:stream';
+import { createLogger, redactUrl } from '../../src/logger';
+
+function capture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logger redaction', () => {
+  it('redacts secrets and tokens at any depth', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream);
+    logger.info(
+      {
+        body: {
+          component_appsecret: 'SECRET-1',
+          authorization_info: { authorizer_access_token: 'TOKEN-2', authorizer_refresh_token: 'REFRESH-3' },
+          list: [{ refresh_token: 'REFRESH-4' }],
+        },
+        ComponentVerifyTicket: 'ticket@@@TICKET-5',
+        AuthorizationCode: 'queryauthcode@@@CODE-6',
+        aesKey: 'KEY-7',
+        headers: { authorization: 'Bearer BEARER-8' },
+        authorizer_appid: 'wx-visible',
+      },
+      'event',
+    );
+    const out = lines.join('');
+    for (const secret of ['SECRET-1', 'TOKEN-2', 'REFRESH-3', 'REFRESH-4', 'TICKET-5', 'CODE-6', 'KEY-7', 'BEARER-8']) {
+      expect(out).not.toContain(secret);
+    }
+    expect(out).toContain('wx-visible');
+    expect(out).toContain('[redacted]');
+  });
+
+  it('redacts secret query parameters in logged URLs', () => {
+    expect(redactUrl('/auth?auth_code=queryauthcode@@@abc&expires_in=600')).toBe(
+      '/auth?auth_code=[redacted]&expires_in=600',
+    );
+    expect(redactUrl('/x?component_access_token=T&access_token=U')).toBe(
+      '/x?component_access_token=[redacted]&access_token=[redacted]',
+    );
+    const { lines, stream } = capture();
+    createLogger('info', stream).info({ url: 'https://api.example/cgi?component_access_token=SEKRIT' }, 'call');
+    expect(lines.join('')).not.toContain('SEKRIT');
+  });
+});
