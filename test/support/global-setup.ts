@@ -57,6 +57,7 @@ async function assertRedisAnswers(url: string): Promise<void> {
   try {
     await client.connect();
     await client.ping();
+    await client.quit();
   } finally {
     client.disconnect();
   }
