@@ -1,0 +1,118 @@
+/**
+ * The authorization page WeChat shows an account admin (shared/docs/protocol.md §5): the PC
+ * `/cgi-bin/componentloginpage` and the H5 `/wxaopen/safe/bindcomponent` (plus its old `/safe/bindcomponent`
+ * path). Showing the page spends the pre_auth_code; confirming authorizes the chosen account, pushes
+ * `authorized` / `updateauthorized` to the service and sends the browser to redirect_uri with auth_code.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import type { FakeAccount } from './accounts';
+import { CodeBook } from './codes';
+import type { SandboxContext } from './context';
+import { errorPage, escapeHtml, layout, sendPage } from './html';
+import { appendAuthCode, checkLoginRequest, type LoginRequest } from './login-request';
+
+interface PageSession extends LoginRequest {
+  mobile: boolean;
+}
+
+export const CONFIRM_PATH = '/cgi-bin/componentloginpage/confirm';
+// How long a shown page can still be confirmed. The pre_auth_code is already spent, so this is the page's own life.
+const SESSION_SECONDS = 1800;
+// A page listing 100 000 generated accounts helps nobody; biz_appid reaches any single one.
+const MAX_LISTED = 50;
+const KIND_LABEL: Record<FakeAccount['kind'], string> = { official_account: '公众号', mini_program: '小程序' };
+
+function accepts(request: LoginRequest): (account: FakeAccount) => boolean {
+  // biz_appid wins over a conflicting auth_type, as WeChat documents.
+  if (request.bizAppId !== undefined) return (account) => account.appid === request.bizAppId;
+  if (request.authType === 1) return (account) => account.kind === 'official_account';
+  if (request.authType === 2) return (account) => account.kind === 'mini_program';
+  return () => true;
+}
+
+function grantedFuncs(account: FakeAccount, request: LoginRequest): number[] {
+  return request.categoryIds ? account.funcInfo.filter((id) => request.categoryIds?.includes(id)) : [...account.funcInfo];
+}
+
+function accountItem(ctx: SandboxContext, account: FakeAccount, checked: boolean): string {
+  const authorized = ctx.state.authorizations.isAuthorized(account.appid);
+  const id = `account-${account.appid}`;
+  return `<li data-account="${escapeHtml(account.appid)}" data-kind="${account.kind}" data-authorized="${authorized}">
+<label for="${escapeHtml(id)}"><input type="radio" name="appid" id="${escapeHtml(id)}" value="${escapeHtml(account.appid)}" required${checked ? ' checked' : ''}>
+<span class="grow"><span class="name">${escapeHtml(account.nickName)}</span><span class="badge">${KIND_LABEL[account.kind]}</span>${authorized ? '<span class="badge on">已授权</span>' : ''}<br>
+<span class="muted">${escapeHtml(account.principalName)} · ${escapeHtml(account.userName)} · ${escapeHtml(account.appid)}</span></span></label></li>`;
+}
+
+function renderChooser(ctx: SandboxContext, session: string, request: PageSession, accounts: FakeAccount[]): string {
+  const items = accounts.map((account) => accountItem(ctx, account, accounts.length === 1)).join('\n');
+  const list = accounts.length
+    ? `<ul class="accounts" id="accounts">\n${items}\n</ul>`
+    : '<p id="no-accounts" class="notice">没有符合条件的账号（auth_type / biz_appid）。</p>';
+  return `<h1>授权给第三方平台</h1>
+<p>第三方平台 <code>${escapeHtml(ctx.options.componentAppId)}</code> 请求获得你的公众号或小程序的权限。请选择要授权的账号。</p>
+<form method="post" action="${CONFIRM_PATH}" id="authorize-form">
+<input type="hidden" name="session" value="${escapeHtml(session)}">
+${list}
+<p class="muted">授权后将跳转到：${escapeHtml(request.redirectUri)}</p>
+<button type="submit" id="confirm"${accounts.length ? '' : ' disabled'}>确认授权</button>
+</form>`;
+}
+
+export function authPage(ctx: SandboxContext): Router {
+  const router = Router();
+  const sessions = new CodeBook<PageSession>(ctx.clock, SESSION_SECONDS, 'session-');
+
+  const show = (mobile: boolean) => (req: Request, res: Response) => {
+    const title = '授权失败';
+    if (mobile && req.query.action !== 'bindcomponent') {
+      return sendPage(res, 400, errorPage(title, 'action', '缺少 action=bindcomponent 参数。', { mobile }));
+    }
+    const check = checkLoginRequest({
+      query: req.query as Record<string, unknown>,
+      referer: req.get('referer'),
+      componentAppId: ctx.options.componentAppId,
+      registeredDomain: ctx.options.registeredDomain,
+      refererOptional: mobile,
+    });
+    if (!check.ok) return sendPage(res, check.status, errorPage(title, check.kind, check.message, { mobile }));
+    const request = check.request;
+    if (request.bizAppId !== undefined && !ctx.state.accounts.get(request.bizAppId)) {
+      return sendPage(res, 400, errorPage(title, 'biz_appid', 'biz_appid 无效：没有这个账号。', { mobile }));
+    }
+    const code = ctx.state.preAuthCodes.consume(request.preAuthCode);
+    if (!code.ok) {
+      const message = code.reason === 'expired' ? 'PreAuthCode已过期，请重新发起授权。' : 'PreAuthCode无效（不存在或已使用）。';
+      return sendPage(res, 400, errorPage(title, 'pre_auth_code', message, { mobile }));
+    }
+    const session = sessions.issue({ ...request, mobile }).code;
+    const accounts = ctx.state.accounts.firstMatching(accepts(request), MAX_LISTED);
+    sendPage(res, 200, layout('授权', renderChooser(ctx, session, { ...request, mobile }, accounts), { mobile }));
+  };
+
+  router.get('/cgi-bin/componentloginpage', show(false));
+  router.get(['/wxaopen/safe/bindcomponent', '/safe/bindcomponent'], show(true));
+
+  router.post(CONFIRM_PATH, express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    const sessionId = typeof form.session === 'string' ? form.session : '';
+    const found = sessions.peek(sessionId);
+    if (!found.ok) {
+      return sendPage(res, 400, errorPage('授权失败', 'session', '页面已过期或已使用，请回到第三方平台重新发起授权。'));
+    }
+    const request = found.value;
+    const account = typeof form.appid === 'string' ? ctx.state.accounts.get(form.appid) : undefined;
+    if (!account || !accepts(request)(account)) {
+      const page = errorPage('授权失败', 'appid', '请选择一个可授权的账号。', { mobile: request.mobile });
+      return sendPage(res, 400, page);
+    }
+    sessions.consume(sessionId);
+    const result = await ctx.authorize(account.appid, {
+      preAuthCode: request.preAuthCode,
+      funcInfo: grantedFuncs(account, request),
+    });
+    // Awaiting the push makes the order deterministic: the service has the event before the browser arrives.
+    res.redirect(302, appendAuthCode(request.redirectUri, result.authCode, result.expiresIn));
+  });
+
+  return router;
+}
