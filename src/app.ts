@@ -4,7 +4,10 @@ import { pinoHttp } from 'pino-http';
 import type { Container } from './container';
 import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
 import { redactUrl } from './logger';
+import { authPushRoutes } from './routes/auth-push';
+import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
+import { securityHeaders } from './routes/security-headers';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -31,7 +34,20 @@ export function createApp(container: Container): Express {
     }),
   );
 
+  app.use(securityHeaders(container.config));
   app.use(healthRoutes(container));
+  app.use(authPushRoutes(container.pushService));
+  app.use(
+    authorizeRoutes({
+      componentAppId: container.config.component.appId,
+      publicBaseUrl: container.config.publicBaseUrl,
+      loginPageUrl: container.config.wechat.loginPageUrl,
+      mobileLoginPageUrl: container.config.wechat.mobileLoginPageUrl,
+      tokenService: container.tokenService,
+      authorizations: container.authorizationService,
+      views: container.views,
+    }),
+  );
 
   app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(container));

@@ -65,6 +65,7 @@ const schema = z.object({
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
   REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
   REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
+  PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
 });
 
@@ -92,6 +93,8 @@ export interface Config {
   readonly pushMaxAgeSeconds: number;
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
   readonly logLevel: string;
+  /** Shown on the admin's pages. */
+  readonly platformName: string;
 }
 
 export class ConfigError extends Error {
@@ -142,5 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pushMaxAgeSeconds: e.PUSH_MAX_AGE_SECONDS,
     refresher: { enabled: e.REFRESHER_ENABLED === 'true', concurrency: e.REFRESHER_CONCURRENCY },
     logLevel: e.LOG_LEVEL,
+    platformName: e.PLATFORM_NAME,
   });
 }

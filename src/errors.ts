@@ -107,3 +107,60 @@ export class WeChatUnavailableError extends AppError {
     super('wechat_unavailable', 502, `${api}: WeChat did not answer usably (${reason})`, { api });
   }
 }
+
+/** The push's ciphertext, envelope or payload is not what WeChat sends (WXBizMsgCrypt code when known). */
+export class InvalidPushError extends AppError {
+  constructor(message: string, cryptCode?: number) {
+    super('invalid_push', 400, message, cryptCode === undefined ? undefined : { cryptCode });
+  }
+}
+
+/** The push's AppId is not our component appid. */
+export class AppIdMismatchError extends AppError {
+  constructor(message = 'the push is addressed to another component appid') {
+    super('appid_mismatch', 400, message);
+  }
+}
+
+/** Another instance is still handling this very push; WeChat's next re-send will find it done. */
+export class PushInProgressError extends AppError {
+  constructor() {
+    super('push_in_progress', 503, 'this push is being handled by another instance; retry later');
+  }
+}
+
+/** 61004: WeChat refuses calls from this server's IP until it is added to the platform's whitelist. */
+export class WeChatIpNotWhitelistedError extends WeChatApiError {
+  constructor(api: string, errmsg: string, meaning: string) {
+    super(api, 61004, errmsg, 'wechat_ip_not_whitelisted', meaning);
+  }
+}
+
+/** 61005: the stored component_verify_ticket is older than 12 h; pushes have stopped reaching us. */
+export class ComponentTicketExpiredError extends WeChatApiError {
+  constructor(api: string, errmsg: string, meaning: string) {
+    super(api, 61005, errmsg, 'component_ticket_expired', meaning);
+  }
+}
+
+/** 61006: the stored component_verify_ticket is not one WeChat issued to this platform. */
+export class ComponentTicketInvalidError extends WeChatApiError {
+  constructor(api: string, errmsg: string, meaning: string) {
+    super(api, 61006, errmsg, 'component_ticket_invalid', meaning);
+  }
+}
+
+/**
+ * WeChat rejected the authorizer's refresh token (61023) or the account no longer authorizes
+ * this platform (61003). Only the account's admin can fix it, by authorizing again; until then
+ * the service stops refreshing the account (status `reauthorization_required`).
+ */
+export class ReauthorizationRequiredError extends AuthorizerNotAuthorizedError {
+  constructor(
+    readonly appid: string,
+    readonly reason: string,
+  ) {
+    super(appid, 'reauthorization_required');
+    this.message = `authorizer ${appid} must authorize the platform again (${reason})`;
+  }
+}

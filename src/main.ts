@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   const app = createApp(container);
   const server: Server = app.listen(config.port, () => {
     logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
+    // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
+    container.start();
   });
 
   let stopping = false;

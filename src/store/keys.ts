@@ -15,9 +15,17 @@ export interface Keys {
   authorizerAccessToken(appid: string): string;
   // private
   readonly ticketMeta: string;
+  /** Expiry of the component token in service-clock ms (the public key holds only the token). */
+  readonly componentAccessTokenExpiry: string;
+  /** Set of every authorizer appid ever stored, whatever its status (the zset holds only refreshable ones). */
+  readonly knownAuthorizers: string;
   readonly componentTokenLock: string;
   authorizerTokenLock(appid: string): string;
   pushDedup(id: string): string;
+  /** An authorization code already exchanged (by its sha1), so the push and the redirect don't both use it. */
+  usedAuthCode(codeHash: string): string;
+  /** An authorization whose code exchange failed: kept until the code expires, for the retry or the callback. */
+  pendingAuthorization(appid: string): string;
   readonly startPushTicketGuard: string;
   lock(name: string): string;
 }
@@ -32,9 +40,13 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     authorizer: (appid: string) => `${P}:authorizer:{${appid}}`,
     authorizerAccessToken: (appid: string) => `${P}:authorizer:{${appid}}:access_token`,
     ticketMeta: `${P}:component_verify_ticket:meta`,
+    componentAccessTokenExpiry: `${P}:component_access_token:expires_at`,
+    knownAuthorizers: `${P}:authorizers:known`,
     componentTokenLock: `${P}:lock:component_access_token`,
     authorizerTokenLock: (appid: string) => `${P}:authorizer:{${appid}}:lock`,
     pushDedup: (id: string) => `${P}:push:${id}`,
+    usedAuthCode: (codeHash: string) => `${P}:auth_code:${codeHash}`,
+    pendingAuthorization: (appid: string) => `${P}:authorizer:{${appid}}:pending`,
     startPushTicketGuard: `${P}:start_push_ticket_guard`,
     lock: (name: string) => `${P}:lock:${name}`,
   });

@@ -12,10 +12,14 @@ import { freePort } from './global-setup';
 export class OwnedRedisServer {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'wxopen-owned-redis-'));
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** AOF with fsync on every write: what was acknowledged survives a kill, as in production (compose). */
+    private readonly persistent: boolean,
+  ) {}
 
-  static async start(): Promise<OwnedRedisServer> {
-    const server = new OwnedRedisServer(await freePort());
+  static async start(opts: { persistent?: boolean } = {}): Promise<OwnedRedisServer> {
+    const server = new OwnedRedisServer(await freePort(), opts.persistent ?? false);
     await server.resume();
     return server;
   }
@@ -27,7 +31,10 @@ export class OwnedRedisServer {
   async resume(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      [
+        '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir,
+        ...(this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;

@@ -1,0 +1,120 @@
+import { Router, type Request, type Response } from 'express';
+import { AppError, BadRequestError, TicketMissingError, WeChatApiError } from '../errors';
+import type { AuthorizationService } from '../services/authorization-service';
+import type { TokenService } from '../services/token-service';
+import type { Views } from '../views';
+import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
+
+export interface AuthorizeRouteDeps {
+  componentAppId: string;
+  publicBaseUrl: string;
+  loginPageUrl: string;
+  mobileLoginPageUrl: string;
+  tokenService: Pick<TokenService, 'createPreAuthCode'>;
+  authorizations: Pick<AuthorizationService, 'completeFromCallback'>;
+  views: Views;
+}
+
+const AUTH_TYPES = new Set(['1', '2', '3']);
+const APPID_RE = /^wx[A-Za-z0-9]{6,32}$/;
+const AUTH_CODE_RE = /^[\x21-\x7e]{1,512}$/;
+
+/**
+ * The admin's side of authorization: our "Authorize your account" page, the
+ * hop to WeChat's page (GET /auth) and WeChat's redirect back (GET /auth?auth_code=…).
+ */
+export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
+  const router = Router();
+
+  router.get('/authorize', (req, res) => {
+    const { authType, bizAppid } = readChoice(req);
+    const mobile = new URLSearchParams({ mobile: '1', auth_type: authType ?? '3', ...(bizAppid ? { biz_appid: bizAppid } : {}) });
+    res.type('html').send(deps.views.render('authorize', { authType: authType ?? '3', bizAppid, mobileHref: `/auth?${mobile}` }));
+  });
+
+  router.get('/auth', async (req, res) => {
+    try {
+      const authCode = single(req.query.auth_code, 'auth_code');
+      if (authCode !== undefined) {
+        if (!AUTH_CODE_RE.test(authCode)) throw new BadRequestError('auth_code is malformed');
+        const account = await deps.authorizations.completeFromCallback(authCode);
+        res.type('html').send(deps.views.render('authorized', { ...account, kindLabel: kindLabel(account.kind) }));
+        return;
+      }
+      const { authType, bizAppid } = readChoice(req);
+      const preAuthCode = await deps.tokenService.createPreAuthCode();
+      const params = {
+        componentAppId: deps.componentAppId,
+        preAuthCode,
+        redirectUri: `${deps.publicBaseUrl}/auth`,
+        authType: Number(authType ?? '3') as AuthType,
+        bizAppId: bizAppid,
+      };
+      const target = wantsMobile(req)
+        ? buildMobileAuthorizationUrl(deps.mobileLoginPageUrl, params)
+        : buildPcAuthorizationUrl(deps.loginPageUrl, params);
+      res.redirect(302, target);
+    } catch (err) {
+      renderError(deps.views, req, res, err);
+    }
+  });
+  return router;
+}
+
+function single(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`${name} must be given once`);
+  return value;
+}
+
+function readChoice(req: Request): { authType: string | undefined; bizAppid: string | undefined } {
+  const authType = single(req.query.auth_type, 'auth_type') || undefined;
+  const bizAppid = single(req.query.biz_appid, 'biz_appid') || undefined;
+  if (authType !== undefined && !AUTH_TYPES.has(authType)) throw new BadRequestError('auth_type must be 1, 2 or 3');
+  if (bizAppid !== undefined && !APPID_RE.test(bizAppid)) throw new BadRequestError('biz_appid is not an appid');
+  return { authType, bizAppid };
+}
+
+function wantsMobile(req: Request): boolean {
+  return req.query.mobile === '1' || /MicroMessenger/i.test(req.get('user-agent') ?? '');
+}
+
+function kindLabel(kind: string | undefined): string {
+  if (kind === 'mini_program') return 'Mini Program (小程序)';
+  if (kind === 'official_account') return 'Official Account (公众号)';
+  return 'not known yet';
+}
+
+const CODE_ERRORS = new Set([61009, 61010]);
+
+/** Plain words for the admin; the details stay in the log. */
+function renderError(views: Views, req: Request, res: Response, err: unknown): void {
+  let status = 500;
+  let title = 'Something went wrong';
+  let explanation = 'The authorization could not be completed. Please try again in a moment.';
+  let code = 'internal_error';
+  if (err instanceof WeChatApiError && CODE_ERRORS.has(err.errcode)) {
+    status = 400;
+    title = 'This authorization link has expired or was already used';
+    explanation = 'Authorization codes work once and only for a few minutes. Start again to get a fresh one.';
+    code = `wechat_${err.errcode}`;
+  } else if (err instanceof TicketMissingError) {
+    status = 503;
+    title = 'The platform is not ready yet';
+    explanation = 'WeChat has not yet sent this platform its verification ticket (it arrives every 10 minutes). Please try again shortly.';
+    code = err.code;
+  } else if (err instanceof BadRequestError) {
+    status = 400;
+    title = 'This link is not valid';
+    explanation = err.message;
+    code = err.code;
+  } else if (err instanceof AppError) {
+    status = err.httpStatus;
+    title = 'WeChat could not complete the authorization';
+    explanation = 'WeChat answered with an error or did not answer in time. Please try again.';
+    code = err instanceof WeChatApiError ? `wechat_${err.errcode}` : err.code;
+  }
+  if (status >= 500) req.log.error({ err }, 'authorization flow failed');
+  else req.log.warn({ code }, 'authorization flow refused');
+  res.status(status).type('html').send(views.render('error', { title, explanation, code, requestId: String(req.id) }));
+}

@@ -1,0 +1,135 @@
+import type { Clock } from '../clock';
+import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, ReauthorizationRequiredError } from '../errors';
+import type { Logger } from '../logger';
+import type { AuthorizerRecord, AuthorizerStore } from '../store/authorizer-store';
+import type { Keys } from '../store/keys';
+import type { StoredToken } from '../store/token-store';
+import type { ComponentApi } from '../wechat/component-api';
+import { errcodeMeaning, needsReauthorization } from '../wechat/errcodes';
+import type { ComponentTokens } from './component-tokens';
+import { toCurrentToken, type CurrentToken, type RefreshCoordinator } from './refresh-coordinator';
+
+/** Told when an account needs its admin to authorize again (metrics count it). */
+export type OnReauthorizationRequired = (appid: string, errcode: number | undefined) => void;
+
+export interface AuthorizerTokensDeps {
+  readonly api: ComponentApi;
+  readonly componentTokens: ComponentTokens;
+  readonly store: AuthorizerStore;
+  readonly coordinator: RefreshCoordinator;
+  readonly keys: Keys;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly marginMs: number;
+  readonly minServableMs: number;
+  readonly onReauthorizationRequired?: OnReauthorizationRequired;
+}
+
+/**
+ * authorizer_access_token of each authorized account, refreshed with its durable refresh token
+ * through api_authorizer_token under the account's lock. 61023/61003 stop the refreshing for good
+ * (status reauthorization_required) until the account authorizes again.
+ */
+export class AuthorizerTokens {
+  constructor(private readonly deps: AuthorizerTokensDeps) {}
+
+  /**
+   * For callers: a token fresher than the margin (404-type error for an unknown appid, 409-type when
+   * not authorized); when refreshing fails otherwise, the cached token while it is still valid for a while.
+   */
+  async get(appid: string): Promise<CurrentToken> {
+    try {
+      return await this.ensureFresh(appid, this.deps.marginMs);
+    } catch (err) {
+      if (err instanceof AuthorizerNotAuthorizedError || err instanceof AuthorizerNotFoundError) throw err;
+      return this.servableOrThrow(appid, err);
+    }
+  }
+
+  /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
+  async ensureFresh(appid: string, minRemainingMs: number): Promise<CurrentToken> {
+    const { clock } = this.deps;
+    const cached = authorized(appid, await this.deps.store.get(appid)).accessToken;
+    const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
+    if (isGood(cached)) return toCurrentToken(cached, clock);
+    return toCurrentToken(await this.refreshUnless(appid, `within:${minRemainingMs}`, isGood), clock);
+  }
+
+  /** Compare-and-refresh: refreshes only if `rejected` is still the account's stored token. */
+  async invalidate(appid: string, rejected: string): Promise<CurrentToken> {
+    const { clock, marginMs } = this.deps;
+    const isGood = (t: StoredToken | undefined): t is StoredToken =>
+      !!t && t.token !== rejected && t.expiresAt - clock.now() > marginMs;
+    return toCurrentToken(await this.refreshUnless(appid, `replace:${rejected}`, isGood), clock);
+  }
+
+  private refreshUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): Promise<StoredToken> {
+    let record: AuthorizerRecord | undefined;
+    return this.deps.coordinator.run({
+      flightKey: `authorizer:${appid}|${purpose}`,
+      lockKey: this.deps.keys.authorizerTokenLock(appid),
+      read: async () => {
+        record = authorized(appid, await this.deps.store.get(appid));
+        return record.accessToken;
+      },
+      isGood,
+      refresh: () => this.fetch(record!),
+    });
+  }
+
+  private async fetch(record: AuthorizerRecord): Promise<StoredToken> {
+    const { api, componentTokens, store, clock, logger } = this.deps;
+    const { appid, refreshToken } = record;
+    if (!refreshToken) return this.requireReauthorization(appid, undefined, 'no refresh token stored', undefined);
+    const startedAt = clock.now();
+    let issued;
+    try {
+      issued = await componentTokens.withToken((token) => api.refreshAuthorizerToken(token, appid, refreshToken));
+    } catch (err) {
+      if (needsReauthorization(err)) {
+        const reason = `api_authorizer_token errcode ${err.errcode}: ${errcodeMeaning(err.errcode) ?? err.errmsg}`;
+        return this.requireReauthorization(appid, err.errcode, reason, refreshToken);
+      }
+      throw err;
+    }
+    const expiresAt = startedAt + issued.expiresIn * 1000;
+    const rotated = issued.authorizerRefreshToken && issued.authorizerRefreshToken !== refreshToken ? issued.authorizerRefreshToken : undefined;
+    // Stored in one transaction with the rotated refresh token; refused if the account revoked meanwhile.
+    if (!(await store.saveAccessToken(appid, issued.token, expiresAt, rotated))) {
+      throw new AuthorizerNotAuthorizedError(appid, (await store.get(appid))?.status ?? 'unknown');
+    }
+    logger.info({ authorizerAppid: appid, expiresIn: issued.expiresIn, refreshTokenRotated: !!rotated }, 'authorizer_access_token refreshed');
+    return { token: issued.token, expiresAt };
+  }
+
+  private async requireReauthorization(appid: string, errcode: number | undefined, reason: string, failedRefreshToken: string | undefined): Promise<never> {
+    const marked = await this.deps.store.markReauthorizationRequired(appid, reason, failedRefreshToken);
+    if (marked) {
+      // The line an operator searches for: the account's admin must open the authorization page again.
+      this.deps.logger.error(
+        { authorizerAppid: appid, errcode, reason },
+        'authorizer needs re-authorization: its refresh token no longer works, refreshing stopped; ask its admin to authorize the platform again',
+      );
+      this.deps.onReauthorizationRequired?.(appid, errcode);
+    }
+    throw new ReauthorizationRequiredError(appid, reason);
+  }
+
+  private async servableOrThrow(appid: string, err: unknown): Promise<CurrentToken> {
+    const { store, clock, logger, minServableMs } = this.deps;
+    const latest = (await store.get(appid).catch(() => undefined))?.accessToken;
+    if (!latest || latest.expiresAt - clock.now() < minServableMs) throw err;
+    logger.warn(
+      { authorizerAppid: appid, err: { message: (err as Error).message } },
+      'could not refresh authorizer_access_token; serving the cached one while it is still valid',
+    );
+    return toCurrentToken(latest, clock);
+  }
+}
+
+/** Narrows a record to an authorized account, or throws the error the internal API maps to 404 / 409. */
+function authorized(appid: string, record: AuthorizerRecord | undefined): AuthorizerRecord {
+  if (!record) throw new AuthorizerNotFoundError(appid);
+  if (record.status !== 'authorized') throw new AuthorizerNotAuthorizedError(appid, record.status);
+  return record;
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock';
+import {
+  AppError,
+  AppIdMismatchError,
+  BadRequestError,
+  InvalidPushError,
+  InvalidSignatureError,
+  PushInProgressError,
+} from '../errors';
+import type { Logger } from '../logger';
+import type { PushDedupStore } from '../store/push-dedup-store';
+import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
+import { parseComponentPush, type AuthorizationPush, type ComponentPush } from '../wechat/messages';
+import { XmlFormatError, textOf } from '../wechat/xml';
+
+/** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
+export interface AuthorizationEffects {
+  completeFromPush(push: AuthorizationPush): Promise<void>;
+  revoke(authorizerAppid: string): Promise<void>;
+}
+
+export interface TicketSink {
+  save(ticket: string, receivedAtMs: number): Promise<void>;
+}
+
+export interface PushServiceDeps {
+  msgCrypt: MsgCrypt;
+  componentAppId: string;
+  clock: Clock;
+  logger: Logger;
+  dedup: PushDedupStore;
+  tickets: TicketSink;
+  authorizations: AuthorizationEffects;
+  /** 0 = off. */
+  maxAgeSeconds: number;
+  /** WeChat gives up after 5 s; answer before that whatever happens upstream. */
+  deadlineMs?: number;
+  /** How long a duplicate waits for the instance that is handling the original. */
+  duplicateWaitMs?: number;
+}
+
+export interface PushQuery {
+  timestamp?: unknown;
+  nonce?: unknown;
+  msg_signature?: unknown;
+}
+
+export interface PushOutcome {
+  infoType: string;
+  duplicate: boolean;
+}
+
+const REQUIRED_PARAMS = ['timestamp', 'nonce', 'msg_signature'] as const;
+
+/**
+ * Handles one push to the authorization-event URL: signature first, then
+ * decryption, the AppId check, the payload, and its effect — exactly once
+ * across instances. Resolves only once the effect is stored.
+ */
+export class PushService {
+  private readonly deadlineMs: number;
+  private readonly duplicateWaitMs: number;
+
+  constructor(private readonly deps: PushServiceDeps) {
+    this.deadlineMs = deps.deadlineMs ?? 4500;
+    this.duplicateWaitMs = deps.duplicateWaitMs ?? 3000;
+  }
+
+  async receive(query: PushQuery, envelope: unknown): Promise<PushOutcome> {
+    const params = readParams(query);
+    const encrypt = readEncrypt(envelope);
+    const message = this.open(params, encrypt);
+    const push = this.parse(message);
+    this.checkAge(params.timestamp);
+    const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
+    return this.applyOnce(pushId, push);
+  }
+
+  private open(params: Params, encrypt: string): string {
+    try {
+      return this.deps.msgCrypt.open({ ...params, encrypt }).message;
+    } catch (err) {
+      if (!(err instanceof MsgCryptError)) throw err;
+      if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
+      if (err.code === MsgCryptCode.ValidateAppidError) throw new AppIdMismatchError('the ciphertext is addressed to another appid');
+      throw new InvalidPushError(`cannot decrypt the push (${err.message})`, err.code);
+    }
+  }
+
+  private parse(message: string): ComponentPush {
+    let push: ComponentPush;
+    try {
+      push = parseComponentPush(message);
+    } catch (err) {
+      if (err instanceof XmlFormatError) throw new InvalidPushError(`decrypted payload: ${err.message}`);
+      throw err;
+    }
+    if (push.appId !== this.deps.componentAppId) throw new AppIdMismatchError();
+    return push;
+  }
+
+  private checkAge(timestamp: string): void {
+    const max = this.deps.maxAgeSeconds;
+    if (max <= 0) return;
+    const age = Math.floor(this.deps.clock.now() / 1000) - Number(timestamp);
+    if (!/^\d{1,12}$/.test(timestamp) || age > max) {
+      throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
+    }
+  }
+
+  private async applyOnce(pushId: string, push: ComponentPush): Promise<PushOutcome> {
+    const infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
+    const claim = await this.deps.dedup.claim(pushId);
+    if (claim === 'done') return { infoType, duplicate: true };
+    if (claim === 'in_progress') {
+      await this.waitForOther(pushId);
+      return { infoType, duplicate: true };
+    }
+    try {
+      await withDeadline(this.apply(push), this.deadlineMs);
+      await this.deps.dedup.markDone(pushId);
+      return { infoType, duplicate: false };
+    } catch (err) {
+      await this.deps.dedup.release(pushId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async apply(push: ComponentPush): Promise<void> {
+    const { logger, clock } = this.deps;
+    switch (push.infoType) {
+      case 'component_verify_ticket':
+        await this.deps.tickets.save(push.ticket, clock.now());
+        logger.info({ infoType: push.infoType, createTime: push.createTime }, 'component_verify_ticket stored');
+        return;
+      case 'authorized':
+      case 'updateauthorized':
+        await this.deps.authorizations.completeFromPush(push);
+        return;
+      case 'unauthorized':
+        await this.deps.authorizations.revoke(push.authorizerAppid);
+        logger.info({ infoType: push.infoType, authorizerAppid: push.authorizerAppid }, 'authorization revoked');
+        return;
+      case 'unknown':
+        logger.info({ infoType: push.rawInfoType }, 'push with an InfoType this service does not act on; acknowledged');
+        return;
+    }
+  }
+
+  private async waitForOther(pushId: string): Promise<void> {
+    const deadline = Date.now() + this.duplicateWaitMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const state = await this.deps.dedup.state(pushId);
+      if (state === 'done') return;
+      if (state === 'none') break; // the other instance failed and released it
+    }
+    throw new PushInProgressError();
+  }
+}
+
+interface Params {
+  timestamp: string;
+  nonce: string;
+  msgSignature: string;
+}
+
+function readParams(query: PushQuery): Params {
+  for (const name of REQUIRED_PARAMS) {
+    const value = query[name];
+    if (typeof value !== 'string' || value === '') {
+      throw new BadRequestError(`query parameter ${name} is required (once)`);
+    }
+  }
+  return { timestamp: query.timestamp as string, nonce: query.nonce as string, msgSignature: query.msg_signature as string };
+}
+
+function readEncrypt(envelope: unknown): string {
+  if (!envelope || typeof envelope !== 'object') throw new InvalidPushError('the body must be WeChat\'s <xml> envelope');
+  let encrypt: string | undefined;
+  try {
+    encrypt = textOf(envelope as Record<string, unknown>, 'Encrypt');
+  } catch (err) {
+    throw new InvalidPushError((err as Error).message);
+  }
+  if (!encrypt) throw new InvalidPushError('<Encrypt> is missing or empty');
+  return encrypt;
+}
+
+class DeadlineError extends AppError {
+  constructor(ms: number) {
+    super('push_deadline', 503, `the push's effect did not complete within ${ms} ms; WeChat will re-send it`);
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock';
+import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, TicketMissingError } from '../errors';
+import type { Logger } from '../logger';
+import type { AuthorizerStore } from '../store/authorizer-store';
+import type { TicketStore } from '../store/ticket-store';
+import type { TokenService } from './token-service';
+import type { PushTicketStarter } from './push-ticket-starter';
+
+export interface RefresherOptions {
+  readonly marginSeconds: number;
+  /** Accounts refreshed in parallel (REFRESHER_CONCURRENCY). */
+  readonly concurrency: number;
+  /** Real time between rounds (±10 % jitter). */
+  readonly intervalMs: number;
+  /** Each account refreshes up to this much earlier than the margin, at a fixed per-account offset. */
+  readonly spreadMs: number;
+  readonly batchSize: number;
+  /** Per-account wait after a failed refresh: base × 2^(failures−1), capped, jittered. */
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+}
+
+export interface RefresherDeps {
+  readonly tokenService: TokenService;
+  readonly authorizerStore: AuthorizerStore;
+  readonly ticketStore: TicketStore;
+  readonly pushTicketStarter: PushTicketStarter;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export interface RefreshRound {
+  readonly componentToken: 'ok' | 'failed';
+  readonly checked: number;
+  readonly failed: string[];
+  readonly backingOff: number;
+}
+
+/**
+ * Keeps the component token and every authorized account's token fresher than the margin, so
+ * internal services that only `GET` the public keys never meet an expired token. Driven by the
+ * `P:authorizers` schedule (score = expiry); refreshes go through the token service, whose locks
+ * make several instances safe to run side by side (the second one re-reads and finds it done).
+ */
+export class Refresher {
+  private readonly failures = new Map<string, { count: number; retryAt: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<unknown> | undefined;
+  private running = false;
+
+  constructor(
+    private readonly deps: RefresherDeps,
+    private readonly options: RefresherOptions,
+  ) {}
+
+  async runOnce(): Promise<RefreshRound> {
+    const { tokenService, authorizerStore, clock } = this.deps;
+    if (!(await this.deps.ticketStore.get())) await this.deps.pushTicketStarter.startIfDue();
+    const marginMs = this.options.marginSeconds * 1000;
+    let componentToken: RefreshRound['componentToken'] = 'ok';
+    try {
+      await tokenService.ensureComponentAccessToken(marginMs);
+    } catch (err) {
+      componentToken = 'failed';
+      // Without a ticket this would repeat every round; the push-ticket starter already said it, hourly.
+      const level = err instanceof TicketMissingError ? 'debug' : 'warn';
+      this.deps.logger[level]({ err: { message: (err as Error).message } }, 'refresher: component_access_token not refreshed');
+    }
+
+    const now = clock.now();
+    const due = await authorizerStore.dueForRefresh(now + marginMs + this.options.spreadMs, this.options.batchSize);
+    const ready = due.filter(({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now));
+    const failed: string[] = [];
+    await runPool(ready, this.options.concurrency, async ({ appid }) => {
+      if (!(await this.refreshAccount(appid))) failed.push(appid);
+    });
+    const round = { componentToken, checked: ready.length, failed, backingOff: this.failures.size };
+    if (ready.length > 0) this.deps.logger.debug(round, 'refresher round');
+    return round;
+  }
+
+  /** Starts the background rounds (the first one now); idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops scheduling and waits for a round in progress to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.round?.catch(() => undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.round = this.runOnce()
+        .catch((err: unknown) => this.deps.logger.error({ err: { message: (err as Error).message } }, 'refresher round failed'))
+        .finally(() => {
+          const jitter = this.options.intervalMs * (0.9 + Math.random() * 0.2);
+          if (this.running) this.schedule(jitter);
+        });
+    }, delayMs);
+  }
+
+  /** true when the account's token is fresh afterwards (refreshed here or by another instance). */
+  private async refreshAccount(appid: string): Promise<boolean> {
+    try {
+      await this.deps.tokenService.ensureAuthorizerAccessToken(appid, this.thresholdMs(appid));
+      this.failures.delete(appid);
+      return true;
+    } catch (err) {
+      // Revoked, unknown, or marked for re-authorization: out of the schedule, nothing to retry.
+      if (err instanceof AuthorizerNotAuthorizedError || err instanceof AuthorizerNotFoundError) {
+        this.failures.delete(appid);
+        return true;
+      }
+      const count = (this.failures.get(appid)?.count ?? 0) + 1;
+      const ceiling = Math.min(this.options.backoff.maxMs, this.options.backoff.baseMs * 2 ** (count - 1));
+      this.failures.set(appid, { count, retryAt: this.deps.clock.now() + ceiling * (0.5 + Math.random() * 0.5) });
+      this.deps.logger.warn({ authorizerAppid: appid, failures: count, err: { message: (err as Error).message } }, 'refresher: authorizer token not refreshed; backing off');
+      return false;
+    }
+  }
+
+  private backingOff(appid: string, now: number): boolean {
+    const failure = this.failures.get(appid);
+    return !!failure && failure.retryAt > now;
+  }
+
+  /**
+   * Margin plus a fixed per-account offset in [0, spread): accounts authorized together (and so
+   * expiring together) are refreshed at different moments, and every instance agrees on when.
+   */
+  private thresholdMs(appid: string): number {
+    const offset = createHash('sha1').update(appid).digest().readUInt32BE(0) / 2 ** 32;
+    return this.options.marginSeconds * 1000 + Math.floor(offset * this.options.spreadMs);
+  }
+}
+
+async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}

@@ -1,0 +1,20 @@
+/**
+ * In-process single-flight: concurrent callers asking for the same key share one running
+ * promise instead of each starting the same work. The entry is dropped when the work settles,
+ * so a later caller starts afresh (and re-reads whatever the first one stored).
+ */
+export class SingleFlight<T> {
+  private readonly flights = new Map<string, Promise<T>>();
+
+  run(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.flights.get(key);
+    if (running) return running;
+    const flight = work().finally(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  get size(): number {
+    return this.flights.size;
+  }
+}

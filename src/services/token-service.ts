@@ -1,0 +1,128 @@
+import type { Clock } from '../clock';
+import type { Logger } from '../logger';
+import type { AuthorizerStore } from '../store/authorizer-store';
+import type { Keys } from '../store/keys';
+import type { LockOptions, Locks } from '../store/lock';
+import type { TicketStore } from '../store/ticket-store';
+import type { ComponentTokenStore } from '../store/token-store';
+import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
+import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
+import { ComponentTokens } from './component-tokens';
+import { RefreshCoordinator, type CurrentToken } from './refresh-coordinator';
+
+export type { CurrentToken } from './refresh-coordinator';
+
+export interface TokenServiceDeps {
+  readonly api: ComponentApi;
+  readonly ticketStore: TicketStore;
+  readonly componentTokenStore: ComponentTokenStore;
+  readonly authorizerStore: AuthorizerStore;
+  readonly locks: Locks;
+  readonly keys: Keys;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Refresh a token when less than this is left (TOKEN_REFRESH_MARGIN_SECONDS). */
+  readonly marginSeconds: number;
+  /** Refresh locks: TTL longer than the slowest refresh (timeouts × attempts), wait bound ≥ TTL. */
+  readonly lock: LockOptions;
+  /** A token with less left than this is not served when a refresh fails (default 60 s). */
+  readonly minServableMs?: number;
+  readonly onReauthorizationRequired?: OnReauthorizationRequired;
+}
+
+export interface AuthorizationSummary {
+  readonly authorizerAppId: string;
+  readonly funcInfo: FuncInfoItem[];
+  /** false when the account granted no API permission (WeChat returned no tokens). */
+  readonly hasApiAccess: boolean;
+}
+
+/**
+ * The only component that obtains tokens from WeChat (the "中控服务器"). Every read goes
+ * cache → margin check → single-flight → Redis lock → re-read → WeChat → write → release,
+ * so any number of processes cause at most one upstream refresh per token per expiry.
+ */
+export class TokenService {
+  private readonly component: ComponentTokens;
+  private readonly authorizers: AuthorizerTokens;
+
+  constructor(private readonly deps: TokenServiceDeps) {
+    const coordinator = new RefreshCoordinator(deps.locks, deps.lock);
+    const common = { api: deps.api, coordinator, keys: deps.keys, clock: deps.clock, logger: deps.logger };
+    const marginMs = deps.marginSeconds * 1000;
+    const minServableMs = deps.minServableMs ?? 60_000;
+    this.component = new ComponentTokens({ ...common, tickets: deps.ticketStore, store: deps.componentTokenStore, marginMs, minServableMs });
+    this.authorizers = new AuthorizerTokens({
+      ...common,
+      componentTokens: this.component,
+      store: deps.authorizerStore,
+      marginMs,
+      minServableMs,
+      onReauthorizationRequired: deps.onReauthorizationRequired,
+    });
+  }
+
+  /** Fresher than the margin; while WeChat cannot refresh it, the cached token as long as it stays valid. */
+  getComponentAccessToken(): Promise<CurrentToken> {
+    return this.component.get();
+  }
+
+  /** As getComponentAccessToken; AuthorizerNotFoundError (404) / AuthorizerNotAuthorizedError (409, with status). */
+  getAuthorizerAccessToken(appid: string): Promise<CurrentToken> {
+    return this.authorizers.get(appid);
+  }
+
+  /** For the refresher: refresh unless more than `minRemainingMs` is left; failures are thrown, never masked. */
+  ensureComponentAccessToken(minRemainingMs: number): Promise<CurrentToken> {
+    return this.component.ensureFresh(minRemainingMs);
+  }
+
+  ensureAuthorizerAccessToken(appid: string, minRemainingMs: number): Promise<CurrentToken> {
+    return this.authorizers.ensureFresh(appid, minRemainingMs);
+  }
+
+  /** WeChat rejected `tokenValue`: refresh only if it is still current, and return the current token. */
+  invalidate(kind: 'component' | 'authorizer', tokenValue: string, appid?: string): Promise<CurrentToken> {
+    if (kind === 'component') return this.component.invalidate(tokenValue);
+    if (!appid) throw new TypeError('invalidate("authorizer", …) needs the authorizer appid');
+    return this.authorizers.invalidate(appid, tokenValue);
+  }
+
+  /** Runs a call with the cached component token; on 40001/40014/42001 refreshes that token and replays once. */
+  withComponentToken<T>(call: (componentAccessToken: string) => Promise<T>): Promise<T> {
+    return this.component.withToken(call);
+  }
+
+  /** A fresh pre_auth_code on every call: codes are single-use (valid `expires_in`, about 10 minutes). */
+  async createPreAuthCode(): Promise<string> {
+    const issued = await this.withComponentToken((token) => this.deps.api.createPreAuthCode(token));
+    return issued.token;
+  }
+
+  /** api_query_auth, then the account is stored as authorized (hash, token and schedule together). */
+  async exchangeAuthCode(authCode: string): Promise<AuthorizationSummary> {
+    const authorizedAt = this.deps.clock.now();
+    const auth = await this.withComponentToken((token) => this.deps.api.queryAuth(token, authCode));
+    await this.deps.authorizerStore.saveAuthorization({
+      appid: auth.authorizerAppId,
+      refreshToken: auth.authorizerRefreshToken,
+      accessToken: auth.authorizerAccessToken,
+      expiresIn: auth.expiresIn,
+      funcInfo: auth.funcInfo,
+      authorizedAt,
+    });
+    const hasApiAccess = !!auth.authorizerRefreshToken;
+    this.deps.logger.info(
+      { authorizerAppid: auth.authorizerAppId, permissionSets: auth.funcInfo.map((f) => f.funcscope_category?.id), hasApiAccess },
+      'authorizer authorized the platform',
+    );
+    return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess };
+  }
+
+  /** api_get_authorizer_info; the name and kind are stored on the account's hash. */
+  async fetchAccountInfo(appid: string): Promise<AuthorizerAccountInfo> {
+    const info = await this.withComponentToken((token) => this.deps.api.getAuthorizerInfo(token, appid));
+    await this.deps.authorizerStore.saveAccountInfo(appid, info);
+    return info;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Lua scripts of the authorizer store. Each one is a conditional multi-key write that must be
+ * atomic with its check (a plain MULTI cannot read first): a refresh finishing after the account
+ * revoked must not bring its token back, and a 61023 answer to an old refresh token must not
+ * mark an account that has authorized again since.
+ * Key order everywhere: KEYS[1] = hash `P:authorizer:{A}`, KEYS[2] = `P:authorizer:{A}:access_token`,
+ * KEYS[3] = zset `P:authorizers`.
+ */
+
+/** ARGV: appid, token, ttlMs, expiresAt, now, rotated refresh token or ''. Returns 1 if written. */
+export const SAVE_ACCESS_TOKEN = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'authorized' then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'refresh_token', ARGV[6]) end
+return 1
+`;
+
+/** ARGV: appid, now, reason, the refresh token that failed or ''. Returns 1 if marked. */
+export const MARK_REAUTHORIZATION_REQUIRED = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'authorized' then return 0 end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'refresh_token') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'reauthorization_required', 'reauthorization_reason', ARGV[3], 'updated_at', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`;
+
+/** KEYS[1] only; ARGV: field, value, field, value… Updates an existing hash, never creates one. */
+export const UPDATE_IF_EXISTS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;

@@ -1,0 +1,67 @@
+import type { StoredToken } from './token-store';
+
+/**
+ * Authorized accounts (design.md key contract): the durable hash `P:authorizer:{A}`, the access
+ * token `P:authorizer:{A}:access_token` (TTL = WeChat's expiry) and the zset `P:authorizers`
+ * (score = access-token expiry in service-clock ms: the refresh schedule). Only refreshable
+ * (authorized) accounts are in the zset; a private set remembers every appid ever seen.
+ * Timestamps in the hash are service-clock epoch ms. The Redis implementation is
+ * redis-authorizer-store.ts; this interface stays free of Redis types for other implementations.
+ */
+export type AuthorizerStatus = 'authorized' | 'unauthorized' | 'reauthorization_required';
+export type FuncInfo = ReadonlyArray<Readonly<Record<string, unknown>>>;
+
+export interface AccountInfo {
+  readonly nickName?: string;
+  readonly userName?: string;
+  readonly kind?: string;
+  readonly headImg?: string;
+  readonly principalName?: string;
+}
+
+export interface AuthorizerRecord extends AccountInfo {
+  readonly appid: string;
+  readonly status: AuthorizerStatus;
+  readonly refreshToken?: string;
+  readonly funcInfo: FuncInfo;
+  readonly authorizedAt?: number;
+  readonly updatedAt?: number;
+  readonly reauthorizationReason?: string;
+  readonly accessToken?: StoredToken;
+}
+
+export interface NewAuthorization {
+  readonly appid: string;
+  /** Absent when the account granted no API permission; a stored one is then kept (never deleted but on unauthorized). */
+  readonly refreshToken?: string;
+  readonly accessToken?: string;
+  /** Seconds from now, as WeChat returns it. */
+  readonly expiresIn?: number;
+  readonly funcInfo: FuncInfo;
+  readonly authorizedAt: number;
+}
+
+export interface DueAuthorizer {
+  readonly appid: string;
+  readonly expiresAt: number;
+}
+
+export interface AuthorizerStore {
+  /** Status authorized; hash, access token and schedule in one transaction. */
+  saveAuthorization(authorization: NewAuthorization): Promise<void>;
+  /** Only while the account is authorized; false if it no longer is (nothing written). */
+  saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string): Promise<boolean>;
+  /** Deletes the access token and schedules the account for an immediate refresh. */
+  dropAccessToken(appid: string): Promise<void>;
+  /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. */
+  markUnauthorized(appid: string): Promise<void>;
+  /** Only if still authorized with `failedRefreshToken` (when given); false otherwise. */
+  markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean>;
+  /** Updates a known account; false (nothing written) for an unknown appid. */
+  saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean>;
+  get(appid: string): Promise<AuthorizerRecord | undefined>;
+  /** Every account ever stored, whatever its status, sorted by appid. */
+  list(): Promise<AuthorizerRecord[]>;
+  /** Accounts whose access token expires at or before `untilMs`, soonest first. */
+  dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]>;
+}

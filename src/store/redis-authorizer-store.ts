@@ -1,0 +1,172 @@
+import type { Clock } from '../clock';
+import type {
+  AccountInfo,
+  AuthorizerRecord,
+  AuthorizerStatus,
+  AuthorizerStore,
+  DueAuthorizer,
+  FuncInfo,
+  NewAuthorization,
+} from './authorizer-store';
+import { MARK_REAUTHORIZATION_REQUIRED, SAVE_ACCESS_TOKEN, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import type { Keys } from './keys';
+import type { Redis } from './redis';
+import { execTransaction, storageOp } from './storage-errors';
+
+/** Hash field of each AccountInfo property. */
+const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
+
+/**
+ * AuthorizerStore on Redis, following design.md's key contract: writes that belong together are
+ * one MULTI, and the conditional ones (see authorizer-scripts.ts) one Lua script.
+ */
+export class RedisAuthorizerStore implements AuthorizerStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly clock: Clock,
+  ) {}
+
+  async saveAuthorization(a: NewAuthorization): Promise<void> {
+    const now = this.clock.now();
+    const { hash, token } = this.keysOf(a.appid);
+    const tx = this.redis.multi();
+    tx.hset(hash, {
+      status: 'authorized',
+      func_info: JSON.stringify(a.funcInfo),
+      authorized_at: String(a.authorizedAt),
+      updated_at: String(now),
+      ...(a.refreshToken ? { refresh_token: a.refreshToken } : {}),
+    });
+    tx.hdel(hash, 'reauthorization_reason', 'unauthorized_at');
+    const ttlMs = a.expiresIn ? a.expiresIn * 1000 : 0;
+    if (a.accessToken && ttlMs > 0) {
+      tx.set(token, a.accessToken, 'PX', ttlMs).zadd(this.keys.authorizers, now + ttlMs, a.appid);
+    } else {
+      tx.del(token);
+      // Score 0 = due now: with a refresh token, the first read or the refresher fetches a token.
+      if (a.refreshToken) tx.zadd(this.keys.authorizers, 0, a.appid);
+      else tx.zrem(this.keys.authorizers, a.appid);
+    }
+    tx.sadd(this.keys.knownAuthorizers, a.appid);
+    await execTransaction(tx);
+  }
+
+  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string): Promise<boolean> {
+    const now = this.clock.now();
+    const { hash, token } = this.keysOf(appid);
+    const ttlMs = Math.max(1, Math.floor(expiresAt - now));
+    const args = [appid, accessToken, ttlMs, expiresAt, now, rotatedRefreshToken ?? ''];
+    const written = await storageOp(() => this.redis.eval(SAVE_ACCESS_TOKEN, 3, hash, token, this.keys.authorizers, ...args));
+    return written === 1;
+  }
+
+  async dropAccessToken(appid: string): Promise<void> {
+    const { token } = this.keysOf(appid);
+    await execTransaction(this.redis.multi().del(token).zadd(this.keys.authorizers, 'XX', 0, appid));
+  }
+
+  async markUnauthorized(appid: string): Promise<void> {
+    const now = String(this.clock.now());
+    const { hash, token } = this.keysOf(appid);
+    await execTransaction(
+      this.redis
+        .multi()
+        .hset(hash, { status: 'unauthorized', unauthorized_at: now, updated_at: now })
+        .hdel(hash, 'refresh_token', 'reauthorization_reason')
+        .del(token)
+        .zrem(this.keys.authorizers, appid)
+        .sadd(this.keys.knownAuthorizers, appid),
+    );
+  }
+
+  async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean> {
+    const { hash, token } = this.keysOf(appid);
+    const args = [appid, this.clock.now(), reason, failedRefreshToken ?? ''];
+    const marked = await storageOp(() =>
+      this.redis.eval(MARK_REAUTHORIZATION_REQUIRED, 3, hash, token, this.keys.authorizers, ...args),
+    );
+    return marked === 1;
+  }
+
+  async saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean> {
+    const fields: (string | number)[] = ['updated_at', this.clock.now()];
+    for (const [name, field] of Object.entries(ACCOUNT_FIELDS)) {
+      const value = info[name as keyof AccountInfo];
+      if (value !== undefined) fields.push(field, value);
+    }
+    const updated = await storageOp(() => this.redis.eval(UPDATE_IF_EXISTS, 1, this.keysOf(appid).hash, ...fields));
+    return updated === 1;
+  }
+
+  async get(appid: string): Promise<AuthorizerRecord | undefined> {
+    const [record] = await this.getMany([appid]);
+    return record;
+  }
+
+  async list(): Promise<AuthorizerRecord[]> {
+    const [known, scheduled] = await storageOp(() =>
+      Promise.all([this.redis.smembers(this.keys.knownAuthorizers), this.redis.zrange(this.keys.authorizers, '0', '-1')]),
+    );
+    return this.getMany([...new Set([...known, ...scheduled])].sort());
+  }
+
+  async dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]> {
+    const flat = await storageOp(() =>
+      this.redis.zrangebyscore(this.keys.authorizers, '-inf', untilMs, 'WITHSCORES', 'LIMIT', 0, limit),
+    );
+    const due: DueAuthorizer[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) due.push({ appid: flat[i]!, expiresAt: Number(flat[i + 1]) });
+    return due;
+  }
+
+  private async getMany(appids: string[]): Promise<AuthorizerRecord[]> {
+    if (appids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const appid of appids) {
+      const { hash, token } = this.keysOf(appid);
+      pipeline.hgetall(hash).get(token).zscore(this.keys.authorizers, appid);
+    }
+    const results = await execTransaction(pipeline);
+    const records: AuthorizerRecord[] = [];
+    appids.forEach((appid, i) => {
+      const hash = results[i * 3] as Record<string, string>;
+      const token = results[i * 3 + 1] as string | null;
+      const score = results[i * 3 + 2] as string | null;
+      if (hash && hash.status) records.push(toRecord(appid, hash, token, score));
+    });
+    return records;
+  }
+
+  private keysOf(appid: string): { hash: string; token: string } {
+    return { hash: this.keys.authorizer(appid), token: this.keys.authorizerAccessToken(appid) };
+  }
+}
+
+function toRecord(appid: string, h: Record<string, string>, token: string | null, score: string | null): AuthorizerRecord {
+  const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+  return {
+    appid,
+    status: h.status as AuthorizerStatus,
+    refreshToken: h.refresh_token || undefined,
+    funcInfo: parseFuncInfo(h.func_info),
+    authorizedAt: num(h.authorized_at),
+    updatedAt: num(h.updated_at),
+    reauthorizationReason: h.reauthorization_reason,
+    nickName: h.nick_name,
+    userName: h.user_name,
+    kind: h.kind,
+    headImg: h.head_img,
+    principalName: h.principal_name,
+    accessToken: token && score !== null ? { token, expiresAt: Number(score) } : undefined,
+  };
+}
+
+function parseFuncInfo(json: string | undefined): FuncInfo {
+  try {
+    const value: unknown = json ? JSON.parse(json) : [];
+    return Array.isArray(value) ? (value as FuncInfo) : [];
+  } catch {
+    return [];
+  }
+}

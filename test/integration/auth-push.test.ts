@@ -1,0 +1,343 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { createContainer, type Container } from '../../src/container';
+import { captureLogs } from '../support/log-capture';
+import { startHarness, type Harness } from '../support/emulator';
+import { authorizationPayload, randomTicket, signedPush, ticketPayload, unauthorizedPayload } from '../support/push';
+import { keysUnder, newTestRedis } from '../support/redis';
+import { OwnedRedisServer } from '../support/redis-server';
+import { waitUntilReady } from '../../src/store/redis';
+import { computeMsgSignature } from '../../src/wechat/crypto';
+
+/** The emulator's first demo Official Account. */
+const OA = 'wx3c5a7e19b2d40f81';
+
+async function listen(container: Container): Promise<{ server: Server; url: string }> {
+  const server = createApp(container).listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('POST /auth (authorization-event pushes)', () => {
+  let h: Harness;
+  let service: { server: Server; url: string };
+  const redis = newTestRedis();
+  const logs = captureLogs('info');
+
+  beforeEach(async () => {
+    h = await startHarness({ container: { logger: logs.logger } });
+    service = await listen(h.container);
+    h.emulator.setPushUrl(`${service.url}/auth`);
+  });
+  afterEach(async () => {
+    await new Promise((r) => service.server.close(r));
+    await h.close();
+  });
+  afterAll(() => redis.quit());
+
+  const post = (push: { path: string; body: string }) =>
+    request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body);
+  const hash = (appid: string) => redis.hgetall(h.container.keys.authorizer(appid));
+
+  describe('component_verify_ticket', () => {
+    it('stores the ticket pushed (and signed) by the emulator', async () => {
+      const result = await h.emulator.pushTicket();
+      expect(result).toMatchObject({ delivered: true, attempts: 1 });
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(h.emulator.currentTicket());
+      expect(await redis.ttl(h.container.keys.componentVerifyTicket)).toBeGreaterThan(11 * 3600);
+    });
+
+    it.each([true, false])('stores a hand-written ticket push (CDATA: %s) and answers exactly "success"', async (cdata) => {
+      const ticket = randomTicket();
+      const res = await post(signedPush(ticketPayload(ticket, { cdata }))).expect(200);
+      expect(res.text).toBe('success');
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+    });
+  });
+
+  describe('authorized / updateauthorized / unauthorized', () => {
+    it('authorized (pushed by the emulator): stores the account, its refresh token, access token and schedule', async () => {
+      const { push } = await h.emulator.authorize(OA);
+      expect(push).toMatchObject({ delivered: true });
+      const stored = await hash(OA);
+      expect(stored.status).toBe('authorized');
+      expect(stored.refresh_token).toBeTruthy();
+      expect(JSON.parse(stored.func_info ?? '[]').length).toBeGreaterThan(0);
+      expect(Number(stored.authorized_at)).toBeGreaterThan(0);
+      expect(stored.nick_name).toBeTruthy();
+      const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
+      expect(token && h.emulator.tokenStatus(token)).toBe('valid');
+      expect(await redis.zscore(h.container.keys.authorizers, OA)).not.toBeNull();
+    });
+
+    it.each([true, false])('authorized written by hand (CDATA: %s) exchanges the code once', async (cdata) => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { cdata }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('authorized');
+      expect(h.emulator.callLog.count('api_query_auth')).toBe(1);
+    });
+
+    it('updateauthorized drops the old access token; the next read returns the new one', async () => {
+      await h.emulator.authorize(OA);
+      const before = await redis.get(h.container.keys.authorizerAccessToken(OA));
+      const { push } = await h.emulator.authorize(OA); // already authorized → updateauthorized
+      expect(push).toMatchObject({ delivered: true });
+      const after = await redis.get(h.container.keys.authorizerAccessToken(OA));
+      expect(after).toBeTruthy();
+      expect(after).not.toBe(before);
+      const read = await h.container.tokenService.getAuthorizerAccessToken(OA);
+      expect(read.token).toBe(after);
+      expect(h.emulator.tokenStatus(read.token)).toBe('valid');
+    });
+
+    it('unauthorized: status unauthorized, tokens deleted, out of the schedule', async () => {
+      await h.emulator.authorize(OA);
+      await h.emulator.revoke(OA);
+      const stored = await hash(OA);
+      expect(stored.status).toBe('unauthorized');
+      expect(stored.refresh_token).toBeUndefined();
+      expect(await redis.exists(h.container.keys.authorizerAccessToken(OA))).toBe(0);
+      expect(await redis.zscore(h.container.keys.authorizers, OA)).toBeNull();
+    });
+
+    it('unauthorized written by hand in the bare form', async () => {
+      await h.emulator.authorize(OA);
+      await post(signedPush(unauthorizedPayload(OA, { cdata: false }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('unauthorized');
+    });
+
+    it('an unknown InfoType is acknowledged with one info line naming it, and changes nothing', async () => {
+      const before = await keysUnder(redis, h.config.redis.keyPrefix);
+      const payload =
+        `<xml><AppId><![CDATA[${h.config.component.appId}]]></AppId>\n<CreateTime>1712110558</CreateTime>\n` +
+        '<InfoType><![CDATA[notify_third_fasteregister]]></InfoType><appid>wxnew</appid><status>0</status></xml>';
+      await post(signedPush(payload)).expect(200, 'success');
+      const lines = logs.lines().filter((l) => l.infoType === 'notify_third_fasteregister' && l.level === 30);
+      expect(lines.some((l) => String(l.msg).includes('does not act on'))).toBe(true);
+      const after = (await keysUnder(redis, h.config.redis.keyPrefix)).filter((k) => !k.includes(':push:'));
+      expect(after).toEqual(before);
+    });
+  });
+
+  describe('bad input: the right status and nothing written', () => {
+    const validTicket = () => signedPush(ticketPayload(randomTicket()));
+    const flipEncryptByte = (body: string) =>
+      body.replace(/<Encrypt><!\[CDATA\[(.*)\]\]><\/Encrypt>/, (_m, enc: string) => {
+        const bytes = Buffer.from(enc, 'base64');
+        bytes[40] = (bytes[40] ?? 0) ^ 0x01;
+        return `<Encrypt><![CDATA[${bytes.toString('base64')}]]></Encrypt>`;
+      });
+
+    const cases: Array<[string, () => { path: string; body: string }, number, RegExp]> = [
+      ['a wrong msg_signature', () => {
+        const p = validTicket();
+        return { ...p, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${'0'.repeat(40)}`) };
+      }, 401, /invalid_signature/],
+      ['one flipped ciphertext byte (correctly signed)', () => {
+        const p = validTicket();
+        const body = flipEncryptByte(p.body);
+        const enc = /CDATA\[([^\]]*)\]\]><\/Encrypt>/.exec(body)?.[1] ?? '';
+        // Re-signed, so the signature check passes and decryption must catch the change.
+        const sig = computeMsgSignature(h.config.component.token, p.query.timestamp!, p.query.nonce!, enc);
+        return { body, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${sig}`) };
+      }, 400, /invalid_push|appid_mismatch/],
+      ['a ciphertext for another appid', () => signedPush(ticketPayload(randomTicket()), { receiveId: 'wxsomeoneelse00001' }), 400, /appid_mismatch/],
+      ['a payload naming another AppId', () => signedPush(ticketPayload(randomTicket(), { appId: 'wxsomeoneelse00001' }), { receiveId: h.config.component.appId }), 400, /appid_mismatch/],
+      ['a payload that is not XML', () => signedPush('not xml at all'), 400, /invalid_push/],
+      ['malformed envelope XML', () => ({ ...validTicket(), body: '<xml><Encrypt>abc</Encrypt' }), 400, /bad_request/],
+      ['an envelope with a DOCTYPE', () => {
+        const p = validTicket();
+        return { ...p, body: `<!DOCTYPE xml>${p.body}` };
+      }, 400, /DOCTYPE/],
+      ['an envelope with an entity', () => {
+        const p = validTicket();
+        return { ...p, body: `<!DOCTYPE x [<!ENTITY e "boom">]>${p.body.replace('<xml>', '<xml><X>&e;</X>')}` };
+      }, 400, /DOCTYPE/],
+      ['an empty Encrypt', () => ({ ...validTicket(), body: '<xml><AppId>x</AppId><Encrypt><![CDATA[]]></Encrypt></xml>' }), 400, /Encrypt/],
+      ['two Encrypt elements', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
+      }, 400, /Encrypt/],
+      ['a body over 64 KiB', () => ({ ...validTicket(), body: `<xml><Encrypt>${'A'.repeat(70 * 1024)}</Encrypt></xml>` }), 413, /payload_too_large/],
+      ...(['timestamp', 'nonce', 'msg_signature'] as const).map(
+        (name): [string, () => { path: string; body: string }, number, RegExp] => [
+          `no ${name} query parameter`,
+          () => {
+            const p = validTicket();
+            const q = new URLSearchParams(p.query);
+            q.delete(name);
+            return { ...p, path: `/auth?${q}` };
+          },
+          400,
+          new RegExp(name),
+        ],
+      ),
+    ];
+
+    it.each(cases)('%s', async (_label, make, status, message) => {
+      const before = await keysUnder(redis, h.config.redis.keyPrefix);
+      const res = await post(make()).expect(status);
+      expect(JSON.stringify(res.body)).toMatch(message);
+      expect(res.text).not.toBe('success');
+      expect(await keysUnder(redis, h.config.redis.keyPrefix)).toEqual(before);
+    });
+  });
+
+  describe('idempotency', () => {
+    it('a re-sent push (same signature, timestamp, nonce) has one effect and is still answered success', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      const push = signedPush(authorizationPayload('authorized', OA, authCode));
+      await post(push).expect(200, 'success');
+      await post(push).expect(200, 'success');
+      expect(h.emulator.callLog.count('api_query_auth')).toBe(1);
+    });
+
+    it('two instances receiving the same push concurrently have one effect', async () => {
+      const second = createContainer(h.config, { clock: h.clock, logger: logs.logger });
+      await waitUntilReady(second.redis, 5000);
+      const other = await listen(second);
+      try {
+        const { authCode } = await h.emulator.authorize(OA, { push: false });
+        const push = signedPush(authorizationPayload('authorized', OA, authCode));
+        const answers = await Promise.all([
+          request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body),
+          request(other.url).post(push.path).set('Content-Type', 'text/xml').send(push.body),
+        ]);
+        expect(answers.map((a) => [a.status, a.text])).toEqual([
+          [200, 'success'],
+          [200, 'success'],
+        ]);
+        expect(h.emulator.callLog.count('api_query_auth')).toBe(1);
+        expect((await hash(OA)).status).toBe('authorized');
+      } finally {
+        await new Promise((r) => other.server.close(r));
+        await second.close();
+      }
+    });
+  });
+
+  describe('failures upstream and in storage', () => {
+    it('a failed code exchange is recorded as pending, answered 502, and completed by WeChat\'s re-send', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      const push = signedPush(authorizationPayload('authorized', OA, authCode));
+      h.emulator.faults.set('api_query_auth', { httpStatus: 500 });
+      const failed = await post(push).expect(502);
+      expect(failed.body.error.code).toBe('wechat_unavailable');
+      const pending = JSON.parse((await redis.get(h.container.keys.pendingAuthorization(OA))) ?? 'null');
+      expect(pending).toMatchObject({ appid: OA, infoType: 'authorized', retryable: true });
+      expect(await redis.exists(h.container.keys.authorizer(OA))).toBe(0);
+
+      h.emulator.faults.clear('api_query_auth');
+      await post(push).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('authorized');
+      expect(await redis.exists(h.container.keys.pendingAuthorization(OA))).toBe(0);
+    });
+
+    it('a code WeChat refuses (61009) is recorded as not retryable and acknowledged', async () => {
+      const push = signedPush(authorizationPayload('authorized', OA, 'queryauthcode@@@never-issued'));
+      await post(push).expect(200, 'success');
+      const pending = JSON.parse((await redis.get(h.container.keys.pendingAuthorization(OA))) ?? 'null');
+      expect(pending).toMatchObject({ appid: OA, retryable: false });
+      expect(pending.error).toMatch(/61009/);
+      expect(await redis.exists(h.container.keys.authorizer(OA))).toBe(0);
+    });
+
+    it('answers (502) before WeChat gives up when the code exchange hangs', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      h.emulator.faults.set('api_query_auth', { hang: true });
+      const res = await post(signedPush(authorizationPayload('authorized', OA, authCode)));
+      expect(res.status).toBe(502); // the per-call timeout (WECHAT_HTTP_TIMEOUT_MS) ends it; WeChat re-sends
+      expect(res.body.error.code).toBe('wechat_unavailable');
+      h.emulator.faults.clear('api_query_auth');
+    }, 15_000);
+  });
+
+  it('PUSH_MAX_AGE_SECONDS rejects pushes older than the window (off by default)', async () => {
+    const old = String(Math.floor(Date.now() / 1000) - 3600);
+    await post(signedPush(ticketPayload(randomTicket()), { timestamp: old })).expect(200, 'success');
+    const strict = createContainer({ ...h.config, pushMaxAgeSeconds: 300 }, { clock: h.clock, logger: logs.logger });
+    await waitUntilReady(strict.redis, 5000);
+    const other = await listen(strict);
+    try {
+      const stale = signedPush(ticketPayload(randomTicket()), { timestamp: old });
+      const res = await request(other.url).post(stale.path).send(stale.body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/PUSH_MAX_AGE_SECONDS/);
+    } finally {
+      await new Promise((r) => other.server.close(r));
+      await strict.close();
+    }
+  });
+});
+
+describe('POST /auth while Redis is down', () => {
+  let owned: OwnedRedisServer;
+  let h: Harness;
+  let service: { server: Server; url: string };
+  let direct: ReturnType<typeof newTestRedisAt>;
+  beforeEach(async () => {
+    owned = await OwnedRedisServer.start({ persistent: true });
+    h = await startHarness({ env: { REDIS_URL: owned.url } });
+    service = await listen(h.container);
+    direct = newTestRedisAt(owned.url);
+  });
+  afterEach(async () => {
+    direct.disconnect();
+    await new Promise((r) => service.server.close(r));
+    await h.close();
+    await owned.stop();
+  });
+
+  const authorizerKeys = async () => {
+    const k = h.container.keys;
+    return {
+      hash: await direct.exists(k.authorizer(OA)),
+      token: await direct.exists(k.authorizerAccessToken(OA)),
+      scheduled: (await direct.zscore(k.authorizers, OA)) !== null,
+    };
+  };
+
+  it('answers 503 when Redis is down at arrival, writes nothing, and the re-send succeeds once it is back', async () => {
+    const { authCode } = await h.emulator.authorize(OA, { push: false });
+    const push = signedPush(authorizationPayload('authorized', OA, authCode));
+    const before = await keysUnder(direct, h.config.redis.keyPrefix);
+
+    await owned.stop();
+    const down = await request(service.url).post(push.path).send(push.body);
+    expect(down.status).toBe(503);
+    expect(down.body.error.code).toBe('storage_unavailable');
+
+    await owned.resume();
+    await waitUntilReady(h.container.redis, 10_000);
+    await waitUntilReady(direct, 10_000);
+    expect(await keysUnder(direct, h.config.redis.keyPrefix)).toEqual(before); // the AOF kept the ticket, nothing new
+
+    await request(service.url).post(push.path).send(push.body).expect(200, 'success');
+    expect(await direct.hget(h.container.keys.authorizer(OA), 'status')).toBe('authorized');
+  });
+
+  it('Redis dying in the middle of a push leaves no half-written account', async () => {
+    const { authCode } = await h.emulator.authorize(OA, { push: false });
+    const push = signedPush(authorizationPayload('authorized', OA, authCode));
+    h.emulator.faults.set('api_query_auth', { delayMs: 600 });
+    const answer = request(service.url).post(push.path).send(push.body).then((r) => r);
+    await new Promise((r) => setTimeout(r, 250)); // the exchange is under way upstream
+    await owned.stop();
+    expect((await answer).status).toBe(503);
+
+    await owned.resume();
+    await waitUntilReady(direct, 10_000);
+    expect(await authorizerKeys()).toEqual({ hash: 0, token: 0, scheduled: false });
+  });
+});
+
+function newTestRedisAt(url: string) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Redis = require('ioredis') as typeof import('ioredis').default;
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  return client;
+}
