@@ -7,6 +7,8 @@ import { redactUrl } from './logger';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
+import { internalRoutes } from './routes/internal';
+import { metricsRoutes } from './routes/metrics';
 import { securityHeaders } from './routes/security-headers';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -35,7 +37,17 @@ export function createApp(container: Container): Express {
   );
 
   app.use(securityHeaders(container.config));
-  app.use(healthRoutes(container));
+  app.use(healthRoutes(container.readiness));
+  app.use(metricsRoutes(container.metrics));
+  app.use(
+    internalRoutes({
+      bearerToken: container.config.internalApiToken,
+      tokenService: container.tokenService,
+      authorizers: container.authorizerStore,
+      recovery: container.recovery,
+      clock: container.clock,
+    }),
+  );
   app.use(authPushRoutes(container.pushService));
   app.use(
     authorizeRoutes({

@@ -65,6 +65,7 @@ const schema = z.object({
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
   REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
   REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
+  READINESS_STARTUP_GRACE_SECONDS: optional(intIn(0, 86400)).default(1200),
   PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
 });
@@ -92,6 +93,8 @@ export interface Config {
   /** 0 = off: pushes are not rejected for their age. */
   readonly pushMaxAgeSeconds: number;
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
+  /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */
+  readonly readinessStartupGraceSeconds: number;
   readonly logLevel: string;
   /** Shown on the admin's pages. */
   readonly platformName: string;
@@ -111,8 +114,11 @@ function deepFreeze<T extends object>(obj: T): Readonly<T> {
   return Object.freeze(obj);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+/** `defaults` fill variables the environment leaves unset (the sandbox's demo credentials). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Record<string, string> = {}): Config {
+  const merged: Record<string, string | undefined> = { ...defaults };
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== '') merged[name] = value;
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'config');
@@ -144,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenRefreshMarginSeconds: e.TOKEN_REFRESH_MARGIN_SECONDS,
     pushMaxAgeSeconds: e.PUSH_MAX_AGE_SECONDS,
     refresher: { enabled: e.REFRESHER_ENABLED === 'true', concurrency: e.REFRESHER_CONCURRENCY },
+    readinessStartupGraceSeconds: e.READINESS_STARTUP_GRACE_SECONDS,
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME,
   });

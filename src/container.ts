@@ -1,20 +1,21 @@
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createLogger, type Logger } from './logger';
+import { Metrics } from './metrics';
 import { AuthorizationService } from './services/authorization-service';
 import { PushService } from './services/push-service';
 import { PushTicketStarter } from './services/push-ticket-starter';
+import { ReadinessService } from './services/readiness';
+import { RecoveryService } from './services/recovery';
 import { Refresher, type RefresherOptions } from './services/refresher';
 import { TokenService } from './services/token-service';
-import { RedisAuthCodeStore } from './store/auth-code-store';
 import type { AuthorizerStore } from './store/authorizer-store';
-import { RedisAuthorizerStore } from './store/redis-authorizer-store';
 import { createKeys, type Keys } from './store/keys';
-import { RedisLocks, type LockOptions, type Locks } from './store/lock';
-import { RedisPushDedupStore } from './store/push-dedup-store';
-import { createRedis, type Redis } from './store/redis';
-import { RedisTicketStore, type TicketStore } from './store/ticket-store';
-import { RedisComponentTokenStore, type ComponentTokenStore } from './store/token-store';
+import type { LockOptions, Locks } from './store/lock';
+import type { Redis } from './store/redis';
+import { createMemoryStorage, createRedisStorage, type StorageHealth } from './store/storage';
+import type { TicketStore } from './store/ticket-store';
+import type { ComponentTokenStore } from './store/token-store';
 import type { OnWeChatCall } from './wechat/api-transport';
 import { createViews, type Views } from './views';
 import { ComponentApi } from './wechat/component-api';
@@ -28,7 +29,9 @@ export interface Container {
   readonly config: Config;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The Redis client (Redis mode only: reading it in memory mode throws). */
   readonly redis: Redis;
+  readonly storage: StorageHealth;
   readonly keys: Keys;
   readonly ticketStore: TicketStore;
   readonly componentTokenStore: ComponentTokenStore;
@@ -40,6 +43,11 @@ export interface Container {
   readonly authorizationService: AuthorizationService;
   readonly pushService: PushService;
   readonly views: Views;
+  /** Prometheus registry of this container (GET /metrics). */
+  readonly metrics: Metrics;
+  readonly readiness: ReadinessService;
+  /** Restores refresh tokens from api_get_authorizer_list (POST /internal/recover, `npm run recover`). */
+  readonly recovery: RecoveryService;
   /** Starts background work: the refresher, when REFRESHER_ENABLED. Idempotent. */
   start(): void;
   /** Stops background work and closes connections; safe to call twice. */
@@ -49,6 +57,8 @@ export interface Container {
 export interface ContainerOverrides {
   logger?: Logger;
   redis?: Redis;
+  /** 'memory' only for the sandbox without Redis (see src/sandbox/run-sandbox.ts). */
+  storage?: 'redis' | 'memory';
   /** Shared with the emulator in tests, so simulated hours pass for both. */
   clock?: Clock;
   /** Refresh-lock TTL and wait bound (tests use small ones). */
@@ -65,20 +75,24 @@ const BUSY_ATTEMPTS = 3;
 
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const redis = overrides.redis ?? createRedis(config.redis.url, logger);
   const clock = overrides.clock ?? systemClock;
   const keys = createKeys(config.redis.keyPrefix, config.component.appId);
-  const ticketStore = new RedisTicketStore(redis, keys);
-  const componentTokenStore = new RedisComponentTokenStore(redis, keys, clock);
-  const authorizerStore = new RedisAuthorizerStore(redis, keys, clock);
-  const locks = new RedisLocks(redis);
+  const storage =
+    overrides.storage === 'memory'
+      ? createMemoryStorage(clock)
+      : createRedisStorage({ url: config.redis.url, keys, clock, logger, client: overrides.redis });
+  const { ticketStore, componentTokenStore, authorizerStore, locks } = storage;
+  const metrics = new Metrics({ clock, storage: storage.health, tickets: ticketStore, componentTokens: componentTokenStore, authorizers: authorizerStore });
   const componentApi = new ComponentApi({
     baseUrl: config.wechat.apiBaseUrl,
     timeoutMs: config.wechat.httpTimeoutMs,
     componentAppId: config.component.appId,
     componentAppSecret: config.component.appSecret,
     busyRetry: { attempts: BUSY_ATTEMPTS, baseDelayMs: 200 },
-    onCall: overrides.onWeChatCall,
+    onCall: (api, errcode, durationMs) => {
+      metrics.onWeChatCall(api, errcode, durationMs);
+      overrides.onWeChatCall?.(api, errcode, durationMs);
+    },
   });
   // An authorizer refresh may first refresh the component token: two calls, each with its retries.
   const lockTtlMs = overrides.tokenLock?.ttlMs ?? 2 * BUSY_ATTEMPTS * (config.wechat.httpTimeoutMs + 1000) + 2000;
@@ -94,7 +108,11 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     marginSeconds: config.tokenRefreshMarginSeconds,
     // Waiters outlast a crashed holder's lock, so they take over instead of failing.
     lock: { ttlMs: lockTtlMs, waitMs: overrides.tokenLock?.waitMs ?? lockTtlMs + 1000 },
-    onReauthorizationRequired: overrides.onReauthorizationRequired,
+    onReauthorizationRequired: (appid, errcode) => {
+      metrics.onReauthorizationRequired(appid, errcode);
+      overrides.onReauthorizationRequired?.(appid, errcode);
+    },
+    observer: metrics.refreshObserver,
   });
   const refresher = new Refresher(
     {
@@ -119,7 +137,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const authorizationService = new AuthorizationService({
     tokenService,
     authorizers: authorizerStore,
-    codes: new RedisAuthCodeStore(redis, keys),
+    codes: storage.authCodes,
     locks,
     keys,
     clock,
@@ -135,19 +153,43 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     componentAppId: config.component.appId,
     clock,
     logger,
-    dedup: new RedisPushDedupStore(redis, keys),
+    dedup: storage.pushDedup,
     tickets: ticketStore,
     authorizations: authorizationService,
     maxAgeSeconds: config.pushMaxAgeSeconds,
+    onPush: metrics.onPush,
   });
   const views = createViews(config.platformName);
+  const readiness = new ReadinessService({
+    storage: storage.health,
+    tickets: ticketStore,
+    componentTokens: componentTokenStore,
+    authorizers: authorizerStore,
+    clock,
+    startupGraceMs: config.readinessStartupGraceSeconds * 1000,
+  });
+  const recovery = new RecoveryService({
+    api: componentApi,
+    tokenService,
+    authorizers: authorizerStore,
+    locks,
+    keys,
+    clock,
+    logger,
+    marginMs: config.tokenRefreshMarginSeconds * 1000,
+    concurrency: config.refresher.concurrency,
+  });
 
   let closed: Promise<void> | undefined;
   return {
     config,
     logger,
     clock,
-    redis,
+    get redis(): Redis {
+      if (!storage.redis) throw new Error('this container runs on in-memory storage: it has no Redis client');
+      return storage.redis;
+    },
+    storage: storage.health,
     keys,
     ticketStore,
     componentTokenStore,
@@ -159,16 +201,16 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     authorizationService,
     pushService,
     views,
+    metrics,
+    readiness,
+    recovery,
     start() {
       if (config.refresher.enabled && !closed) refresher.start();
     },
     close() {
       closed ??= (async () => {
         await refresher.stop();
-        if (overrides.redis) return;
-        // QUIT waits for a reply that never comes while Redis is down.
-        if (redis.status === 'ready') await redis.quit().catch(() => undefined);
-        redis.disconnect();
+        await storage.health.close();
       })();
       return closed;
     },

@@ -85,6 +85,13 @@ export class AuthorizerNotAuthorizedError extends AppError {
   }
 }
 
+/** Another instance (or request) is already restoring refresh tokens; one run at a time. */
+export class RecoveryInProgressError extends AppError {
+  constructor() {
+    super('recovery_in_progress', 409, 'a recovery run is already in progress; try again when it has finished');
+  }
+}
+
 /** WeChat answered `{errcode != 0}`. */
 export class WeChatApiError extends AppError {
   constructor(

@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createContainer } from './container';
-import { waitUntilReady } from './store/redis';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   const config = readConfigOrExit();
   const container = createContainer(config);
   const { logger } = container;
-  if (!(await waitUntilReady(container.redis, 3000))) {
+  if (!(await container.storage.waitUntilReady(3000))) {
     logger.warn('redis is not reachable yet; starting anyway (GET /readyz reports it)');
   }
   const app = createApp(container);

@@ -27,9 +27,13 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
   const router = Router();
 
   router.get('/authorize', (req, res) => {
-    const { authType, bizAppid } = readChoice(req);
-    const mobile = new URLSearchParams({ mobile: '1', auth_type: authType ?? '3', ...(bizAppid ? { biz_appid: bizAppid } : {}) });
-    res.type('html').send(deps.views.render('authorize', { authType: authType ?? '3', bizAppid, mobileHref: `/auth?${mobile}` }));
+    try {
+      const { authType, bizAppid } = readChoice(req);
+      const mobile = new URLSearchParams({ mobile: '1', auth_type: authType ?? '3', ...(bizAppid ? { biz_appid: bizAppid } : {}) });
+      res.type('html').send(deps.views.render('authorize', { authType: authType ?? '3', bizAppid, mobileHref: `/auth?${mobile}` }));
+    } catch (err) {
+      renderError(deps.views, req, res, err);
+    }
   });
 
   router.get('/auth', async (req, res) => {

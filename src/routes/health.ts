@@ -1,19 +1,15 @@
 import { Router } from 'express';
-import type { Container } from '../container';
-import { pingRedis } from '../store/redis';
+import type { ReadinessService } from '../services/readiness';
 
-export function healthRoutes(container: Container): Router {
+/** Liveness never touches Redis (a Redis outage must not restart every instance); readiness does. */
+export function healthRoutes(readiness: ReadinessService): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const redis = await pingRedis(container.redis);
-    const ready = redis.ok;
-    res.status(ready ? 200 : 503).json({
-      status: ready ? 'ready' : 'not_ready',
-      checks: { redis: redis.ok ? { ok: true } : { ok: false, reason: `redis unreachable: ${redis.reason}` } },
-    });
+    const { ready, checks, warnings } = await readiness.check();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, warnings });
   });
   return router;
 }

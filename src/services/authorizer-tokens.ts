@@ -66,6 +66,7 @@ export class AuthorizerTokens {
   private refreshUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): Promise<StoredToken> {
     let record: AuthorizerRecord | undefined;
     return this.deps.coordinator.run({
+      kind: 'authorizer',
       flightKey: `authorizer:${appid}|${purpose}`,
       lockKey: this.deps.keys.authorizerTokenLock(appid),
       read: async () => {

@@ -44,6 +44,7 @@ export class ComponentTokens {
     const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
     if (isGood(cached)) return toCurrentToken(cached, clock);
     const fresh = await coordinator.run({
+      kind: 'component',
       flightKey: `component|within:${minRemainingMs}`,
       lockKey: keys.componentTokenLock,
       read: () => store.get(),
@@ -60,6 +61,7 @@ export class ComponentTokens {
   async invalidate(rejected: string): Promise<CurrentToken> {
     const { store, coordinator, keys, clock, marginMs } = this.deps;
     const fresh = await coordinator.run({
+      kind: 'component',
       flightKey: `component|replace:${rejected}`,
       lockKey: keys.componentTokenLock,
       read: () => store.get(),

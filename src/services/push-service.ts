@@ -24,6 +24,11 @@ export interface TicketSink {
   save(ticket: string, receivedAtMs: number): Promise<void>;
 }
 
+/** handled: effect stored; duplicate: already handled; rejected: bad push (4xx); failed: could not store it (5xx). */
+export type PushDisposition = 'handled' | 'duplicate' | 'rejected' | 'failed';
+/** `infoType` is 'unparsed' when the push was refused before its payload could be read. */
+export type OnPush = (infoType: string, disposition: PushDisposition) => void;
+
 export interface PushServiceDeps {
   msgCrypt: MsgCrypt;
   componentAppId: string;
@@ -38,6 +43,8 @@ export interface PushServiceDeps {
   deadlineMs?: number;
   /** How long a duplicate waits for the instance that is handling the original. */
   duplicateWaitMs?: number;
+  /** Every push's outcome (metrics). */
+  onPush?: OnPush;
 }
 
 export interface PushQuery {
@@ -68,13 +75,22 @@ export class PushService {
   }
 
   async receive(query: PushQuery, envelope: unknown): Promise<PushOutcome> {
-    const params = readParams(query);
-    const encrypt = readEncrypt(envelope);
-    const message = this.open(params, encrypt);
-    const push = this.parse(message);
-    this.checkAge(params.timestamp);
-    const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
-    return this.applyOnce(pushId, push);
+    let infoType = 'unparsed';
+    try {
+      const params = readParams(query);
+      const encrypt = readEncrypt(envelope);
+      const message = this.open(params, encrypt);
+      const push = this.parse(message);
+      infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
+      this.checkAge(params.timestamp);
+      const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
+      const outcome = await this.applyOnce(pushId, push);
+      this.deps.onPush?.(infoType, outcome.duplicate ? 'duplicate' : 'handled');
+      return outcome;
+    } catch (err) {
+      this.deps.onPush?.(infoType, err instanceof AppError && err.httpStatus < 500 ? 'rejected' : 'failed');
+      throw err;
+    }
   }
 
   private open(params: Params, encrypt: string): string {

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import { LockTimeoutError, ReauthorizationRequiredError } from '../errors';
 import type { LockOptions, Locks } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import { SingleFlight } from './single-flight';
@@ -14,8 +15,18 @@ export function toCurrentToken(stored: StoredToken, clock: Clock): CurrentToken 
   return { ...stored, expiresIn: Math.max(0, Math.floor((stored.expiresAt - clock.now()) / 1000)) };
 }
 
+export type TokenKind = 'component' | 'authorizer';
+export type RefreshOutcome = 'ok' | 'failed' | 'reauthorization_required';
+
+/** Told about every upstream refresh and every wait for a refresh lock (metrics); times are real ms. */
+export interface RefreshObserver {
+  onRefresh?(kind: TokenKind, outcome: RefreshOutcome, durationMs: number): void;
+  onLockWait?(kind: TokenKind, outcome: 'acquired' | 'timeout', waitMs: number): void;
+}
+
 /** One refresh of one token: how to read it, when it is good enough, how to renew it. */
 export interface RefreshPlan {
+  readonly kind: TokenKind;
   /** Callers with the same flight key in this process share one run. */
   readonly flightKey: string;
   /** The Redis lock that serialises the refresh of this token across processes. */
@@ -39,15 +50,40 @@ export class RefreshCoordinator {
   constructor(
     private readonly locks: Locks,
     private readonly lockOptions: LockOptions,
+    private readonly observer: RefreshObserver = {},
   ) {}
 
   run(plan: RefreshPlan): Promise<StoredToken> {
-    return this.flights.run(plan.flightKey, () =>
-      this.locks.withLock(plan.lockKey, this.lockOptions, async () => {
-        const current = await plan.read();
-        if (plan.isGood(current)) return current;
-        return plan.refresh();
-      }),
-    );
+    return this.flights.run(plan.flightKey, async () => {
+      const waitStarted = performance.now();
+      let acquired = false;
+      try {
+        return await this.locks.withLock(plan.lockKey, this.lockOptions, async () => {
+          acquired = true;
+          this.observer.onLockWait?.(plan.kind, 'acquired', performance.now() - waitStarted);
+          const current = await plan.read();
+          if (plan.isGood(current)) return current;
+          return this.refresh(plan);
+        });
+      } catch (err) {
+        if (!acquired && err instanceof LockTimeoutError) this.observer.onLockWait?.(plan.kind, 'timeout', performance.now() - waitStarted);
+        throw err;
+      }
+    });
+  }
+
+  private async refresh(plan: RefreshPlan): Promise<StoredToken> {
+    const started = performance.now();
+    let outcome: RefreshOutcome = 'failed';
+    try {
+      const fresh = await plan.refresh();
+      outcome = 'ok';
+      return fresh;
+    } catch (err) {
+      if (err instanceof ReauthorizationRequiredError) outcome = 'reauthorization_required';
+      throw err;
+    } finally {
+      this.observer.onRefresh?.(plan.kind, outcome, performance.now() - started);
+    }
   }
 }

@@ -8,9 +8,9 @@ import type { ComponentTokenStore } from '../store/token-store';
 import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
 import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
-import { RefreshCoordinator, type CurrentToken } from './refresh-coordinator';
+import { RefreshCoordinator, type CurrentToken, type RefreshObserver } from './refresh-coordinator';
 
-export type { CurrentToken } from './refresh-coordinator';
+export type { CurrentToken, RefreshObserver } from './refresh-coordinator';
 
 export interface TokenServiceDeps {
   readonly api: ComponentApi;
@@ -28,6 +28,8 @@ export interface TokenServiceDeps {
   /** A token with less left than this is not served when a refresh fails (default 60 s). */
   readonly minServableMs?: number;
   readonly onReauthorizationRequired?: OnReauthorizationRequired;
+  /** Upstream refreshes and refresh-lock waits (metrics). */
+  readonly observer?: RefreshObserver;
 }
 
 export interface AuthorizationSummary {
@@ -47,7 +49,7 @@ export class TokenService {
   private readonly authorizers: AuthorizerTokens;
 
   constructor(private readonly deps: TokenServiceDeps) {
-    const coordinator = new RefreshCoordinator(deps.locks, deps.lock);
+    const coordinator = new RefreshCoordinator(deps.locks, deps.lock, deps.observer);
     const common = { api: deps.api, coordinator, keys: deps.keys, clock: deps.clock, logger: deps.logger };
     const marginMs = deps.marginSeconds * 1000;
     const minServableMs = deps.minServableMs ?? 60_000;

@@ -33,3 +33,25 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
+
+/**
+ * Recovery after a data loss: KEYS[4] = the private set of known appids. ARGV: appid, refresh token,
+ * authorized_at, func_info JSON, now, listedAt. Returns 1 restored, 0 not needed (authorized with a
+ * refresh token), 2 that same refresh token already failed, 3 revoked after the list was read.
+ * The access token is dropped and the account scheduled now, so the next read verifies the refresh token.
+ */
+export const RESTORE_REFRESH_TOKEN = `
+local status = redis.call('HGET', KEYS[1], 'status')
+local current = redis.call('HGET', KEYS[1], 'refresh_token')
+if status == 'authorized' and current and current ~= '' then return 0 end
+if status == 'reauthorization_required' and current == ARGV[2] then return 2 end
+if status == 'unauthorized' and tonumber(redis.call('HGET', KEYS[1], 'updated_at') or '0') > tonumber(ARGV[6]) then return 3 end
+redis.call('HSET', KEYS[1], 'status', 'authorized', 'refresh_token', ARGV[2], 'updated_at', ARGV[5], 'recovered_at', ARGV[5])
+redis.call('HSETNX', KEYS[1], 'authorized_at', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'func_info', ARGV[4])
+redis.call('HDEL', KEYS[1], 'reauthorization_reason', 'unauthorized_at')
+redis.call('DEL', KEYS[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 1
+`;

@@ -41,6 +41,25 @@ export interface NewAuthorization {
   readonly authorizedAt: number;
 }
 
+/** An account WeChat lists as authorized (api_get_authorizer_list), to be restored after a data loss. */
+export interface RefreshTokenRestore {
+  readonly appid: string;
+  readonly refreshToken: string;
+  /** Kept when the hash already has one. */
+  readonly authorizedAt: number;
+  /** Kept when the hash already has one. */
+  readonly funcInfo: FuncInfo;
+  /** When the list was read (service-clock ms): an `unauthorized` push stored after that wins. */
+  readonly listedAt: number;
+}
+
+/**
+ * restored: written (status authorized, access token dropped, due for refresh now);
+ * not_needed: authorized with a refresh token already; known_bad: that very refresh token already failed;
+ * revoked_since: the account revoked after the list was read.
+ */
+export type RestoreOutcome = 'restored' | 'not_needed' | 'known_bad' | 'revoked_since';
+
 export interface DueAuthorizer {
   readonly appid: string;
   readonly expiresAt: number;
@@ -62,6 +81,10 @@ export interface AuthorizerStore {
   get(appid: string): Promise<AuthorizerRecord | undefined>;
   /** Every account ever stored, whatever its status, sorted by appid. */
   list(): Promise<AuthorizerRecord[]>;
+  /** How many stored accounts have each status (readiness, metrics). */
+  countByStatus(): Promise<Record<AuthorizerStatus, number>>;
+  /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */
+  restoreRefreshToken(restore: RefreshTokenRestore): Promise<RestoreOutcome>;
   /** Accounts whose access token expires at or before `untilMs`, soonest first. */
   dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]>;
 }

@@ -7,11 +7,17 @@ import type {
   DueAuthorizer,
   FuncInfo,
   NewAuthorization,
+  RefreshTokenRestore,
+  RestoreOutcome,
 } from './authorizer-store';
-import { MARK_REAUTHORIZATION_REQUIRED, SAVE_ACCESS_TOKEN, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, UPDATE_IF_EXISTS } from './authorizer-scripts';
 import type { Keys } from './keys';
 import type { Redis } from './redis';
 import { execTransaction, storageOp } from './storage-errors';
+
+const RESTORE_OUTCOMES: Record<number, RestoreOutcome> = { 0: 'not_needed', 1: 'restored', 2: 'known_bad', 3: 'revoked_since' };
+/** Status reads are pipelined in slices of this many, so one scrape never builds a huge reply. */
+const STATUS_BATCH = 1000;
 
 /** Hash field of each AccountInfo property. */
 const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
@@ -105,10 +111,29 @@ export class RedisAuthorizerStore implements AuthorizerStore {
   }
 
   async list(): Promise<AuthorizerRecord[]> {
-    const [known, scheduled] = await storageOp(() =>
-      Promise.all([this.redis.smembers(this.keys.knownAuthorizers), this.redis.zrange(this.keys.authorizers, '0', '-1')]),
+    return this.getMany(await this.allAppids());
+  }
+
+  async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
+    const counts: Record<AuthorizerStatus, number> = { authorized: 0, unauthorized: 0, reauthorization_required: 0 };
+    const appids = await this.allAppids();
+    for (let i = 0; i < appids.length; i += STATUS_BATCH) {
+      const pipeline = this.redis.pipeline();
+      for (const appid of appids.slice(i, i + STATUS_BATCH)) pipeline.hget(this.keys.authorizer(appid), 'status');
+      for (const status of (await execTransaction(pipeline)) as (string | null)[]) {
+        if (status && status in counts) counts[status as AuthorizerStatus] += 1;
+      }
+    }
+    return counts;
+  }
+
+  async restoreRefreshToken(r: RefreshTokenRestore): Promise<RestoreOutcome> {
+    const { hash, token } = this.keysOf(r.appid);
+    const args = [r.appid, r.refreshToken, r.authorizedAt, JSON.stringify(r.funcInfo), this.clock.now(), r.listedAt];
+    const outcome = await storageOp(() =>
+      this.redis.eval(RESTORE_REFRESH_TOKEN, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
     );
-    return this.getMany([...new Set([...known, ...scheduled])].sort());
+    return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
   }
 
   async dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]> {
@@ -118,6 +143,14 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const due: DueAuthorizer[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) due.push({ appid: flat[i]!, expiresAt: Number(flat[i + 1]) });
     return due;
+  }
+
+  /** Every appid ever stored (the set), plus any scheduled one written before the set existed. */
+  private async allAppids(): Promise<string[]> {
+    const [known, scheduled] = await storageOp(() =>
+      Promise.all([this.redis.smembers(this.keys.knownAuthorizers), this.redis.zrange(this.keys.authorizers, '0', '-1')]),
+    );
+    return [...new Set([...known, ...scheduled])].sort();
   }
 
   private async getMany(appids: string[]): Promise<AuthorizerRecord[]> {

@@ -18,7 +18,30 @@ describe('GET /healthz and /readyz', () => {
     const app = createApp(container);
     await request(app).get('/healthz').expect(200, { status: 'ok' });
     const ready = await request(app).get('/readyz').expect(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { redis: { ok: true } } });
+    expect(ready.body).toEqual({
+      status: 'ready',
+      checks: {
+        redis: { ok: true },
+        ticket: { ok: false, age_seconds: null, stale: null },
+        component_access_token: { ok: false, expires_in: 0 },
+        authorizers: { reauthorization_required: 0 },
+      },
+      warnings: [
+        expect.stringMatching(/^no component_verify_ticket stored/),
+        'no valid component_access_token',
+        'ready only for the startup grace period: no ticket and no component token yet',
+      ],
+    });
+  });
+
+  it('after the startup grace period, answers 503 while there is neither a ticket nor a component token', async () => {
+    container = createContainer(testConfig({ READINESS_STARTUP_GRACE_SECONDS: '0' }));
+    await waitUntilReady(container.redis, 5000);
+    const app = createApp(container);
+    const res = await request(app).get('/readyz').expect(503);
+    expect(res.body.status).toBe('not_ready');
+    await container.ticketStore.save('ticket@@@pushed', container.clock.now());
+    await request(app).get('/readyz').expect(200);
   });
 
   it('stays live but not ready while Redis is unreachable, and recovers when it returns', async () => {
@@ -35,6 +58,7 @@ describe('GET /healthz and /readyz', () => {
       expect(down.body.status).toBe('not_ready');
       expect(down.body.checks.redis.ok).toBe(false);
       expect(down.body.checks.redis.reason).toMatch(/^redis unreachable: /);
+      expect(down.body.warnings).toEqual(['Redis is unreachable']);
 
       await server.resume();
       await waitUntilReady(container.redis, 10_000);

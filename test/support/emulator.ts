@@ -44,7 +44,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
   });
   const emulatorUrl = await emulator.listen(0, '127.0.0.1');
-  const config = testConfig({ WECHAT_API_BASE_URL: emulatorUrl, ...options.env });
+  const config = testConfig({
+    WECHAT_API_BASE_URL: emulatorUrl,
+    WECHAT_LOGIN_PAGE_URL: `${emulatorUrl}/cgi-bin/componentloginpage`,
+    WECHAT_MOBILE_LOGIN_PAGE_URL: `${emulatorUrl}/wxaopen/safe/bindcomponent`,
+    ...options.env,
+  });
   const container = createContainer(config, { ...options.container, clock });
   if (!(await waitUntilReady(container.redis, 5000))) throw new Error('test Redis is not reachable');
 

@@ -1,0 +1,42 @@
+import type { Clock } from '../../clock';
+import type { StoreSet } from '../storage';
+import { MemoryAuthCodeStore } from './memory-auth-code-store';
+import { MemoryAuthorizerStore } from './memory-authorizer-store';
+import { MemoryLocks } from './memory-locks';
+import { MemoryPushDedupStore } from './memory-push-dedup-store';
+import { MemoryTicketStore } from './memory-ticket-store';
+import { MemoryComponentTokenStore } from './memory-token-store';
+
+/**
+ * In-memory implementations of every store interface, so that `npm run sandbox` (the newcomer's
+ * demo) runs on a machine without Redis. They hold for ONE process only: locks and push
+ * de-duplication exclude nothing across instances, internal services cannot read the public
+ * Redis keys, and nothing survives a restart (authorizations, tokens and the ticket are lost).
+ * Hence never in production: whoever wires them in (createContainer) must refuse them when
+ * NODE_ENV=production, and announce them in the log otherwise.
+ *
+ * test/integration/store-contract.test.ts runs the same cases against these and the Redis
+ * implementations. Every TTL here is judged by the injected clock (Redis judges some by real
+ * time), expired entries are dropped lazily, and no timer keeps the process alive.
+ */
+export type MemoryStores = StoreSet;
+
+export function createMemoryStores(clock: Clock): MemoryStores {
+  return {
+    ticketStore: new MemoryTicketStore(clock),
+    componentTokenStore: new MemoryComponentTokenStore(clock),
+    authorizerStore: new MemoryAuthorizerStore(clock),
+    locks: new MemoryLocks(clock),
+    pushDedup: new MemoryPushDedupStore(clock),
+    authCodes: new MemoryAuthCodeStore(clock),
+  };
+}
+
+export {
+  MemoryAuthCodeStore,
+  MemoryAuthorizerStore,
+  MemoryComponentTokenStore,
+  MemoryLocks,
+  MemoryPushDedupStore,
+  MemoryTicketStore,
+};

@@ -1,0 +1,27 @@
+import type { Clock } from '../../clock';
+import { TICKET_TTL_SECONDS, type TicketRecord, type TicketStore } from '../ticket-store';
+import { ExpiringMap } from './expiring-map';
+
+/**
+ * TicketStore in process memory, for the sandbox without Redis (see ./index.ts): the last good
+ * ticket, kept 12 hours of the injected clock like the Redis key's TTL.
+ */
+export class MemoryTicketStore implements TicketStore {
+  private readonly ticket: ExpiringMap<TicketRecord>;
+
+  constructor(clock: Clock) {
+    this.ticket = new ExpiringMap(clock);
+  }
+
+  async save(ticket: string, receivedAt: number): Promise<void> {
+    if (ticket.trim() === '') return;
+    // Redis keeps receivedAt as JSON, where a non-finite number becomes null, read back as undefined.
+    const record: TicketRecord = { ticket, receivedAt: Number.isFinite(receivedAt) ? receivedAt : undefined };
+    this.ticket.set('ticket', record, TICKET_TTL_SECONDS * 1000);
+  }
+
+  async get(): Promise<TicketRecord | undefined> {
+    const record = this.ticket.get('ticket');
+    return record && { ...record };
+  }
+}

@@ -1,0 +1,77 @@
+import type { Clock } from '../clock';
+import type { Logger } from '../logger';
+import { RedisAuthCodeStore, type AuthCodeStore } from './auth-code-store';
+import type { AuthorizerStore } from './authorizer-store';
+import type { Keys } from './keys';
+import { RedisLocks, type Locks } from './lock';
+import { createMemoryStores } from './memory';
+import { RedisPushDedupStore, type PushDedupStore } from './push-dedup-store';
+import { RedisAuthorizerStore } from './redis-authorizer-store';
+import { createRedis, pingRedis, waitUntilReady, type Redis } from './redis';
+import { RedisTicketStore, type TicketStore } from './ticket-store';
+import { RedisComponentTokenStore, type ComponentTokenStore } from './token-store';
+
+export type PingResult = { ok: true } | { ok: false; reason: string };
+
+/** What the service asks of its storage as a whole: is it there, and let go of it. */
+export interface StorageHealth {
+  readonly kind: 'redis' | 'memory';
+  ping(): Promise<PingResult>;
+  waitUntilReady(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Every store the service uses, whatever backs them. */
+export interface StoreSet {
+  readonly ticketStore: TicketStore;
+  readonly componentTokenStore: ComponentTokenStore;
+  readonly authorizerStore: AuthorizerStore;
+  readonly locks: Locks;
+  readonly pushDedup: PushDedupStore;
+  readonly authCodes: AuthCodeStore;
+}
+
+export interface Storage extends StoreSet {
+  readonly health: StorageHealth;
+  /** The Redis client; undefined in memory mode. */
+  readonly redis: Redis | undefined;
+}
+
+export function createRedisStorage(opts: { url: string; keys: Keys; clock: Clock; logger: Logger; client?: Redis }): Storage {
+  const redis = opts.client ?? createRedis(opts.url, opts.logger);
+  const { keys, clock } = opts;
+  return {
+    redis,
+    health: {
+      kind: 'redis',
+      ping: () => pingRedis(redis),
+      waitUntilReady: (ms) => waitUntilReady(redis, ms),
+      async close() {
+        if (opts.client) return; // the caller owns a client it passed in
+        // QUIT waits for a reply that never comes while Redis is down.
+        if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+        redis.disconnect();
+      },
+    },
+    ticketStore: new RedisTicketStore(redis, keys),
+    componentTokenStore: new RedisComponentTokenStore(redis, keys, clock),
+    authorizerStore: new RedisAuthorizerStore(redis, keys, clock),
+    locks: new RedisLocks(redis),
+    pushDedup: new RedisPushDedupStore(redis, keys),
+    authCodes: new RedisAuthCodeStore(redis, keys),
+  };
+}
+
+/** The sandbox's fallback when no Redis answers: one process, nothing survives a restart. */
+export function createMemoryStorage(clock: Clock): Storage {
+  return {
+    ...createMemoryStores(clock),
+    redis: undefined,
+    health: {
+      kind: 'memory',
+      ping: async () => ({ ok: true }),
+      waitUntilReady: async () => true,
+      close: async () => undefined,
+    },
+  };
+}
