@@ -59,8 +59,11 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') {
     return typeof value === 'string' && value.includes('?') && /^(https?:\/\/|\/)/.test(value) ? redactUrl(value) : value;
   }
-  if (value instanceof Error) return value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  // Only plain data is walked. Class instances (errors, pino-http's raw req/res) pass through to
+  // their serializers, which redact them; deep-copying a request object cost most of a request's CPU.
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     out[key] = isSecretName(key) && v !== undefined && v !== null ? REDACTED : redactSecrets(v, depth + 1);

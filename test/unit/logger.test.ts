@@ -1,4 +1,8 @@
 import { Writable } from 'node:stream';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { createContainer } from '../../src/container';
 import { createLogger, redactUrl } from '../../src/logger';
 
 function capture(): { lines: string[]; stream: Writable } {
@@ -49,5 +53,32 @@ describe('logger redaction', () => {
     const { lines, stream } = capture();
     createLogger('info', stream).info({ url: 'https://api.example/cgi?component_access_token=SEKRIT' }, 'call');
     expect(lines.join('')).not.toContain('SEKRIT');
+  });
+});
+
+describe('request logging', () => {
+  it('logs method, redacted URL and status of a request, and never its secrets', async () => {
+    const { lines, stream } = capture();
+    const config = loadConfig({
+      WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
+      WECHAT_COMPONENT_APPSECRET: 'APPSECRET-VALUE',
+      WECHAT_COMPONENT_TOKEN: 'token',
+      WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+      REDIS_URL: 'redis://127.0.0.1:1/0',
+      LOG_LEVEL: 'info',
+    });
+    const container = createContainer(config, { logger: createLogger('info', stream) });
+    try {
+      await request(createApp(container))
+        .get('/nothing-here?auth_code=CODE-SECRET&x=1')
+        .set('Authorization', 'Bearer BEARER-SECRET')
+        .expect(404);
+      const out = lines.join('');
+      expect(out).toContain('"url":"/nothing-here?auth_code=[redacted]&x=1"');
+      expect(out).toContain('"statusCode":404');
+      for (const secret of ['CODE-SECRET', 'BEARER-SECRET', 'APPSECRET-VALUE']) expect(out).not.toContain(secret);
+    } finally {
+      await container.close();
+    }
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * Authorized accounts for the storm and scale scenarios: authorized in the emulator (no push), their codes
+ * exchanged over HTTP with api_query_auth (the only way WeChat hands out a refresh token), then written to Redis
+ * with pipelines in the exact shape of the key contract (design.md), as the service's store writes them.
+ */
+import http from 'node:http';
+import type Redis from 'ioredis';
+import type { Emulator } from '../../src/sandbox/emulator';
+import type { Keys } from '../../src/store/keys';
+import { BENCH_COMPONENT } from './common';
+import { spawnServer, stopChild } from './procs';
+
+export interface AuthorizedAccount {
+  appid: string;
+  refreshToken: string;
+  accessToken: string;
+  expiresIn: number;
+  funcInfo: unknown[];
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
+function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          const json = JSON.parse(text) as Record<string, unknown>;
+          if (typeof json.errcode === 'number' && json.errcode !== 0) reject(new Error(`${url}: errcode ${json.errcode} ${String(json.errmsg)}`));
+          else resolve(json);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Issues a ticket in the emulator (not pushed) and returns it. */
+export async function issueTicket(emulator: Emulator): Promise<string> {
+  await emulator.pushTicket();
+  const ticket = emulator.currentTicket();
+  if (!ticket) throw new Error('the emulator issued no ticket');
+  return ticket;
+}
+
+export async function authorizeAccounts(
+  emulator: Emulator,
+  baseUrl: string,
+  ticket: string,
+  appids: readonly string[],
+  concurrency = 32,
+): Promise<AuthorizedAccount[]> {
+  const tokenAnswer = await postJson(`${baseUrl}/cgi-bin/component/api_component_token`, {
+    component_appid: BENCH_COMPONENT.appId,
+    component_appsecret: BENCH_COMPONENT.appSecret,
+    component_verify_ticket: ticket,
+  });
+  const codes: Array<[string, string]> = [];
+  for (const appid of appids) codes.push([appid, (await emulator.authorize(appid, { push: false })).authCode]);
+  // The HTTP client runs in a helper process (bench/workers/exchange.ts): the emulator keeps this process's core.
+  const child = spawnServer('bench/workers/exchange.ts', { PATH: process.env.PATH }, { ipc: true });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const reply = await new Promise<{ ok: boolean; accounts?: AuthorizedAccount[]; error?: string }>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`exchange helper exited (${code}) without an answer: ${stderr}`)));
+    child.send({ url: baseUrl, componentToken: tokenAnswer.component_access_token, componentAppId: BENCH_COMPONENT.appId, codes, concurrency });
+  });
+  await stopChild(child);
+  if (!reply.ok || !reply.accounts) throw new Error(`exchanging authorization codes failed: ${reply.error}`);
+  return reply.accounts;
+}
+
+/** The ticket as the push handler stores it (public key + private receivedAt). */
+export async function seedTicket(redis: Redis, keys: Keys, ticket: string, receivedAt: number): Promise<void> {
+  const ttl = 12 * 3600;
+  await redis.multi().set(keys.componentVerifyTicket, ticket, 'EX', ttl).set(keys.ticketMeta, JSON.stringify({ receivedAt }), 'EX', ttl).exec();
+}
+
+/**
+ * Writes accounts as RedisAuthorizerStore.saveAuthorization does (hash, access token with its TTL, schedule zset,
+ * known set), `batch` accounts per pipeline. `expiresAt(i)` is the service-clock expiry of the i-th account's token.
+ */
+export async function seedAuthorizers(
+  redis: Redis,
+  keys: Keys,
+  accounts: readonly AuthorizedAccount[],
+  now: number,
+  expiresAt: (i: number) => number,
+  batch = 1000,
+): Promise<void> {
+  for (let start = 0; start < accounts.length; start += batch) {
+    const pipeline = redis.pipeline();
+    for (let i = start; i < Math.min(accounts.length, start + batch); i++) {
+      const a = accounts[i]!;
+      const expiry = expiresAt(i);
+      pipeline.hset(keys.authorizer(a.appid), {
+        status: 'authorized',
+        func_info: JSON.stringify(a.funcInfo),
+        authorized_at: String(now),
+        updated_at: String(now),
+        refresh_token: a.refreshToken,
+      });
+      pipeline.set(keys.authorizerAccessToken(a.appid), a.accessToken, 'PX', Math.max(1, Math.floor(expiry - now)));
+      pipeline.zadd(keys.authorizers, expiry, a.appid);
+      pipeline.sadd(keys.knownAuthorizers, a.appid);
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+}

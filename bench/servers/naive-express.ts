@@ -1,0 +1,52 @@
+/**
+ * Baseline: the push handler as a typical tutorial writes it — Express, body-parser-xml, xml2js, the
+ * WXBizMsgCrypt steps inline (sha1 signature, AES-256-CBC), and an ioredis SET of the ticket. No
+ * de-duplication, no logging, no checks beyond the signature: the floor of "doing the job at all".
+ */
+import bodyParser from 'body-parser';
+import bodyParserXml from 'body-parser-xml';
+import crypto from 'node:crypto';
+import express from 'express';
+import Redis from 'ioredis';
+import xml2js from 'xml2js';
+
+bodyParserXml(bodyParser);
+
+const port = Number(process.env.PORT);
+const TOKEN = process.env.WECHAT_COMPONENT_TOKEN!;
+const AES_KEY = Buffer.from(`${process.env.WECHAT_COMPONENT_AES_KEY}=`, 'base64');
+const TICKET_KEY = `${process.env.BASELINE_KEY_ROOT}:naive:component_verify_ticket`;
+const redis = new Redis(process.env.REDIS_URL!);
+
+const app = express();
+app.use(bodyParser.xml());
+
+app.get('/healthz', (_req, res) => {
+  res.send('ok');
+});
+
+app.post('/auth', async (req, res) => {
+  const { timestamp, nonce, msg_signature } = req.query as Record<string, string>;
+  const encrypt: string = req.body.xml.Encrypt[0];
+
+  const signature = crypto.createHash('sha1').update([TOKEN, timestamp, nonce, encrypt].sort().join('')).digest('hex');
+  if (signature !== msg_signature) {
+    res.status(401).send('invalid signature');
+    return;
+  }
+
+  const decipher = crypto.createDecipheriv('aes-256-cbc', AES_KEY, AES_KEY.subarray(0, 16));
+  decipher.setAutoPadding(false);
+  let decrypted = Buffer.concat([decipher.update(encrypt, 'base64'), decipher.final()]);
+  decrypted = decrypted.subarray(0, decrypted.length - decrypted[decrypted.length - 1]!);
+  const length = decrypted.readUInt32BE(16);
+  const message = decrypted.subarray(20, 20 + length).toString('utf8');
+
+  const result = await xml2js.parseStringPromise(message);
+  const ticket: string = result.xml.ComponentVerifyTicket[0];
+  await redis.set(TICKET_KEY, ticket);
+  res.send('success');
+});
+
+app.listen(port, '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
