@@ -1,5 +1,6 @@
 import { freePort } from '../support/global-setup';
 import { testEnv } from '../support/config';
+import { startHarness } from '../support/emulator';
 import { collect, exitOf, spawnTs, waitForHttp } from '../support/spawn';
 
 describe('the service process (src/main.ts)', () => {
@@ -29,3 +30,41 @@ describe('the service process (src/main.ts)', () => {
     }
   });
 });
+
+describe('graceful shutdown', () => {
+  it('finishes a request in flight when SIGTERM arrives, then exits 0', async () => {
+    const h = await startHarness();
+    const port = await freePort();
+    const child = spawnTs(
+      'src/main.ts',
+      testEnv({
+        PORT: String(port),
+        REDIS_KEY_PREFIX: h.config.redis.keyPrefix, // the ticket the harness stored
+        WECHAT_API_BASE_URL: h.emulatorUrl,
+        WECHAT_LOGIN_PAGE_URL: h.config.wechat.loginPageUrl,
+      }),
+    );
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+      h.emulator.faults.set('api_create_preauthcode', { delayMs: 1500 });
+      const inFlight = fetch(`http://127.0.0.1:${port}/auth`, { redirect: 'manual' });
+      await waitUntilCalled(() => h.emulator.callLog.count('api_component_token') > 0);
+      child.kill('SIGTERM');
+      const res = await inFlight;
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toContain('pre_auth_code=');
+      expect(await exitOf(child, 10_000)).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await h.close();
+    }
+  });
+});
+
+async function waitUntilCalled(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('the service never called WeChat');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
