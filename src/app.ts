@@ -1,44 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Container } from './container';
 import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
-import { redactUrl } from './logger';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
 import { metricsRoutes } from './routes/metrics';
+import { requestLogging } from './routes/request-logging';
 import { securityHeaders } from './routes/security-headers';
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function createApp(container: Container): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Every response is dynamic (tokens with no-store, pages, probes): an ETag would only hash each body.
+  app.disable('etag');
   app.set('trust proxy', 'loopback');
 
-  app.use(
-    pinoHttp({
-      logger: container.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-    }),
-  );
+  app.use(requestLogging(app, container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }));
 
-  app.use(securityHeaders(container.config));
-  app.use(healthRoutes(container.readiness));
-  app.use(metricsRoutes(container.metrics));
+  // The internal JSON API first: the hot path for internal services, with its own response headers
+  // (routes/internal.ts); helmet's document headers are for the pages and everything after them.
   app.use(
     internalRoutes({
       bearerToken: container.config.internalApiToken,
@@ -48,6 +29,9 @@ export function createApp(container: Container): Express {
       clock: container.clock,
     }),
   );
+  app.use(securityHeaders(container.config));
+  app.use(healthRoutes(container.readiness));
+  app.use(metricsRoutes(container.metrics));
   app.use(authPushRoutes(container.pushService));
   app.use(
     authorizeRoutes({

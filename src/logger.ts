@@ -36,8 +36,17 @@ const SECRET_NAMES = new Set(
 
 const REDACTED = '[redacted]';
 
+/** Verdicts by exact key: log objects repeat the same few keys on every line (bounded, keys may come from input). */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 1000;
+
 export function isSecretName(name: string): boolean {
-  return SECRET_NAMES.has(name.toLowerCase().replace(/[_-]/g, ''));
+  let secret = verdicts.get(name);
+  if (secret === undefined) {
+    secret = SECRET_NAMES.has(name.toLowerCase().replace(/[_-]/g, ''));
+    if (verdicts.size < MAX_VERDICTS) verdicts.set(name, secret);
+  }
+  return secret;
 }
 
 /** Replaces secret query parameters of a URL or path (`/auth?auth_code=…`). */

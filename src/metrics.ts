@@ -64,7 +64,7 @@ export class Metrics {
     };
 
     const refreshes = new Counter({ name: 'wxopen_token_refreshes_total', help: 'Upstream token refreshes by kind (component, authorizer) and outcome (ok, failed, reauthorization_required)', labelNames: ['kind', 'outcome'], registers });
-    const lockWaits = new Histogram({ name: 'wxopen_token_lock_wait_seconds', help: 'Time spent waiting for a token refresh lock, by kind and outcome (acquired, timeout)', labelNames: ['kind', 'outcome'], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30], registers });
+    const lockWaits = new Histogram({ name: 'wxopen_token_lock_wait_seconds', help: 'Time spent waiting for a token refresh lock, by kind and outcome (acquired; refreshed_elsewhere: the holder\'s fresh token seen while waiting; timeout)', labelNames: ['kind', 'outcome'], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30], registers });
     this.refreshObserver = {
       onRefresh: (kind, outcome) => refreshes.inc({ kind, outcome }),
       onLockWait: (kind, outcome, waitMs) => lockWaits.observe({ kind, outcome }, SECONDS(waitMs)),

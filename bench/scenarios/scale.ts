@@ -25,6 +25,10 @@ import type { BenchContext } from '../run';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const TICK_MS = 30_000; // the refresher's intervalMs (src/container.ts)
+const MARGIN_MS = 900_000; // TOKEN_REFRESH_MARGIN_SECONDS' default
+/** A refresher outage shorter than the margin: no token expires during it, every one is refreshable after it. */
+const OUTAGE_MS = 10 * 60_000;
+const OUTAGE_MAX_ROUNDS = 20;
 const RSS_LIMIT = 200 * 2 ** 20;
 
 export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> {
@@ -86,9 +90,10 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const rssAtStart = (await ipcCall<NodeJS.MemoryUsage>(worker.child, { cmd: 'memory' })).rss;
 
     // --- simulation ---
-    const reads = { total: 0, expired: 0, missing: 0, unknown: 0 };
+    const mainReads = { total: 0, expired: 0, missing: 0, unknown: 0 };
+    const reads = mainReads;
     const expiredSamples: string[] = [];
-    const readTokens = async (ids: readonly string[]) => {
+    const readTokens = async (ids: readonly string[], reads = mainReads) => {
       for (let i = 0; i < ids.length; i += 10_000) {
         const chunk = ids.slice(i, i + 10_000);
         const pipeline = redis.pipeline();
@@ -119,6 +124,11 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     progress(`scale: ${ticks} refresher rounds (${round(simulatedMs / HOUR, 2)} simulated hours)`);
     let ticksRun = 0;
     let fullBatches = 0;
+    let maxBatches = 0;
+    let maxChecked = 0;
+    // After each round: accounts with less than the margin left (the refresher's backlog), and the worst of them.
+    let maxOverdue = 0;
+    let roundsWithBacklog = 0;
     for (let t = 1; t <= ticks; t++) {
       if (Date.now() - wallStart > wallBudgetMs) {
         progress(`scale: wall-clock budget of ${wallBudgetMs / 1000} s reached after ${t - 1} rounds`);
@@ -132,7 +142,13 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       failed += reply.failed;
       if (reply.componentToken !== 'ok') componentFailures++;
       if (reply.checked > 0) busyMs += reply.ms;
+      // Rounds that refreshed a full batch's worth (500): all a round could refresh when it took one batch.
       if (reply.checked >= 500) fullBatches++;
+      maxBatches = Math.max(maxBatches, reply.batches);
+      maxChecked = Math.max(maxChecked, reply.checked);
+      const overdueNow = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+      maxOverdue = Math.max(maxOverdue, overdueNow);
+      if (overdueNow > 0) roundsWithBacklog++;
       maxRoundMs = Math.max(maxRoundMs, reply.ms);
       maxRss = Math.max(maxRss, reply.rss);
       const sample = Array.from({ length: samplePerTick }, () => appids[Math.floor(Math.random() * n)]!);
@@ -144,7 +160,35 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     }
     const wallS = (Date.now() - wallStart) / 1000;
     // Accounts the refresher should already have refreshed (less than the 900 s margin left): its backlog.
-    const overdue = await redis.zcount(keys.authorizers, '-inf', clock.now() + 900_000);
+    const overdue = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+
+    // --- catch-up: no refresher at all for OUTAGE_MS (every instance down, less than the margin), then rounds again ---
+    const outage = { ran: false, backlog: 0, left: 0, rounds: 0, cleared: false, refreshed: 0, maxBatches: 0, wallMs: 0, reads: { total: 0, expired: 0, missing: 0, unknown: 0 } };
+    if (ticksRun === ticks) {
+      progress(`scale: a ${OUTAGE_MS / MINUTE}-minute refresher outage, then rounds until no account is past the margin`);
+      outage.ran = true;
+      clock.advance(OUTAGE_MS);
+      await ipcCall(worker.child, { cmd: 'advance', ms: OUTAGE_MS });
+      outage.backlog = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+      const started = Date.now();
+      for (let r = 1; r <= OUTAGE_MAX_ROUNDS; r++) {
+        clock.advance(TICK_MS);
+        const reply = await ipcCall<TickReply>(worker.child, { cmd: 'tick', advanceMs: TICK_MS });
+        outage.rounds = r;
+        outage.refreshed += reply.checked - reply.failed;
+        outage.maxBatches = Math.max(outage.maxBatches, reply.batches);
+        maxRss = Math.max(maxRss, reply.rss);
+        const left = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+        outage.left = left;
+        await readTokens(r === 1 || left === 0 ? appids : Array.from({ length: samplePerTick }, () => appids[Math.floor(Math.random() * n)]!), outage.reads);
+        if (left === 0) {
+          outage.cleared = true;
+          break;
+        }
+      }
+      outage.wallMs = Date.now() - started;
+      progress(`scale: backlog ${outage.backlog} after the outage; ${outage.cleared ? 'cleared' : 'not cleared'} in ${outage.rounds} rounds (${outage.wallMs} ms), expired reads ${outage.reads.expired}`);
+    }
     const fullRounds = fullBatches;
     const simulatedHours = (ticksRun * TICK_MS) / HOUR;
     const cutShort = ticksRun < ticks ? ` — cut short by the ${wallBudgetMs / 1000} s budget` : '';
@@ -153,7 +197,6 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const refreshesPerSec = busyMs > 0 ? refreshed / (busyMs / 1000) : NaN;
     // Each token is refreshed when 900–1200 s (margin + spread) are left: once per ~6 150 s of its 7 200 s life.
     const neededPerSec = n / (authorized[0]!.expiresIn - 1050);
-    const capacityPerSec = 500 / (TICK_MS / 1000);
     const label = ctx.quick ? `${n.toLocaleString('en')} accounts (--quick; the target is stated for 100 000)` : `${n.toLocaleString('en')} accounts`;
     return {
       id: 'scale',
@@ -163,7 +206,13 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
         { name: 'refreshes per second (while refreshing)', note: `${round(refreshesPerSec, 0)} /s — ${refreshed} refreshed, ${failed} failed, ${upstreamRefreshes} api_authorizer_token calls; slowest round ${round(maxRoundMs, 0)} ms` },
         {
           name: 'refresh schedule',
-          note: `needs ~${round(neededPerSec, 1)} /s for ${n} accounts; the refresher takes ≤ 500 per 30 s round = ${round(capacityPerSec, 1)} /s; ${fullRounds} of ${ticksRun} rounds took a full batch; ${overdue} accounts past the margin at the end`,
+          note: `needs ~${round(neededPerSec, 1)} /s for ${n} accounts; ${fullRounds} of ${ticksRun} rounds refreshed ≥ 500 (one batch; most in one round ${maxChecked}, up to ${maxBatches} batches read per round); accounts past the margin after a round: max ${maxOverdue}, in ${roundsWithBacklog} rounds; ${overdue} at the end`,
+        },
+        {
+          name: `after a ${OUTAGE_MS / MINUTE}-min refresher outage`,
+          note: outage.ran
+            ? `${outage.backlog} accounts past the margin; ${outage.cleared ? `none left after ${outage.rounds} round${outage.rounds === 1 ? '' : 's'}` : `${outage.left} still after ${outage.rounds} rounds`} (${outage.refreshed} refreshed, ${round(outage.wallMs / 1000, 1)} s wall, up to ${outage.maxBatches} batches per round); ${outage.reads.total} reads: ${outage.reads.expired} expired, ${outage.reads.missing} missing`
+            : 'not run (the simulation was cut short)',
         },
         { name: 'service RSS', note: `peak ${round(peakRss / 2 ** 20, 1)} MB (${round(rssAtStart / 2 ** 20, 1)} MB after start)` },
         { name: 'Redis memory per account', note: `${round(bytesPerAccount, 0)} B (INFO used_memory +${round((memAfter - memBefore) / 2 ** 20, 1)} MB)` },
@@ -171,6 +220,12 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       ],
       checks: [
         { what: 'expired token reads', value: String(reads.expired), target: '= 0', pass: reads.expired === 0 && reads.missing === 0 },
+        {
+          what: `backlog after a ${OUTAGE_MS / MINUTE}-min outage, cleared in`,
+          value: outage.ran ? (outage.cleared ? `${outage.rounds} round${outage.rounds === 1 ? '' : 's'}` : `> ${outage.rounds} rounds`) : 'not run',
+          target: '≤ 2 rounds, 0 expired reads',
+          pass: outage.ran ? outage.cleared && outage.rounds <= 2 && outage.reads.expired === 0 && outage.reads.missing === 0 : null,
+        },
         {
           what: `service peak RSS at ${n.toLocaleString('en')} accounts`,
           value: `${round(peakRss / 2 ** 20, 1)} MB`,
@@ -189,9 +244,13 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
         busyMs,
         maxRoundMs,
         fullBatchRounds: fullRounds,
+        maxBatchesPerRound: maxBatches,
+        maxCheckedPerRound: maxChecked,
+        maxOverdueAfterRound: maxOverdue,
+        roundsWithBacklog,
+        outage: { ms: OUTAGE_MS, ...outage },
         overdueAtEnd: overdue,
         neededPerSec,
-        capacityPerSec,
         peakRssBytes: peakRss,
         rssAtStartBytes: rssAtStart,
         redisBytesPerAccount: bytesPerAccount,

@@ -29,6 +29,8 @@ export type WorkerRequest =
 
 export interface TickReply {
   checked: number;
+  /** Batches (of ≤ batchSize due accounts) the round took. */
+  batches: number;
   failed: number;
   componentToken: 'ok' | 'failed';
   ms: number;
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
         const mem = process.memoryUsage();
         const reply: TickReply = {
           checked: round.checked,
+          batches: round.batches,
           failed: round.failed.length,
           componentToken: round.componentToken,
           ms,

@@ -1,4 +1,4 @@
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Clock } from '../clock';
 import { BadRequestError } from '../errors';
 import { recoveryReportJson, type RecoveryService } from '../services/recovery';
@@ -15,6 +15,29 @@ export interface InternalRoutesDeps {
   readonly clock: Clock;
 }
 
+/**
+ * The response headers of the internal API: JSON for machines, behind a bearer, carrying secrets. They
+ * must never be cached (no `Cache-Control` at all would let a proxy keep a token) nor sniffed, framed or
+ * run as a document. The rest of helmet's set (CSP for pages, COOP/CORP, referrer, DNS prefetch…) is for
+ * documents a browser renders, and is left to the routes that serve them.
+ */
+function setApiHeaders(res: Response): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+}
+
+/**
+ * A JSON answer, written directly: `res.json` would also look the type up, parse it back to add the
+ * charset and compute an ETag, on every token read. (For HEAD, Node sends the headers only.)
+ */
+function sendJson(res: Response, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
 /** WeChat appids are `wx` + 16 characters; anything else (braces included) never reaches Redis keys. */
 const APPID_RE = /^wx[0-9A-Za-z]{16}$/;
 const MAX_TOKEN_LENGTH = 2048;
@@ -22,21 +45,34 @@ const MAX_TOKEN_LENGTH = 2048;
 /**
  * `/internal/*` (design.md "Internal API"): tokens for the platform's internal services, behind
  * the INTERNAL_API_TOKEN bearer. Without the variable the tree is not mounted, so it answers the
- * app's ordinary 404 and reveals nothing. The bearer is checked before any route, so an unknown
- * /internal path without it is 401, not 404.
+ * app's ordinary 404 and reveals nothing. The bearer is checked before anything else on every
+ * /internal path, so an unknown /internal path without it is 401, not 404.
  */
 export function internalRoutes(deps: InternalRoutesDeps): Router {
   const router = Router();
   if (!deps.bearerToken) return router;
   const { tokenService, clock } = deps;
-  router.use('/internal', requireBearer(deps.bearerToken));
+  const checkBearer = requireBearer(deps.bearerToken);
+  // Every route runs the guard first; any other /internal path meets it in the catch-all at the end.
+  // (One `use('/internal', guard)` in front would cost each token read a layer and a URL rewrite.)
+  const guard: RequestHandler = (req, res, next) => {
+    setApiHeaders(res);
+    checkBearer(req, res, next);
+  };
 
-  router.get('/internal/component-access-token', async (_req, res) => {
-    const current = await tokenService.getComponentAccessToken();
-    res.json({ component_access_token: current.token, expires_in: current.expiresIn });
+  // First: the route internal services call on every use of a token.
+  router.get('/internal/authorizers/:appid/access-token', guard, async (req, res) => {
+    const appid = appidParam(req);
+    const current = await tokenService.getAuthorizerAccessToken(appid);
+    sendJson(res, { authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
   });
 
-  router.get('/internal/authorizers', async (_req, res) => {
+  router.get('/internal/component-access-token', guard, async (_req, res) => {
+    const current = await tokenService.getComponentAccessToken();
+    sendJson(res, { component_access_token: current.token, expires_in: current.expiresIn });
+  });
+
+  router.get('/internal/authorizers', guard, async (_req, res) => {
     const now = clock.now();
     const authorizers = (await deps.authorizers.list()).map((r) => ({
       authorizer_appid: r.appid,
@@ -44,25 +80,22 @@ export function internalRoutes(deps: InternalRoutesDeps): Router {
       authorized_at: r.authorizedAt === undefined ? null : new Date(r.authorizedAt).toISOString(),
       access_token_expires_in: r.accessToken ? Math.max(0, Math.floor((r.accessToken.expiresAt - now) / 1000)) : null,
     }));
-    res.json({ authorizers });
+    sendJson(res, { authorizers });
   });
 
-  router.get('/internal/authorizers/:appid/access-token', async (req, res) => {
-    const appid = appidParam(req);
-    const current = await tokenService.getAuthorizerAccessToken(appid);
-    res.json({ authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
-  });
-
-  router.post('/internal/authorizers/:appid/access-token/invalidate', express.json({ limit: '8kb' }), async (req, res) => {
+  router.post('/internal/authorizers/:appid/access-token/invalidate', guard, express.json({ limit: '8kb' }), async (req, res) => {
     const appid = appidParam(req);
     const rejected = rejectedToken(req.body);
     const current = await tokenService.invalidate('authorizer', rejected, appid);
-    res.json({ authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
+    sendJson(res, { authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
   });
 
-  router.post('/internal/recover', async (_req, res) => {
-    res.json(recoveryReportJson(await deps.recovery.run()));
+  router.post('/internal/recover', guard, async (_req, res) => {
+    sendJson(res, recoveryReportJson(await deps.recovery.run()));
   });
+
+  // Unknown /internal paths and methods: 401 without the bearer (nothing revealed), the app's 404 with it.
+  router.use('/internal', guard);
   return router;
 }
 

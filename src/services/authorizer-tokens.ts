@@ -1,13 +1,14 @@
 import type { Clock } from '../clock';
 import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, ReauthorizationRequiredError } from '../errors';
 import type { Logger } from '../logger';
-import type { AuthorizerRecord, AuthorizerStore } from '../store/authorizer-store';
+import type { AuthorizerRecord, AuthorizerStore, AuthorizerTokenState } from '../store/authorizer-store';
 import type { Keys } from '../store/keys';
 import type { StoredToken } from '../store/token-store';
 import type { ComponentApi } from '../wechat/component-api';
 import { errcodeMeaning, needsReauthorization } from '../wechat/errcodes';
 import type { ComponentTokens } from './component-tokens';
 import { toCurrentToken, type CurrentToken, type RefreshCoordinator } from './refresh-coordinator';
+import { SingleFlight } from './single-flight';
 
 /** Told when an account needs its admin to authorize again (metrics count it). */
 export type OnReauthorizationRequired = (appid: string, errcode: number | undefined) => void;
@@ -31,6 +32,9 @@ export interface AuthorizerTokensDeps {
  * (status reauthorization_required) until the account authorizes again.
  */
 export class AuthorizerTokens {
+  /** Concurrent reads of one account's token in this process share one Redis read. */
+  private readonly reads = new SingleFlight<AuthorizerTokenState | undefined>();
+
   constructor(private readonly deps: AuthorizerTokensDeps) {}
 
   /**
@@ -49,7 +53,9 @@ export class AuthorizerTokens {
   /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
   async ensureFresh(appid: string, minRemainingMs: number): Promise<CurrentToken> {
     const { clock } = this.deps;
-    const cached = authorized(appid, await this.deps.store.get(appid)).accessToken;
+    // The per-request read: status and token only (the record's other fields are needed only to refresh),
+    // shared by the callers that ask at the same time (a herd at expiry: one read, not one per caller).
+    const cached = authorized(appid, await this.readTokenState(appid)).accessToken;
     const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
     if (isGood(cached)) return toCurrentToken(cached, clock);
     return toCurrentToken(await this.refreshUnless(appid, `within:${minRemainingMs}`, isGood), clock);
@@ -63,6 +69,10 @@ export class AuthorizerTokens {
     return toCurrentToken(await this.refreshUnless(appid, `replace:${rejected}`, isGood), clock);
   }
 
+  private readTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
+    return this.reads.run(appid, () => this.deps.store.getTokenState(appid));
+  }
+
   private refreshUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): Promise<StoredToken> {
     let record: AuthorizerRecord | undefined;
     return this.deps.coordinator.run({
@@ -73,6 +83,7 @@ export class AuthorizerTokens {
         record = authorized(appid, await this.deps.store.get(appid));
         return record.accessToken;
       },
+      peek: async () => authorized(appid, await this.readTokenState(appid)).accessToken,
       isGood,
       refresh: () => this.fetch(record!),
     });
@@ -118,7 +129,7 @@ export class AuthorizerTokens {
 
   private async servableOrThrow(appid: string, err: unknown): Promise<CurrentToken> {
     const { store, clock, logger, minServableMs } = this.deps;
-    const latest = (await store.get(appid).catch(() => undefined))?.accessToken;
+    const latest = (await store.getTokenState(appid).catch(() => undefined))?.accessToken;
     if (!latest || latest.expiresAt - clock.now() < minServableMs) throw err;
     logger.warn(
       { authorizerAppid: appid, err: { message: (err as Error).message } },
@@ -129,7 +140,7 @@ export class AuthorizerTokens {
 }
 
 /** Narrows a record to an authorized account, or throws the error the internal API maps to 404 / 409. */
-function authorized(appid: string, record: AuthorizerRecord | undefined): AuthorizerRecord {
+function authorized<R extends AuthorizerTokenState>(appid: string, record: R | undefined): R {
   if (!record) throw new AuthorizerNotFoundError(appid);
   if (record.status !== 'authorized') throw new AuthorizerNotAuthorizedError(appid, record.status);
   return record;

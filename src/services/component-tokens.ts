@@ -7,6 +7,7 @@ import type { ComponentTokenStore, StoredToken } from '../store/token-store';
 import type { ComponentApi } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
 import { toCurrentToken, type CurrentToken, type RefreshCoordinator } from './refresh-coordinator';
+import { SingleFlight } from './single-flight';
 
 export interface ComponentTokensDeps {
   readonly api: ComponentApi;
@@ -23,6 +24,9 @@ export interface ComponentTokensDeps {
 
 /** The component_access_token: cached in Redis, refreshed once across processes (see RefreshCoordinator). */
 export class ComponentTokens {
+  /** Concurrent reads of the token in this process share one Redis read. */
+  private readonly reads = new SingleFlight<StoredToken | undefined>();
+
   constructor(private readonly deps: ComponentTokensDeps) {}
 
   /**
@@ -40,7 +44,7 @@ export class ComponentTokens {
   /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
   async ensureFresh(minRemainingMs: number): Promise<CurrentToken> {
     const { store, coordinator, keys, clock } = this.deps;
-    const cached = await store.get();
+    const cached = await this.read();
     const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
     if (isGood(cached)) return toCurrentToken(cached, clock);
     const fresh = await coordinator.run({
@@ -48,6 +52,7 @@ export class ComponentTokens {
       flightKey: `component|within:${minRemainingMs}`,
       lockKey: keys.componentTokenLock,
       read: () => store.get(),
+      peek: () => this.read(),
       isGood,
       refresh: () => this.fetch(),
     });
@@ -65,10 +70,16 @@ export class ComponentTokens {
       flightKey: `component|replace:${rejected}`,
       lockKey: keys.componentTokenLock,
       read: () => store.get(),
+      peek: () => this.read(),
       isGood: (t): t is StoredToken => !!t && t.token !== rejected && t.expiresAt - clock.now() > marginMs,
       refresh: () => this.fetch(),
     });
     return toCurrentToken(fresh, clock);
+  }
+
+  /** The cached token; callers asking at the same time share one Redis read. */
+  private read(): Promise<StoredToken | undefined> {
+    return this.reads.run('component', () => this.deps.store.get());
   }
 
   /**

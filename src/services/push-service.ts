@@ -11,8 +11,8 @@ import {
 import type { Logger } from '../logger';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
-import { parseComponentPush, type AuthorizationPush, type ComponentPush } from '../wechat/messages';
-import { XmlFormatError, textOf } from '../wechat/xml';
+import { parseComponentPush, type AuthorizationPush, type ComponentPush, type TicketPush } from '../wechat/messages';
+import { XmlFormatError, textOf, type FlatXml } from '../wechat/xml';
 
 /** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
 export interface AuthorizationEffects {
@@ -56,6 +56,8 @@ export interface PushQuery {
 export interface PushOutcome {
   infoType: string;
   duplicate: boolean;
+  /** The payload's CreateTime (Unix seconds). */
+  createTime: number;
 }
 
 const REQUIRED_PARAMS = ['timestamp', 'nonce', 'msg_signature'] as const;
@@ -127,29 +129,34 @@ export class PushService {
 
   private async applyOnce(pushId: string, push: ComponentPush): Promise<PushOutcome> {
     const infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
+    if (push.infoType === 'component_verify_ticket') {
+      // The push every platform gets every 10 minutes: claim, store and mark done in one storage step
+      // (one Redis round trip), bounded by the Redis client's command timeout rather than deadlineMs.
+      const { dedup, tickets, clock } = this.deps;
+      const result = await dedup.saveTicketOnce(pushId, push.ticket, clock.now(), tickets);
+      if (result === 'in_progress') await this.waitForOther(pushId);
+      return { infoType, duplicate: result !== 'stored', createTime: push.createTime };
+    }
     const claim = await this.deps.dedup.claim(pushId);
-    if (claim === 'done') return { infoType, duplicate: true };
+    if (claim === 'done') return { infoType, duplicate: true, createTime: push.createTime };
     if (claim === 'in_progress') {
       await this.waitForOther(pushId);
-      return { infoType, duplicate: true };
+      return { infoType, duplicate: true, createTime: push.createTime };
     }
     try {
       await withDeadline(this.apply(push), this.deadlineMs);
       await this.deps.dedup.markDone(pushId);
-      return { infoType, duplicate: false };
+      return { infoType, duplicate: false, createTime: push.createTime };
     } catch (err) {
       await this.deps.dedup.release(pushId).catch(() => undefined);
       throw err;
     }
   }
 
-  private async apply(push: ComponentPush): Promise<void> {
-    const { logger, clock } = this.deps;
+  /** The effect of a push other than a ticket (applyOnce stores tickets in one step with their claim). */
+  private async apply(push: Exclude<ComponentPush, TicketPush>): Promise<void> {
+    const { logger } = this.deps;
     switch (push.infoType) {
-      case 'component_verify_ticket':
-        await this.deps.tickets.save(push.ticket, clock.now());
-        logger.info({ infoType: push.infoType, createTime: push.createTime }, 'component_verify_ticket stored');
-        return;
       case 'authorized':
       case 'updateauthorized':
         await this.deps.authorizations.completeFromPush(push);
@@ -196,7 +203,7 @@ function readEncrypt(envelope: unknown): string {
   if (!envelope || typeof envelope !== 'object') throw new InvalidPushError('the body must be WeChat\'s <xml> envelope');
   let encrypt: string | undefined;
   try {
-    encrypt = textOf(envelope as Record<string, unknown>, 'Encrypt');
+    encrypt = textOf(envelope as FlatXml, 'Encrypt');
   } catch (err) {
     throw new InvalidPushError((err as Error).message);
   }

@@ -15,7 +15,13 @@ export interface RefresherOptions {
   readonly intervalMs: number;
   /** Each account refreshes up to this much earlier than the margin, at a fixed per-account offset. */
   readonly spreadMs: number;
+  /** Due accounts taken from the schedule at a time; a round takes batch after batch while they come full. */
   readonly batchSize: number;
+  /**
+   * Real time a round may go on taking further full batches (default: intervalMs). The first batch is
+   * always taken; the next one only within the budget and while the refresher is not being stopped.
+   */
+  readonly roundBudgetMs?: number;
   /** Per-account wait after a failed refresh: base × 2^(failures−1), capped, jittered. */
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
 }
@@ -32,6 +38,8 @@ export interface RefresherDeps {
 export interface RefreshRound {
   readonly componentToken: 'ok' | 'failed';
   readonly checked: number;
+  /** Batches of ≤ batchSize due accounts taken from the schedule this round. */
+  readonly batches: number;
   readonly failed: string[];
   readonly backingOff: number;
 }
@@ -47,14 +55,58 @@ export class Refresher {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<unknown> | undefined;
   private running = false;
+  /** Set by stop(): a round in progress takes no further batch. */
+  private stopping = false;
 
   constructor(
     private readonly deps: RefresherDeps,
     private readonly options: RefresherOptions,
   ) {}
 
+  /**
+   * One round: the component token, then the due accounts, batch after batch. A full batch means more may
+   * be due behind it, so the next one is taken at once rather than a round later (one batch per interval
+   * would cap the refresher at batchSize / interval whatever it can do, and let a backlog grow until tokens
+   * expire). Accounts left in the schedule's due range (not yet at their own threshold, backing off, failed)
+   * are skipped by offset, and an account is looked at once per round.
+   */
   async runOnce(): Promise<RefreshRound> {
-    const { tokenService, authorizerStore, clock } = this.deps;
+    const started = performance.now();
+    const { authorizerStore, clock } = this.deps;
+    const componentToken = await this.refreshComponentToken();
+    const marginMs = this.options.marginSeconds * 1000;
+    const { batchSize, concurrency } = this.options;
+    const budgetMs = this.options.roundBudgetMs ?? this.options.intervalMs;
+    const seen = new Set<string>();
+    const failed: string[] = [];
+    let checked = 0;
+    let batches = 0;
+    let offset = 0;
+    for (;;) {
+      const now = clock.now();
+      const due = await authorizerStore.dueForRefresh(now + marginMs + this.options.spreadMs, batchSize, offset);
+      batches++;
+      const unseen = due.filter(({ appid }) => !seen.has(appid));
+      for (const { appid } of unseen) seen.add(appid);
+      const ready = unseen.filter(({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now));
+      let refreshed = 0;
+      await runPool(ready, concurrency, async ({ appid }) => {
+        if (await this.refreshAccount(appid)) refreshed++;
+        else failed.push(appid);
+      });
+      checked += ready.length;
+      // A refreshed account left the due range (its new expiry is hours away); every other one is still in front.
+      offset += due.length - refreshed;
+      const more = due.length >= batchSize && batchSize > 0 && unseen.length > 0;
+      if (!more || this.stopping || performance.now() - started >= budgetMs) break;
+    }
+    const round = { componentToken, checked, batches, failed, backingOff: this.failures.size };
+    if (checked > 0) this.deps.logger.debug(round, 'refresher round');
+    return round;
+  }
+
+  private async refreshComponentToken(): Promise<RefreshRound['componentToken']> {
+    const { tokenService } = this.deps;
     if (!(await this.deps.ticketStore.get())) await this.deps.pushTicketStarter.startIfDue();
     const marginMs = this.options.marginSeconds * 1000;
     let componentToken: RefreshRound['componentToken'] = 'ok';
@@ -66,29 +118,21 @@ export class Refresher {
       const level = err instanceof TicketMissingError ? 'debug' : 'warn';
       this.deps.logger[level]({ err: { message: (err as Error).message } }, 'refresher: component_access_token not refreshed');
     }
-
-    const now = clock.now();
-    const due = await authorizerStore.dueForRefresh(now + marginMs + this.options.spreadMs, this.options.batchSize);
-    const ready = due.filter(({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now));
-    const failed: string[] = [];
-    await runPool(ready, this.options.concurrency, async ({ appid }) => {
-      if (!(await this.refreshAccount(appid))) failed.push(appid);
-    });
-    const round = { componentToken, checked: ready.length, failed, backingOff: this.failures.size };
-    if (ready.length > 0) this.deps.logger.debug(round, 'refresher round');
-    return round;
+    return componentToken;
   }
 
   /** Starts the background rounds (the first one now); idempotent. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.schedule(0);
   }
 
   /** Stops scheduling and waits for a round in progress to finish. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.round?.catch(() => undefined);

@@ -55,3 +55,13 @@ redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 return 1
 `;
+
+/**
+ * Read only: what a token read needs, in one round trip. ARGV: appid. Returns nil for an unknown
+ * account (no hash status), else { status, access token or nil, schedule score or nil }.
+ */
+export const TOKEN_STATE = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return nil end
+return { status, redis.call('GET', KEYS[2]), redis.call('ZSCORE', KEYS[3], ARGV[1]) }
+`;

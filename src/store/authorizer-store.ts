@@ -60,6 +60,12 @@ export interface RefreshTokenRestore {
  */
 export type RestoreOutcome = 'restored' | 'not_needed' | 'known_bad' | 'revoked_since';
 
+/** What a token read needs of an account: its status and its access token (see AuthorizerStore.getTokenState). */
+export interface AuthorizerTokenState {
+  readonly status: AuthorizerStatus;
+  readonly accessToken?: StoredToken;
+}
+
 export interface DueAuthorizer {
   readonly appid: string;
   readonly expiresAt: number;
@@ -79,12 +85,20 @@ export interface AuthorizerStore {
   /** Updates a known account; false (nothing written) for an unknown appid. */
   saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean>;
   get(appid: string): Promise<AuthorizerRecord | undefined>;
+  /**
+   * The token read's part of `get` (status and access token, as `get` shows them), without the rest of
+   * the record: the per-request read of the token service. undefined for an unknown appid.
+   */
+  getTokenState(appid: string): Promise<AuthorizerTokenState | undefined>;
   /** Every account ever stored, whatever its status, sorted by appid. */
   list(): Promise<AuthorizerRecord[]>;
   /** How many stored accounts have each status (readiness, metrics). */
   countByStatus(): Promise<Record<AuthorizerStatus, number>>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */
   restoreRefreshToken(restore: RefreshTokenRestore): Promise<RestoreOutcome>;
-  /** Accounts whose access token expires at or before `untilMs`, soonest first. */
-  dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]>;
+  /**
+   * Accounts whose access token expires at or before `untilMs`, soonest first (equal expiries by
+   * appid), skipping the first `offset` of them, at most `limit`.
+   */
+  dueForRefresh(untilMs: number, limit: number, offset?: number): Promise<DueAuthorizer[]>;
 }

@@ -4,20 +4,24 @@ import type {
   AuthorizerRecord,
   AuthorizerStatus,
   AuthorizerStore,
+  AuthorizerTokenState,
   DueAuthorizer,
   FuncInfo,
   NewAuthorization,
   RefreshTokenRestore,
   RestoreOutcome,
 } from './authorizer-store';
-import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
 import type { Keys } from './keys';
+import { LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { execTransaction, storageOp } from './storage-errors';
 
 const RESTORE_OUTCOMES: Record<number, RestoreOutcome> = { 0: 'not_needed', 1: 'restored', 2: 'known_bad', 3: 'revoked_since' };
 /** Status reads are pipelined in slices of this many, so one scrape never builds a huge reply. */
 const STATUS_BATCH = 1000;
+
+const TOKEN_STATE_SCRIPT = new LuaScript(TOKEN_STATE, 3);
 
 /** Hash field of each AccountInfo property. */
 const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
@@ -110,6 +114,16 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return record;
   }
 
+  async getTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
+    const { hash, token } = this.keysOf(appid);
+    const reply = (await storageOp(() => TOKEN_STATE_SCRIPT.run(this.redis, [hash, token, this.keys.authorizers, appid]))) as
+      | [string, string | null, string | null]
+      | null;
+    if (!reply) return undefined;
+    const [status, value, score] = reply;
+    return { status: status as AuthorizerStatus, accessToken: value && score !== null ? { token: value, expiresAt: Number(score) } : undefined };
+  }
+
   async list(): Promise<AuthorizerRecord[]> {
     return this.getMany(await this.allAppids());
   }
@@ -136,9 +150,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
   }
 
-  async dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]> {
+  async dueForRefresh(untilMs: number, limit: number, offset = 0): Promise<DueAuthorizer[]> {
     const flat = await storageOp(() =>
-      this.redis.zrangebyscore(this.keys.authorizers, '-inf', untilMs, 'WITHSCORES', 'LIMIT', 0, limit),
+      this.redis.zrangebyscore(this.keys.authorizers, '-inf', untilMs, 'WITHSCORES', 'LIMIT', Math.max(0, offset), limit),
     );
     const due: DueAuthorizer[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) due.push({ appid: flat[i]!, expiresAt: Number(flat[i + 1]) });

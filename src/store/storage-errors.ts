@@ -6,13 +6,22 @@ import { StorageUnavailableError } from '../errors';
  * StorageUnavailableError, which callers answer with 503 so that WeChat and internal callers retry.
  * A ReplyError means Redis answered and refused the command: that is a bug, so it is not disguised.
  */
-export async function storageOp<T>(operation: () => Promise<T>): Promise<T> {
+export function storageOp<T>(operation: () => Promise<T>): Promise<T> {
+  // Not an async function: on every Redis call, one promise less and no extra turn of the microtask queue.
   try {
-    return await operation();
+    return operation().catch(rethrowStorageError);
   } catch (err) {
-    if (err instanceof ReplyError || err instanceof StorageUnavailableError) throw err;
-    throw new StorageUnavailableError(`storage (Redis) is unavailable: ${(err as Error).message}`);
+    return Promise.reject(toStorageError(err));
   }
+}
+
+function rethrowStorageError(err: unknown): never {
+  throw toStorageError(err);
+}
+
+function toStorageError(err: unknown): unknown {
+  if (err instanceof ReplyError || err instanceof StorageUnavailableError) return err;
+  return new StorageUnavailableError(`storage (Redis) is unavailable: ${(err as Error).message}`);
 }
 
 /** EXEC of a MULTI; ioredis reports a failed command inside the results instead of rejecting. */

@@ -29,13 +29,18 @@ export class RedisTicketStore implements TicketStore {
   ) {}
 
   async save(ticket: string, receivedAt: number): Promise<void> {
-    if (ticket.trim() === '') return;
+    if (!isStorableTicket(ticket)) return;
     await execTransaction(
       this.redis
         .multi()
         .set(this.keys.componentVerifyTicket, ticket, 'EX', TICKET_TTL_SECONDS)
-        .set(this.keys.ticketMeta, JSON.stringify({ receivedAt }), 'EX', TICKET_TTL_SECONDS),
+        .set(this.keys.ticketMeta, ticketMetaValue(receivedAt), 'EX', TICKET_TTL_SECONDS),
     );
+  }
+
+  /** Whether this store writes `keys`' ticket keys on `redis`, so a script there may write them as `save` does. */
+  writesTo(redis: Redis, keys: Keys): boolean {
+    return this.redis === redis && this.keys.componentVerifyTicket === keys.componentVerifyTicket && this.keys.ticketMeta === keys.ticketMeta;
   }
 
   async get(): Promise<TicketRecord | undefined> {
@@ -43,6 +48,16 @@ export class RedisTicketStore implements TicketStore {
     if (!ticket) return undefined;
     return { ticket, receivedAt: parseReceivedAt(meta) };
   }
+}
+
+/** A blank ticket is never stored: a garbled push must not replace a good ticket. */
+export function isStorableTicket(ticket: string): boolean {
+  return ticket.trim() !== '';
+}
+
+/** The private meta key's value (RedisTicketStore.save and the combined push write of push-dedup-store.ts). */
+export function ticketMetaValue(receivedAt: number): string {
+  return JSON.stringify({ receivedAt });
 }
 
 function parseReceivedAt(meta: string | null | undefined): number | undefined {

@@ -3,7 +3,7 @@
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/component_verify_ticket.html
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
-import { parseFlatXml, requiredText, textOf, XmlFormatError } from './xml';
+import { parseFlatXml, requiredText, textOf, XmlFormatError, type FlatXml } from './xml';
 
 interface PushBase {
   /** The component appid the payload names. */
@@ -39,9 +39,9 @@ export interface UnknownPush extends PushBase {
 
 export type ComponentPush = TicketPush | AuthorizationPush | UnauthorizationPush | UnknownPush;
 
-function integer(fields: Record<string, unknown>, name: string, required: true): number;
-function integer(fields: Record<string, unknown>, name: string, required: false): number | undefined;
-function integer(fields: Record<string, unknown>, name: string, required: boolean): number | undefined {
+function integer(fields: FlatXml, name: string, required: true): number;
+function integer(fields: FlatXml, name: string, required: false): number | undefined;
+function integer(fields: FlatXml, name: string, required: boolean): number | undefined {
   const text = required ? requiredText(fields, name) : textOf(fields, name);
   if (text === undefined || text === '') return undefined;
   const trimmed = text.trim();

@@ -160,6 +160,18 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       expect(calls('api_authorizer_token')).toBe(0);
     });
 
+    it('answers JSON with its length, never cached; HEAD gets the same headers and no body', async () => {
+      await h.authorize(A);
+      const res = await authed('get', `/internal/authorizers/${A}/access-token`).expect(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers.etag).toBeUndefined();
+      const head = await api().head(`/internal/authorizers/${A}/access-token`).set('Authorization', `Bearer ${SECRET}`).expect(200);
+      expect(head.headers['content-length']).toBe(res.headers['content-length']);
+      expect(head.text ?? '').toBe('');
+    });
+
     it('refreshes a token inside the margin before answering', async () => {
       await h.authorize(A);
       const first = (await authed('get', `/internal/authorizers/${A}/access-token`)).body.authorizer_access_token;

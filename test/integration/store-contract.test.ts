@@ -430,6 +430,20 @@ describe.each([
       expect((await h.authorizerStore.list()).map((r) => r.appid)).toEqual(['wxa', 'wxb', 'wxc', 'wxd']);
     });
 
+    it('dueForRefresh skips the first `offset` due accounts (pages through the schedule)', async () => {
+      for (const [appid, expiresIn] of [['wxa', 3000], ['wxb', 1000], ['wxc', 7200], ['wxd', 2000]] as const) {
+        await authorize(appid, { refreshToken: `r-${appid}`, accessToken: `t-${appid}`, expiresIn });
+      }
+      await authorize('wxe', { accessToken: undefined, expiresIn: undefined });
+      const page = async (offset: number, limit: number) => (await h.authorizerStore.dueForRefresh(NOW + 3000_000, limit, offset)).map((d) => d.appid);
+      expect(await page(0, 2)).toEqual(['wxe', 'wxb']);
+      expect(await page(2, 2)).toEqual(['wxd', 'wxa']);
+      expect(await page(4, 2)).toEqual([]);
+      expect(await page(1, 10)).toEqual(['wxb', 'wxd', 'wxa']);
+      expect(await page(3, -1)).toEqual(['wxa']);
+      expect(await h.authorizerStore.dueForRefresh(NOW + 3000_000, 1, 3)).toEqual([{ appid: 'wxa', expiresAt: NOW + 3000_000 }]);
+    });
+
     it('dueForRefresh orders accounts due at the same time by appid', async () => {
       for (const appid of ['wxc', 'wxa', 'wxb']) await authorize(appid, { accessToken: undefined, expiresIn: undefined });
       await authorize('wxd', { expiresIn: 60 });
@@ -557,6 +571,49 @@ describe.each([
       await h.expectExpiry({ redisKey: h.keys.authorizerAccessToken(A), present }, 7200_000);
       expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000, 10)).toEqual([{ appid: A, expiresAt: NOW + 7200_000 }]);
       expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-1' });
+    });
+
+    describe('getTokenState (the token read)', () => {
+      /** getTokenState must show exactly the status and access token that get() shows. */
+      const expectSameAsGet = async (appid: string) => {
+        const record = await h.authorizerStore.get(appid);
+        const state = await h.authorizerStore.getTokenState(appid);
+        expect(state).toEqual(record && { status: record.status, accessToken: record.accessToken });
+        return state;
+      };
+
+      it('is undefined for an unknown account', async () => {
+        expect(await h.authorizerStore.getTokenState(A)).toBeUndefined();
+        await authorize('wxother');
+        expect(await h.authorizerStore.getTokenState(A)).toBeUndefined();
+      });
+
+      it('shows the status and access token through every change, as get() does', async () => {
+        await authorize();
+        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 } });
+        h.clock.advance(HOUR);
+        await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + 7200_000, 'refresh-2');
+        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 } });
+        await h.authorizerStore.dropAccessToken(A);
+        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: undefined });
+        await h.authorizerStore.saveAccessToken(A, 'atoken-3', h.clock.now() + 7200_000);
+        await h.authorizerStore.markReauthorizationRequired(A, 'errcode 61023');
+        expect(await expectSameAsGet(A)).toEqual({ status: 'reauthorization_required', accessToken: undefined });
+        await authorize(A, { accessToken: undefined, expiresIn: undefined });
+        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: undefined });
+        await h.authorizerStore.markUnauthorized(A);
+        expect(await expectSameAsGet(A)).toEqual({ status: 'unauthorized', accessToken: undefined });
+        // Revoked before it was ever authorized: a record with a status, and no token.
+        await h.authorizerStore.markUnauthorized('wxnever');
+        expect(await expectSameAsGet('wxnever')).toEqual({ status: 'unauthorized', accessToken: undefined });
+      });
+
+      it('loses the access token at its expiry, as get() does', async () => {
+        await authorize();
+        const present = async () => (await h.authorizerStore.getTokenState(A))?.accessToken?.token === 'atoken-1';
+        await h.expectExpiry({ redisKey: h.keys.authorizerAccessToken(A), present }, 7200_000);
+        await expectSameAsGet(A);
+      });
     });
 
     it('a refreshed access token lives until the expiry it was saved with', async () => {
@@ -714,6 +771,64 @@ describe.each([
       await h.pushDedup.claim('p1');
       await h.pushDedup.markDone('p1');
       await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, HOUR);
+    });
+
+    // `saveTicketOnce` is given the harness's own ticket store (Redis: one script) or another object that
+    // saves into it (Redis: the claim/save/markDone steps); both must behave the same.
+    describe.each([
+      ['its own ticket store', (x: Harness) => x.ticketStore],
+      ['another ticket sink', (x: Harness) => ({ save: (ticket: string, at: number) => x.ticketStore.save(ticket, at) })],
+    ] as const)('saveTicketOnce, given %s', (_label, sink) => {
+      it('stores a new push\'s ticket and marks the push done, then writes nothing for it again', async () => {
+        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1_700_000_000_000, sink(h))).toBe('stored');
+        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@one', receivedAt: 1_700_000_000_000 });
+        expect(await h.pushDedup.state('p1')).toBe('done');
+        expect(await h.pushDedup.claim('p1')).toBe('done');
+
+        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@resent', 2, sink(h))).toBe('done');
+        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@one', receivedAt: 1_700_000_000_000 });
+        expect(await h.pushDedup.saveTicketOnce('p2', 'ticket@@@two', 3, sink(h))).toBe('stored');
+        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@two', receivedAt: 3 });
+      });
+
+      it('writes nothing while another instance holds the push, and reports it in progress', async () => {
+        await h.ticketStore.save('ticket@@@before', 1);
+        expect(await h.pushDedup.claim('p1')).toBe('claimed');
+        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@mine', 2, sink(h))).toBe('in_progress');
+        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@before', receivedAt: 1 });
+        expect(await h.pushDedup.state('p1')).toBe('in_progress');
+      });
+
+      it('marks a push with a blank ticket done and keeps the last good ticket', async () => {
+        await h.ticketStore.save('ticket@@@good', 1);
+        expect(await h.pushDedup.saveTicketOnce('p1', '  ', 2, sink(h))).toBe('stored');
+        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@good', receivedAt: 1 });
+        expect(await h.pushDedup.state('p1')).toBe('done');
+      });
+
+      it('lets exactly one of two concurrent deliveries store the ticket', async () => {
+        const results = await Promise.all([
+          h.pushDedup.saveTicketOnce('p1', 'ticket@@@a', 1, sink(h)),
+          h.pushDedup.saveTicketOnce('p1', 'ticket@@@b', 2, sink(h)),
+        ]);
+        expect(results.filter((r) => r === 'stored')).toHaveLength(1);
+        expect(results.filter((r) => r === 'done' || r === 'in_progress')).toHaveLength(1);
+        const winner = results[0] === 'stored' ? { ticket: 'ticket@@@a', receivedAt: 1 } : { ticket: 'ticket@@@b', receivedAt: 2 };
+        expect(await h.ticketStore.get()).toEqual(winner);
+        expect(await h.pushDedup.state('p1')).toBe('done');
+      });
+
+      it('keeps the ticket 12 hours and remembers the push an hour, as save and markDone do', async () => {
+        await h.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1, sink(h));
+        await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, HOUR);
+        // Memory proves a TTL by moving the clock past it, so each of the ticket's two keys gets a fresh harness.
+        for (const key of ['componentVerifyTicket', 'ticketMeta'] as const) {
+          const fresh = make();
+          await fresh.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1, sink(fresh));
+          const present = async () => (await fresh.ticketStore.get())?.[key === 'ticketMeta' ? 'receivedAt' : 'ticket'] !== undefined;
+          await fresh.expectExpiry({ redisKey: fresh.keys[key], present }, 12 * HOUR);
+        }
+      });
     });
   });
 

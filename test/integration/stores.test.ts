@@ -99,6 +99,17 @@ describe('stores (real Redis, public key contract)', () => {
       expect(record?.accessToken).toEqual({ token: 'atoken-1', expiresAt: clock.now() + 7200_000 });
     });
 
+    it('getTokenState reads the public token key by EVALSHA, and still works once Redis forgot the script', async () => {
+      const store = new RedisAuthorizerStore(redis, keys(), clock);
+      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: clock.now() });
+      const expected = { status: 'authorized', accessToken: { token: 'atoken-1', expiresAt: clock.now() + 7200_000 } };
+      expect(await store.getTokenState(A)).toEqual(expected);
+      await redis.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
+      expect(await store.getTokenState(A)).toEqual(expected);
+      await redis.set(`${P}:authorizer:{${A}}:access_token`, 'set-by-hand');
+      expect(await store.getTokenState(A)).toEqual({ ...expected, accessToken: { token: 'set-by-hand', expiresAt: clock.now() + 7200_000 } });
+    });
+
     it('schedules an account authorized without a token for an immediate refresh', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', funcInfo, authorizedAt: clock.now() });

@@ -103,6 +103,65 @@ describe('refresher (ManualClock shared with the emulator)', () => {
     }
   });
 
+  describe('more due accounts than one batch', () => {
+    const BATCH = 3;
+    /** `n` authorized accounts, all due (10 min before their tokens expire), the component token kept fresh. */
+    const allDue = async (n: number, refresher: Record<string, number> = {}) => {
+      const accounts = generateAccounts(n);
+      h = await startHarness({ emulator: { accounts }, container: { refresher: { batchSize: BATCH, ...refresher } } });
+      for (const account of accounts) await h.authorize(account.appid);
+      h.clock.advance(2 * HOUR - 10 * MINUTE);
+      await h.container.tokenService.getComponentAccessToken();
+      h.emulator.callLog.clear();
+      return accounts.map((a) => a.appid);
+    };
+    const refreshedAppids = () => h.emulator.callLog.entries('api_authorizer_token').map((e) => String(e.params.authorizer_appid));
+
+    it('one round takes batch after batch until every due account is refreshed, each once', async () => {
+      const appids = await allDue(10);
+      const round = await h.container.refresher.runOnce();
+      expect(round).toMatchObject({ checked: 10, failed: [] });
+      expect(round.batches).toBeGreaterThanOrEqual(4);
+      expect(refreshedAppids().sort()).toEqual([...appids].sort());
+      for (const appid of appids) {
+        const token = await h.container.redis.get(h.container.keys.authorizerAccessToken(appid));
+        expect(h.emulator.tokenStatus(token!)).toBe('valid');
+      }
+      // Nothing is left due: the next round at the same moment has nothing to do.
+      expect(await h.container.refresher.runOnce()).toMatchObject({ checked: 0, batches: 1 });
+    });
+
+    it('pages past accounts that stay due (failed ones): every account is tried once per round, and the round ends', async () => {
+      const appids = await allDue(7);
+      h.emulator.faults.set('api_authorizer_token', { errcode: 45009 });
+      const round = await h.container.refresher.runOnce();
+      expect(new Set(round.failed)).toEqual(new Set(appids));
+      expect(round.checked).toBe(7);
+      expect(refreshedAppids().sort()).toEqual([...appids].sort());
+
+      h.emulator.faults.clear();
+      h.clock.advance(16_000); // past the first backoff (at most 15 s)
+      const recovered = await h.container.refresher.runOnce();
+      expect(recovered).toMatchObject({ checked: 7, failed: [] });
+      expect(h.emulator.callLog.count('api_authorizer_token', { ok: true })).toBe(7);
+    });
+
+    it('takes no further batch once its time budget is spent', async () => {
+      await allDue(10, { roundBudgetMs: 0 });
+      expect(await h.container.refresher.runOnce()).toMatchObject({ checked: BATCH, batches: 1 });
+      expect(await h.container.refresher.runOnce()).toMatchObject({ checked: BATCH, batches: 1 });
+      expect(h.emulator.callLog.count('api_authorizer_token')).toBe(2 * BATCH);
+    });
+
+    it('takes no further batch once stop() is called', async () => {
+      await allDue(10);
+      const round = h.container.refresher.runOnce();
+      await h.container.refresher.stop();
+      expect(await round).toMatchObject({ checked: BATCH, batches: 1 });
+      expect(h.emulator.callLog.count('api_authorizer_token')).toBe(BATCH);
+    });
+  });
+
   it('on a cold start without a ticket, calls api_start_push_ticket once (rate-limited across instances) and logs it', async () => {
     const logs = captureLogs();
     h = await startHarness({ withTicket: false, container: { logger: logs.logger } });

@@ -4,6 +4,7 @@ import type {
   AuthorizerRecord,
   AuthorizerStatus,
   AuthorizerStore,
+  AuthorizerTokenState,
   DueAuthorizer,
   FuncInfo,
   NewAuthorization,
@@ -126,6 +127,14 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     return this.toRecord(appid);
   }
 
+  async getTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
+    const h = this.hashes.get(appid);
+    if (!h) return undefined;
+    const token = this.tokens.get(appid);
+    const score = this.schedule.get(appid);
+    return { status: h.status, accessToken: token && score !== undefined ? { token, expiresAt: score } : undefined };
+  }
+
   async list(): Promise<AuthorizerRecord[]> {
     return this.allAppids().flatMap((appid) => this.toRecord(appid) ?? []);
   }
@@ -164,14 +173,15 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     return 'restored';
   }
 
-  async dueForRefresh(untilMs: number, limit: number): Promise<DueAuthorizer[]> {
+  async dueForRefresh(untilMs: number, limit: number, offset = 0): Promise<DueAuthorizer[]> {
     const due = [...this.schedule]
       .filter(([, expiresAt]) => expiresAt <= untilMs)
       // A sorted set orders equal scores by member.
       .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
       .map(([appid, expiresAt]) => ({ appid, expiresAt }));
-    // ZRANGEBYSCORE … LIMIT 0 count: a negative count means no limit.
-    return limit < 0 ? due : due.slice(0, limit);
+    // ZRANGEBYSCORE … LIMIT offset count: a negative count means no limit.
+    const start = Math.max(0, offset);
+    return limit < 0 ? due.slice(start) : due.slice(start, start + limit);
   }
 
   /** Every appid ever stored, sorted (as RedisAuthorizerStore: the known set and the schedule). */
