@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import request from 'supertest';
@@ -55,6 +56,85 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(res.text).toBe('success');
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+    });
+  });
+
+  describe('component_verify_ticket: one storage step, one log line', () => {
+    const pushIdOf = (push: { query: Record<string, string> }) =>
+      createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
+
+    it('stores the ticket and remembers the push as done in the same step; a re-send changes nothing', async () => {
+      const ticket = randomTicket();
+      const push = signedPush(ticketPayload(ticket));
+      await post(push).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number) });
+      expect(await redis.get(h.container.keys.pushDedup(pushIdOf(push)))).toBe('done');
+      expect(await redis.ttl(h.container.keys.pushDedup(pushIdOf(push)))).toBeGreaterThan(3500);
+
+      await redis.set(h.container.keys.componentVerifyTicket, 'ticket@@@newer'); // as if a newer push had arrived since
+      await post(push).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe('ticket@@@newer');
+    });
+
+    it('waits for another instance that is handling the same push, and does not store it a second time', async () => {
+      const push = signedPush(ticketPayload(randomTicket()));
+      const dedupKey = h.container.keys.pushDedup(pushIdOf(push));
+      await redis.set(dedupKey, 'processing', 'PX', 15_000); // the other instance's claim
+      const before = await redis.get(h.container.keys.componentVerifyTicket);
+      const answer = post(push).then((r) => r);
+      await new Promise((r) => setTimeout(r, 200));
+      await redis.set(dedupKey, 'done', 'EX', 3600); // the other instance finished (its ticket is its business)
+      const res = await answer;
+      expect([res.status, res.text]).toEqual([200, 'success']);
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(before);
+    });
+
+    it('answers 503 when the instance handling it gives up, so that WeChat re-sends it', async () => {
+      const push = signedPush(ticketPayload(randomTicket()));
+      const dedupKey = h.container.keys.pushDedup(pushIdOf(push));
+      await redis.set(dedupKey, 'processing', 'PX', 15_000);
+      const answer = post(push).then((r) => r);
+      await new Promise((r) => setTimeout(r, 200));
+      await redis.del(dedupKey); // the other instance failed and released it
+      const res = await answer;
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('push_in_progress');
+      await post(push).expect(200, 'success');
+    });
+
+    it('writes one line from the push path: "push acknowledged" with the InfoType, CreateTime and duplicate flag', async () => {
+      const payload = ticketPayload(randomTicket());
+      const createTime = Number(/<CreateTime>(\d+)</.exec(payload)?.[1]);
+      const push = signedPush(payload);
+      const first = await post(push).expect(200, 'success');
+      const again = await post(push).expect(200, 'success');
+      const linesOf = (res: { headers: Record<string, string> }) =>
+        logs.lines().filter((l) => (l.req as { id?: string } | undefined)?.id === res.headers['x-request-id'] && 'infoType' in l);
+      expect(linesOf(first)).toEqual([
+        expect.objectContaining({ level: 30, msg: 'push acknowledged', infoType: 'component_verify_ticket', createTime, duplicate: false }),
+      ]);
+      expect(linesOf(again)).toEqual([expect.objectContaining({ msg: 'push acknowledged', duplicate: true })]);
+      expect(logs.text()).not.toMatch(/component_verify_ticket stored/);
+    });
+
+    it('accepts an envelope with an XML declaration, comments and attributes', async () => {
+      const ticket = randomTicket();
+      const push = signedPush(ticketPayload(ticket));
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- from WeChat -->\n${push.body.replace('<xml>', '<xml version="1">')}`;
+      await post({ ...push, body }).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+    });
+
+    it('is routed as Express routes POST /auth (any case, optional trailing slash) and nothing else', async () => {
+      const push = signedPush(ticketPayload(randomTicket()));
+      await post({ ...push, path: push.path.replace('/auth?', '/auth/?') }).expect(200, 'success');
+      const other = signedPush(ticketPayload(randomTicket()));
+      await post({ ...other, path: other.path.replace('/auth?', '/AUTH?') }).expect(200, 'success');
+      const get = await request(service.url).get('/auth'); // the authorization redirect's route (routes/authorize.ts)
+      expect(get.text).not.toBe('success');
+      await post({ ...push, path: push.path.replace('/auth?', '/auth/more?') }).expect(404);
+      await post({ ...push, path: push.path.replace('/auth?', '/authx?') }).expect(404);
     });
   });
 
@@ -317,6 +397,32 @@ describe('POST /auth while Redis is down', () => {
 
     await request(service.url).post(push.path).send(push.body).expect(200, 'success');
     expect(await direct.hget(h.container.keys.authorizer(OA), 'status')).toBe('authorized');
+  });
+
+  it('a ticket push: 503 while Redis is down, nothing written; the re-send after the restart stores it once', async () => {
+    const k = h.container.keys;
+    const loaded = signedPush(ticketPayload(randomTicket())); // loads the push script into this Redis
+    await request(service.url).post(loaded.path).send(loaded.body).expect(200, 'success');
+    const ticket = randomTicket();
+    const push = signedPush(ticketPayload(ticket));
+    const before = await keysUnder(direct, h.config.redis.keyPrefix);
+
+    await owned.stop();
+    const down = await request(service.url).post(push.path).send(push.body);
+    expect(down.status).toBe(503);
+    expect(down.body.error.code).toBe('storage_unavailable');
+
+    await owned.resume(); // a restarted Redis has no scripts cached: the re-send meets NOSCRIPT first
+    await waitUntilReady(h.container.redis, 10_000);
+    await waitUntilReady(direct, 10_000);
+    expect(await keysUnder(direct, h.config.redis.keyPrefix)).toEqual(before);
+    expect(await direct.get(k.componentVerifyTicket)).not.toBe(ticket);
+
+    await request(service.url).post(push.path).send(push.body).expect(200, 'success');
+    expect(await direct.get(k.componentVerifyTicket)).toBe(ticket);
+    await direct.set(k.componentVerifyTicket, 'ticket@@@newer');
+    await request(service.url).post(push.path).send(push.body).expect(200, 'success'); // WeChat's late retry
+    expect(await direct.get(k.componentVerifyTicket)).toBe('ticket@@@newer');
   });
 
   it('Redis dying in the middle of a push leaves no half-written account', async () => {
