@@ -59,6 +59,20 @@ async function chooseStorage(config: Config, logger: ReturnType<typeof createLog
   return createContainer(config, { logger, storage: 'memory' });
 }
 
+/** Set once the sandbox is up; until then a signal just ends the process cleanly. */
+let stopSandbox: (() => Promise<void>) | undefined;
+let stopping = false;
+
+function onSignal(): void {
+  if (stopping) return;
+  stopping = true;
+  // Never hang on the way out (a push in flight, a Redis that went away): 5 s, then exit anyway.
+  setTimeout(() => process.exit(0), 5000).unref();
+  void (stopSandbox ? stopSandbox() : Promise.resolve()).finally(() => process.exit(0));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 async function main(): Promise<void> {
   const config = sandboxConfig();
   const logger = createLogger(config.logLevel);
@@ -96,18 +110,12 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  stopSandbox = async () => {
     await emulator.close();
     server.close();
     server.closeIdleConnections();
     await container.close();
-    process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
 }
 
 main().catch((err: unknown) => {
