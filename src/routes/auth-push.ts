@@ -20,8 +20,8 @@ const AUTH_PATH = /^\/auth\/?$/i;
  *
  * The body is read by body-parser (raw-body: the 64 KiB limit → 413, charset decoding) and the envelope by
  * the flat-XML reader of src/wechat/xml.ts, the same one that reads the decrypted payload. A plain
- * middleware rather than a Router: one route does not need Express's router, which cost ~10 % of a push's
- * CPU (docs/performance.md); every other request passes it with one method and one regex test.
+ * middleware rather than a Router with one route, which cost measurably more CPU per push
+ * (docs/performance.md, finding 2); every other request passes it with a method check.
  */
 export function authPushRoutes(pushService: PushService): RequestHandler {
   const readBody: RequestHandler = bodyParser.text({
