@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { BUILD_DIR, builtEntry } from './build';
-import { sleep } from './common';
+import { freePort, sleep } from './common';
 
 export interface ServerProcess {
   readonly name: string;
@@ -119,4 +119,30 @@ export function ipcCall<T>(child: ChildProcess, msg: Record<string, unknown>, ti
     child.on('message', onMessage);
     child.send({ ...msg, id });
   });
+}
+
+/**
+ * Starts servers for one scenario on free ports, each in its own process, and remembers them so the
+ * scenario can stop them all; `profile` adds a V8 CPU profile (--cpu-prof) into `profileDir`.
+ */
+export function serverStarter(profileDir: string): {
+  servers: ServerProcess[];
+  start(name: string, entry: string, env: NodeJS.ProcessEnv, profile?: boolean): Promise<ServerProcess>;
+} {
+  const servers: ServerProcess[] = [];
+  return {
+    servers,
+    async start(name, entry, env, profile = false) {
+      const port = await freePort();
+      const server = await startServer({
+        name,
+        entry,
+        port,
+        env: { ...env, PORT: String(port) },
+        nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      });
+      servers.push(server);
+      return server;
+    },
+  };
 }

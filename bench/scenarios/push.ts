@@ -4,12 +4,12 @@
  * handler (body-parser-xml + xml2js + decrypt + ioredis SET). The service is src/main.ts, as deployed.
  */
 import { createKeys } from '../../src/store/keys';
-import { BENCH_COMPONENT, freePort, progress, serviceEnv, uniquePrefix } from '../lib/common';
+import { BENCH_COMPONENT, progress, serviceEnv, uniquePrefix } from '../lib/common';
 import { PushPool } from '../lib/pushes';
 import { deletePrefix } from '../lib/redis';
 import { ratioCheck, type ScenarioResult } from '../lib/report';
 import { runRounds, type Target } from '../lib/rounds';
-import { startServer, type ServerProcess } from '../lib/procs';
+import { serverStarter, type ServerProcess } from '../lib/procs';
 import type { BenchContext } from '../run';
 
 export async function pushScenario(ctx: BenchContext): Promise<ScenarioResult> {
@@ -21,19 +21,7 @@ export async function pushScenario(ctx: BenchContext): Promise<ScenarioResult> {
   pool.ensure(quick ? 20_000 : 40_000);
   const opts = { rounds: quick ? 3 : 5, durationS: quick ? 2 : 5, warmupS: quick ? 0.75 : 2, connections: 32 };
 
-  const servers: ServerProcess[] = [];
-  const start = async (name: string, entry: string, env: NodeJS.ProcessEnv, profile = false) => {
-    const port = await freePort();
-    const server = await startServer({
-      name,
-      entry,
-      port,
-      env: { ...env, PORT: String(port) },
-      nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [],
-    });
-    servers.push(server);
-    return server;
-  };
+  const { servers, start } = serverStarter(ctx.profileDir);
   const baseEnv = serviceEnv({ port: 0, redisUrl: ctx.redis.url, keyPrefix: prefix, apiBaseUrl: 'http://127.0.0.1:9' });
   const baselineEnv = { ...baseEnv, BASELINE_MODE: 'push', BASELINE_KEY_ROOT: keys.root };
 

@@ -6,12 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { generateAccounts } from '../../src/sandbox/emulator';
 import { createKeys } from '../../src/store/keys';
-import { BENCH_COMPONENT, INTERNAL_API_TOKEN, freePort, progress, serviceEnv, uniquePrefix } from '../lib/common';
+import { BENCH_COMPONENT, INTERNAL_API_TOKEN, progress, serviceEnv, uniquePrefix } from '../lib/common';
 import type { RequestSpec } from '../lib/load';
 import { deletePrefix } from '../lib/redis';
 import { ratioCheck, type Row, type ScenarioResult } from '../lib/report';
 import { runRounds, type Target } from '../lib/rounds';
-import { startServer, type ServerProcess } from '../lib/procs';
+import { serverStarter } from '../lib/procs';
 import { seedAuthorizers } from '../lib/seed';
 import type { BenchContext } from '../run';
 
@@ -63,19 +63,7 @@ export async function tokenReadScenario(ctx: BenchContext): Promise<ScenarioResu
   }));
   const request = (i: number) => requests[i % requests.length]!;
 
-  const servers: ServerProcess[] = [];
-  const start = async (name: string, entry: string, env: NodeJS.ProcessEnv, profile = false) => {
-    const port = await freePort();
-    const server = await startServer({
-      name,
-      entry,
-      port,
-      env: { ...env, PORT: String(port) },
-      nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [],
-    });
-    servers.push(server);
-    return server;
-  };
+  const { servers, start } = serverStarter(ctx.profileDir);
   const baseEnv = serviceEnv({ port: 0, redisUrl: ctx.redis.url, keyPrefix: prefix, apiBaseUrl: 'http://127.0.0.1:9' });
   const baselineEnv = { ...baseEnv, BASELINE_MODE: 'token', BASELINE_KEY_ROOT: keys.root };
 
