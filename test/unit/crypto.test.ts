@@ -19,8 +19,8 @@ import {
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-/** Known-answer vectors live next to the protocol doc (shared/vectors); WXOPEN_VECTORS_DIR overrides the location. */
-const VECTORS_DIR = process.env.WXOPEN_VECTORS_DIR ?? resolve(__dirname, '../../../shared/vectors');
+/** Known-answer vectors (public facts, sources in each entry) live in test/fixtures/vectors; WXOPEN_VECTORS_DIR overrides the location. */
+const VECTORS_DIR = process.env.WXOPEN_VECTORS_DIR ?? resolve(__dirname, '../fixtures/vectors');
 
 interface Vector {
   source: string;
