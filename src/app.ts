@@ -5,6 +5,7 @@ import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
+import { messageCallbackRoutes } from './routes/message-callback';
 import { metricsRoutes } from './routes/metrics';
 import { requestLogging } from './routes/request-logging';
 import { securityHeaders } from './routes/security-headers';
@@ -33,6 +34,7 @@ export function createApp(container: Container): Express {
   app.use(healthRoutes(container.readiness));
   app.use(metricsRoutes(container.metrics));
   app.use(authPushRoutes(container.pushService));
+  app.use(messageCallbackRoutes(container.messageService));
   app.use(
     authorizeRoutes({
       componentAppId: container.config.component.appId,

@@ -68,6 +68,8 @@ const schema = z.object({
   READINESS_STARTUP_GRACE_SECONDS: optional(intIn(0, 86400)).default(1200),
   PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
+  RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
 });
 
 export interface Config {
@@ -98,6 +100,13 @@ export interface Config {
   readonly logLevel: string;
   /** Shown on the admin's pages. */
   readonly platformName: string;
+  /** The message URL (`/:appid/callback`). */
+  readonly messages: {
+    /** Approximate cap of the `P:messages` stream (XADD MAXLEN ~). */
+    readonly maxLen: number;
+    /** Answer WeChat's release test (全网发布接入检测) for its test accounts. */
+    readonly releaseTestResponder: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -153,5 +162,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     readinessStartupGraceSeconds: e.READINESS_STARTUP_GRACE_SECONDS,
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME,
+    messages: { maxLen: e.MESSAGES_MAX_LEN, releaseTestResponder: e.RELEASE_TEST_RESPONDER === 'true' },
   });
 }

@@ -3,6 +3,7 @@ import type { Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
 import { AuthorizationService } from './services/authorization-service';
+import { MessageService, type MessageServiceOptions } from './services/message-service';
 import { PushService } from './services/push-service';
 import { PushTicketStarter } from './services/push-ticket-starter';
 import { ReadinessService } from './services/readiness';
@@ -13,6 +14,7 @@ import type { AuthorizerStore } from './store/authorizer-store';
 import { createKeys, type Keys } from './store/keys';
 import type { LockOptions, Locks } from './store/lock';
 import type { Redis } from './store/redis';
+import { MemoryMessageStream, RedisMessageStream } from './store/message-stream';
 import { createMemoryStorage, createRedisStorage, type StorageHealth } from './store/storage';
 import type { TicketStore } from './store/ticket-store';
 import type { ComponentTokenStore } from './store/token-store';
@@ -20,6 +22,7 @@ import type { OnWeChatCall } from './wechat/api-transport';
 import { createViews, type Views } from './views';
 import { ComponentApi } from './wechat/component-api';
 import { MsgCrypt } from './wechat/crypto';
+import { CustomMessageApi } from './wechat/custom-message-api';
 
 /**
  * Composition root: the only place that constructs Redis clients, WeChat
@@ -42,6 +45,7 @@ export interface Container {
   readonly refresher: Refresher;
   readonly authorizationService: AuthorizationService;
   readonly pushService: PushService;
+  readonly messageService: MessageService;
   readonly views: Views;
   /** Prometheus registry of this container (GET /metrics). */
   readonly metrics: Metrics;
@@ -66,6 +70,8 @@ export interface ContainerOverrides {
   refresher?: Partial<RefresherOptions>;
   /** Every WeChat HTTP attempt (metrics). */
   onWeChatCall?: OnWeChatCall;
+  /** Message URL deadlines (tests use small ones). */
+  messages?: Partial<MessageServiceOptions>;
   /** An account was marked reauthorization_required (metrics). */
   onReauthorizationRequired?: (appid: string, errcode: number | undefined) => void;
 }
@@ -143,13 +149,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clock,
     logger,
   });
+  const pushMsgCrypt = new MsgCrypt({
+    token: config.component.token,
+    encodingAesKey: config.component.aesKey,
+    appId: config.component.appId,
+    previousEncodingAesKey: config.component.previousAesKey,
+  });
   const pushService = new PushService({
-    msgCrypt: new MsgCrypt({
-      token: config.component.token,
-      encodingAesKey: config.component.aesKey,
-      appId: config.component.appId,
-      previousEncodingAesKey: config.component.previousAesKey,
-    }),
+    msgCrypt: pushMsgCrypt,
     componentAppId: config.component.appId,
     clock,
     logger,
@@ -159,6 +166,33 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     maxAgeSeconds: config.pushMaxAgeSeconds,
     onPush: metrics.onPush,
   });
+  const customMessages = new CustomMessageApi({
+    baseUrl: config.wechat.apiBaseUrl,
+    timeoutMs: config.wechat.httpTimeoutMs,
+    busyRetry: { attempts: BUSY_ATTEMPTS, baseDelayMs: 200 },
+    onCall: (api, errcode, durationMs) => {
+      metrics.onWeChatCall(api, errcode, durationMs);
+      overrides.onWeChatCall?.(api, errcode, durationMs);
+    },
+  });
+  const messageService = new MessageService({
+    msgCrypt: pushMsgCrypt,
+    token: config.component.token,
+    clock,
+    logger,
+    dedup: storage.pushDedup,
+    stream: storage.redis ? new RedisMessageStream(storage.redis, keys, config.messages.maxLen) : new MemoryMessageStream(config.messages.maxLen),
+    dedupId: keys.messageDedupId,
+    isKnownAuthorizer: async (appid) => (await authorizerStore.getTokenState(appid)) !== undefined,
+    releaseTest: config.messages.releaseTestResponder
+      ? {
+          authorizeWithCode: async (code) => (await authorizationService.completeFromCallback(code)).appid,
+          sendCustomerServiceText: (appid, toUser, content) =>
+            tokenService.withAuthorizerToken(appid, (token) => customMessages.sendText(token, toUser, content)),
+        }
+      : undefined,
+    onMessage: metrics.onMessage,
+  }, overrides.messages);
   const views = createViews(config.platformName);
   const readiness = new ReadinessService({
     storage: storage.health,
@@ -200,6 +234,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     refresher,
     authorizationService,
     pushService,
+    messageService,
     views,
     metrics,
     readiness,
@@ -210,6 +245,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     close() {
       closed ??= (async () => {
         await refresher.stop();
+        await messageService.drain();
         await storage.health.close();
       })();
       return closed;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Clock } from './clock';
+import type { OnMessage } from './services/message-service';
 import type { OnPush } from './services/push-service';
 import type { RefreshObserver } from './services/refresh-coordinator';
 import type { AuthorizerStatus, AuthorizerStore } from './store/authorizer-store';
@@ -45,6 +46,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly onWeChatCall: OnWeChatCall;
   readonly onPush: OnPush;
+  readonly onMessage: OnMessage;
   readonly refreshObserver: RefreshObserver;
   readonly onReauthorizationRequired: (appid: string, errcode: number | undefined) => void;
 
@@ -55,6 +57,9 @@ export class Metrics {
     const pushes = new Counter({ name: 'wxopen_pushes_total', help: 'Pushes to POST /auth by InfoType and outcome (handled, duplicate, rejected, failed)', labelNames: ['info_type', 'outcome'], registers });
     // Only WeChat can produce a decrypted InfoType, but the label set stays bounded all the same.
     this.onPush = (infoType, outcome) => pushes.inc({ info_type: KNOWN_INFO_TYPES.has(infoType) ? infoType : 'other', outcome });
+
+    const messages = new Counter({ name: 'wxopen_messages_total', help: 'Messages to POST /:appid/callback by outcome (stored, release_test, duplicate, rejected, failed) and whether the appid has a stored authorization', labelNames: ['outcome', 'known'], registers });
+    this.onMessage = (outcome, details) => messages.inc({ outcome, known: details.known === undefined ? 'n/a' : String(details.known) });
 
     const calls = new Counter({ name: 'wxopen_wechat_api_calls_total', help: 'HTTP calls to WeChat by api and errcode (0 = ok, "none" = no usable answer)', labelNames: ['api', 'errcode'], registers });
     const latency = new Histogram({ name: 'wxopen_wechat_api_call_duration_seconds', help: 'Latency of HTTP calls to WeChat by api', labelNames: ['api'], buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });

@@ -2,6 +2,7 @@
  * The fake Official Accounts and Mini Programs the emulator lets an admin authorize.
  * Field meanings follow api_get_authorizer_info (shared/docs/protocol.md §4.5).
  */
+import { RELEASE_TEST_ACCOUNTS } from '../wechat/release-test';
 
 export interface FakeAccount {
   appid: string;
@@ -20,6 +21,20 @@ export interface FakeAccount {
 
 const OA_FUNCS = [1, 2, 3, 4, 6, 7, 11, 15];
 const MP_FUNCS = [17, 18, 19, 25, 30, 31, 36, 37, 40];
+
+/** WeChat's own release-test accounts (protocol.md §7), as the emulator's fake accounts. */
+export function releaseTestFakeAccounts(): FakeAccount[] {
+  return RELEASE_TEST_ACCOUNTS.map((a) => ({
+    appid: a.appid,
+    userName: a.userName,
+    nickName: `${a.kind === 'official_account' ? '全网发布测试公众号' : '全网发布测试小程序'} ${a.group}`,
+    kind: a.kind,
+    serviceType: a.kind === 'official_account' ? 2 : 0,
+    verifyType: 0,
+    principalName: '微信全网发布测试',
+    funcInfo: a.kind === 'official_account' ? OA_FUNCS : MP_FUNCS,
+  }));
+}
 
 const demo: FakeAccount[] = [
   {
@@ -121,8 +136,12 @@ export function generateAccounts(n: number): FakeAccount[] {
 export class AccountDirectory {
   private readonly byAppid = new Map<string, FakeAccount>();
 
-  constructor(private readonly list: readonly FakeAccount[]) {
-    for (const account of list) {
+  /** `unlisted`: reachable by appid but never listed (WeChat's release-test accounts, pre-authorized by WeChat). */
+  constructor(
+    private readonly list: readonly FakeAccount[],
+    unlisted: readonly FakeAccount[] = [],
+  ) {
+    for (const account of [...list, ...unlisted]) {
       if (typeof account?.appid !== 'string' || account.appid === '') throw new TypeError('every account needs an appid');
       if (account.kind !== 'official_account' && account.kind !== 'mini_program') {
         throw new TypeError(`account ${account.appid}: kind must be official_account or mini_program`);

@@ -28,7 +28,7 @@ authorization pages, encrypted pushes and a JSON control API under <code>/sandbo
 <tr><th>registered domain</th><td>${escapeHtml(options.registeredDomain ?? '(no domain checks)')}</td></tr>
 <tr><th>accounts</th><td>${ctx.state.accounts.size}, ${ctx.state.authorizations.authorizedCount} authorized</td></tr>
 </table>
-<p><a href="/authorizations" id="authorizations-link">授权管理 (revoke authorizations)</a></p>
+<p><a href="/authorizations" id="authorizations-link">授权管理 (revoke authorizations)</a> · <a href="/release-test" id="release-test-link">全网发布接入检测 (release test)</a></p>
 <h2>Recent pushes</h2>
 ${rows ? `<table id="pushes"><tr><th>at</th><th>InfoType</th><th>account</th><th>result</th><th>attempts</th></tr>\n${rows}\n</table>` : '<p class="muted">No pushes yet.</p>'}`;
 }

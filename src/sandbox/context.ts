@@ -8,7 +8,9 @@ import { CallLog } from './call-log';
 import { EventPusher } from './event-pusher';
 import { FaultBoard } from './faults';
 import { Inflight } from './inflight';
-import { checkPushUrl, type ResolvedOptions } from './options';
+import { MessageSender } from './message-sender';
+import { ReleaseTestPlayer } from './release-test';
+import { checkMessageUrl, checkPushUrl, messageUrlFor, type ResolvedOptions } from './options';
 import { PushDelivery, type PushResult } from './push-delivery';
 import { Quotas } from './quotas';
 import { SandboxState } from './state';
@@ -43,6 +45,13 @@ export interface SandboxContext {
   authorize(appid: string, opts?: AuthorizeOptions): Promise<AuthorizeResult>;
   revoke(appid: string, opts?: { push?: boolean }): Promise<PushResult | undefined>;
   setPushUrl(url: string | undefined): void;
+  /** The message URL for `appid` (消息与事件接收URL); undefined when neither a message URL nor a push URL is set. */
+  messageUrl(appid: string): string | undefined;
+  setMessageUrl(template: string | undefined): void;
+  /** Sends messages and events of authorized accounts to the message URL. */
+  sender: MessageSender;
+  /** WeChat's release test (全网发布接入检测), played against the message URL. */
+  releaseTest: ReleaseTestPlayer;
   /** An account as the handle and the control API show it. */
   accountView(account: FakeAccount): AccountView;
 }
@@ -96,17 +105,27 @@ export function createContext(options: ResolvedOptions): SandboxContext {
     ticketPusher.pushUrlChanged(previous);
   }
 
+  let messageUrlTemplate = options.messageUrl;
+  const sender = new MessageSender({
+    componentAppId: options.componentAppId,
+    token: options.token,
+    encodingAesKey: options.encodingAesKey,
+    clock,
+  });
+
   function accountView(account: FakeAccount): AccountView {
     const record = state.authorizations.get(account.appid);
     return { ...account, authorized: record?.authorized === true, everQueried: record?.everQueried === true };
   }
 
+  const callLog = new CallLog(options.callLogLimit);
+  const messageUrl = (appid: string) => messageUrlFor(messageUrlTemplate, pusher.pushUrl, appid);
   return {
     options,
     clock,
     state,
     faults: new FaultBoard(),
-    callLog: new CallLog(options.callLogLimit),
+    callLog,
     quotas: new Quotas(clock, options.quotas),
     delivery,
     pusher,
@@ -115,6 +134,12 @@ export function createContext(options: ResolvedOptions): SandboxContext {
     authorize,
     revoke,
     setPushUrl,
+    messageUrl,
+    setMessageUrl: (template) => {
+      messageUrlTemplate = checkMessageUrl(template);
+    },
+    sender,
+    releaseTest: new ReleaseTestPlayer({ pushTicket: () => ticketPusher.pushTicket(), authorize, messageUrl, callLog, sender }),
     accountView,
   };
 }

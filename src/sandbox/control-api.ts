@@ -7,6 +7,7 @@ import express, { Router, type ErrorRequestHandler, type Request } from 'express
 import type { SandboxContext } from './context';
 import { isEndpoint } from './endpoints';
 import { parseFault } from './faults';
+import { fakeMsgId, fakeOpenid } from './message-sender';
 import { SandboxError } from './state';
 
 class BadInput extends Error {}
@@ -85,6 +86,54 @@ export function controlApi(ctx: SandboxContext): Router {
       throw new BadInput((err as Error).message);
     }
     res.json({ pushUrl: ctx.pusher.pushUrl ?? null });
+  });
+
+  router.put('/sandbox/message-url', (req, res) => {
+    const url = objectBody(req).url;
+    if (url !== null && typeof url !== 'string') throw new BadInput('url must be a string with $APPID$, or null');
+    try {
+      ctx.setMessageUrl(url ?? undefined);
+    } catch (err) {
+      throw new BadInput((err as Error).message);
+    }
+    res.json({ messageUrl: ctx.messageUrl('$APPID$') ?? null });
+  });
+
+  // Plays WeChat's release test (全网发布接入检测) against the service's message URL.
+  router.post('/sandbox/release-test', async (req, res) => {
+    const body = objectBody(req);
+    const group = body.group;
+    if (group !== undefined && !(typeof group === 'number' && Number.isInteger(group) && group >= 1 && group <= 5)) {
+      throw new BadInput('group must be an integer from 1 to 5');
+    }
+    const waitMs = body.waitMs;
+    if (waitMs !== undefined && !(typeof waitMs === 'number' && Number.isInteger(waitMs) && waitMs >= 100 && waitMs <= 30_000)) {
+      throw new BadInput('waitMs must be an integer from 100 to 30000');
+    }
+    if (!ctx.messageUrl('$APPID$')) throw new SandboxError(409, 'no message URL: set the push URL or PUT /sandbox/message-url first');
+    res.json(await ctx.releaseTest.run({ group, waitMs }));
+  });
+
+  // An ordinary message or event of an authorized account, sent to the service's message URL.
+  router.post('/sandbox/accounts/:appid/messages', async (req, res) => {
+    const account = state.requireAccount(req.params.appid);
+    if (!state.authorizations.isAuthorized(account.appid)) throw new SandboxError(409, `${account.appid} is not authorized`);
+    const body = objectBody(req);
+    const { content, event, openid } = body;
+    if ((content === undefined) === (event === undefined)) throw new BadInput('give either content (a text message) or event (an event name)');
+    if (content !== undefined && (typeof content !== 'string' || content === '')) throw new BadInput('content must be a non-empty string');
+    if (event !== undefined && (typeof event !== 'string' || !/^[A-Za-z_]{1,32}$/.test(event))) throw new BadInput('event must be an event name such as subscribe');
+    if (openid !== undefined && (typeof openid !== 'string' || !/^[A-Za-z0-9_-]{6,64}$/.test(openid))) throw new BadInput('openid must be 6–64 letters, digits, - or _');
+    const url = ctx.messageUrl(account.appid);
+    if (!url) throw new SandboxError(409, 'no message URL: set the push URL or PUT /sandbox/message-url first');
+    const msgId = typeof body.msgId === 'string' && /^\d{1,20}$/.test(body.msgId) ? body.msgId : fakeMsgId();
+    const answer = await ctx.sender.send(url, {
+      toUserName: account.userName,
+      fromUserName: (openid as string | undefined) ?? fakeOpenid(),
+      msgType: content !== undefined ? 'text' : 'event',
+      fields: content !== undefined ? [['Content', content as string], ['MsgId', msgId]] : [['Event', event as string]],
+    });
+    res.json({ url, msgId: content !== undefined ? msgId : undefined, ...answer });
   });
 
   router.get('/sandbox/faults', (_req, res) => res.json({ faults: ctx.faults.list() }));

@@ -17,6 +17,10 @@ import { componentApi } from './component-api';
 import { consolePages } from './console-pages';
 import { createContext } from './context';
 import { controlApi } from './control-api';
+import { messageApi } from './message-api';
+import type { MessageAnswer, OutgoingMessage } from './message-sender';
+import { releaseTestPage } from './release-test-page';
+import type { ReleaseTestOptions, ReleaseTestReport } from './release-test';
 import type { Fault } from './faults';
 import { resolveOptions, type EmulatorOptions } from './options';
 import type { PushResult } from './push-delivery';
@@ -26,6 +30,8 @@ export type { CallLogEntry } from './call-log';
 export type { Fault } from './faults';
 export type { EmulatorOptions } from './options';
 export type { PushResult } from './push-delivery';
+export type { MessageAnswer, OutgoingMessage } from './message-sender';
+export type { ReleaseTestCaseResult, ReleaseTestOptions, ReleaseTestReport } from './release-test';
 export { SandboxError } from './state';
 
 export interface Emulator {
@@ -36,6 +42,14 @@ export interface Emulator {
   /** Stops timers, pending pushes and held (delayed/hung) requests, then the server. */
   close(): Promise<void>;
   setPushUrl(url: string | undefined): void;
+  /** The message URL template (`…/$APPID$/callback`); by default derived from the push URL. */
+  setMessageUrl(template: string | undefined): void;
+  /** The message URL WeChat would call for this account. */
+  messageUrl(appid: string): string | undefined;
+  /** Sends a message or event to the message URL, as WeChat does for an authorized account's user. */
+  sendMessage(appid: string, message: OutgoingMessage, timeoutMs?: number): Promise<MessageAnswer>;
+  /** Plays WeChat's release test (全网发布接入检测) against the message URL. */
+  runReleaseTest(options?: ReleaseTestOptions): Promise<ReleaseTestReport>;
   /** Issues a new ticket and pushes it; without a push URL the ticket is issued but not delivered. */
   pushTicket(): Promise<PushResult>;
   currentTicket(): string | undefined;
@@ -62,8 +76,10 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(componentApi(ctx));
+  app.use(messageApi(ctx));
   app.use(authPage(ctx));
   app.use(consolePages(ctx));
+  app.use(releaseTestPage(ctx));
   app.use(controlApi(ctx));
 
   let server: http.Server | undefined;
@@ -107,6 +123,14 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     listen,
     close,
     setPushUrl: ctx.setPushUrl,
+    setMessageUrl: ctx.setMessageUrl,
+    messageUrl: ctx.messageUrl,
+    sendMessage: async (appid, message, timeoutMs) => {
+      const url = ctx.messageUrl(appid);
+      if (!url) throw new Error('no message URL: set the push URL or the message URL first');
+      return ctx.sender.send(url, message, timeoutMs);
+    },
+    runReleaseTest: (options) => ctx.releaseTest.run(options),
     pushTicket: () => ctx.ticketPusher.pushTicket(),
     currentTicket: () => ctx.state.tickets.current(),
     authorize: (appid, opts) => ctx.authorize(appid, { push: opts?.push }),

@@ -1,6 +1,7 @@
 /**
  * Names of the emulated WeChat API endpoints: the last path segment, as used by fault switches, quotas and the
- * call log. `clear_quota_v2` stands for `/cgi-bin/component/clear_quota/v2`, whose last segment (`v2`) says nothing.
+ * call log. `clear_quota_v2` stands for `/cgi-bin/component/clear_quota/v2`, whose last segment (`v2`) says nothing,
+ * and `custom_send` for `/cgi-bin/message/custom/send` (the customer-service message API).
  */
 export const ENDPOINTS = [
   'api_component_token',
@@ -16,6 +17,7 @@ export const ENDPOINTS = [
   'api_start_push_ticket',
   'clear_quota',
   'clear_quota_v2',
+  'custom_send',
 ] as const;
 
 export type Endpoint = (typeof ENDPOINTS)[number];

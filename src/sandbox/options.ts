@@ -14,6 +14,11 @@ export interface EmulatorOptions {
   encodingAesKey: string;
   /** The service's POST /auth URL; no pushes when unset. */
   pushUrl?: string;
+  /**
+   * The message URL as registered with WeChat, `$APPID$` standing for the account's appid
+   * (e.g. `http://127.0.0.1:3000/$APPID$/callback`); by default the push URL's `/auth` becomes `/$APPID$/callback`.
+   */
+  messageUrl?: string;
   /** Hostname allowed for Referer and redirect_uri (hostnames compared, port ignored); no domain checks when unset. */
   registeredDomain?: string;
   clock?: Clock;
@@ -38,8 +43,9 @@ export interface EmulatorOptions {
   callLogLimit?: number;
 }
 
-export type ResolvedOptions = Required<Omit<EmulatorOptions, 'pushUrl' | 'registeredDomain'>> & {
+export type ResolvedOptions = Required<Omit<EmulatorOptions, 'pushUrl' | 'registeredDomain' | 'messageUrl'>> & {
   pushUrl: string | undefined;
+  messageUrl: string | undefined;
   registeredDomain: string | undefined;
 };
 
@@ -76,6 +82,23 @@ export function checkPushUrl(url: string | undefined): string | undefined {
   return url;
 }
 
+export function checkMessageUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  if (!url.includes('$APPID$')) throw new TypeError('messageUrl must contain $APPID$ where the appid goes');
+  checkPushUrl(url.replace('$APPID$', 'wx0000000000000000'));
+  return url;
+}
+
+/** The message URL WeChat would call for `appid`: the template, or the push URL's `/auth` made `/<appid>/callback`. */
+export function messageUrlFor(template: string | undefined, pushUrl: string | undefined, appid: string): string | undefined {
+  if (template) return template.replace('$APPID$', appid);
+  if (!pushUrl) return undefined;
+  const url = new URL(pushUrl);
+  url.search = '';
+  url.pathname = url.pathname.replace(/\/auth\/?$/, '') + `/${appid}/callback`;
+  return url.href;
+}
+
 export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
   parseAesKey(options.encodingAesKey); // throws MsgCryptError with a clear message on a bad key
   return {
@@ -84,6 +107,7 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     token: requireText('token', options.token),
     encodingAesKey: options.encodingAesKey,
     pushUrl: checkPushUrl(options.pushUrl),
+    messageUrl: checkMessageUrl(options.messageUrl),
     registeredDomain: options.registeredDomain === undefined ? undefined : normalizeDomain(options.registeredDomain),
     clock: options.clock ?? systemClock,
     ticketIntervalMs: nonNegative('ticketIntervalMs', options.ticketIntervalMs, 600_000),

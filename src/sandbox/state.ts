@@ -3,7 +3,7 @@
  * tokens are live, and the rules that turn misuse into WeChat's errcodes (shared/docs/protocol.md §4.3, §4.4, §6).
  * Pushes are not made here (see context.ts): this module only changes and answers state.
  */
-import { AccountDirectory, type FakeAccount } from './accounts';
+import { AccountDirectory, releaseTestFakeAccounts, type FakeAccount } from './accounts';
 import { AuthorizationBook } from './authorizations';
 import { CodeBook } from './codes';
 import type { ResolvedOptions } from './options';
@@ -44,7 +44,7 @@ export class SandboxState {
 
   constructor(private readonly options: ResolvedOptions) {
     const { clock } = options;
-    this.accounts = new AccountDirectory(options.accounts);
+    this.accounts = new AccountDirectory(options.accounts, releaseTestFakeAccounts());
     this.tokens = new TokenBook(clock, options.tokenLifetimeSeconds, options.graceSeconds);
     this.tickets = new TicketBook(clock, options.ticketLifetimeSeconds);
     this.preAuthCodes = new CodeBook(clock, options.preAuthCodeLifetimeSeconds, 'preauthcode@@@');

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 const ERRMSG: Readonly<Record<number, string>> = {
   [-1]: 'system error',
   40001: 'invalid credential, access_token is invalid or not latest',
+  40003: 'invalid openid',
+  40008: 'invalid message type',
   40013: 'invalid appid',
   40014: 'invalid access_token',
   40097: 'invalid args',
@@ -15,6 +17,7 @@ const ERRMSG: Readonly<Record<number, string>> = {
   41002: 'appid missing',
   41004: 'appsecret missing',
   42001: 'access_token expired',
+  44003: 'empty news data',
   45009: 'reach max api daily quota limit',
   47001: 'data format error',
   48006: 'forbid to clear quota because of reaching the limit',

@@ -6,6 +6,7 @@ import type { LockOptions, Locks } from '../store/lock';
 import type { TicketStore } from '../store/ticket-store';
 import type { ComponentTokenStore } from '../store/token-store';
 import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
+import { isTokenRejected } from '../wechat/errcodes';
 import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
 import { RefreshCoordinator, type CurrentToken, type RefreshObserver } from './refresh-coordinator';
@@ -93,6 +94,18 @@ export class TokenService {
   /** Runs a call with the cached component token; on 40001/40014/42001 refreshes that token and replays once. */
   withComponentToken<T>(call: (componentAccessToken: string) => Promise<T>): Promise<T> {
     return this.component.withToken(call);
+  }
+
+  /** Runs a call with the account's cached token; on 40001/40014/42001 refreshes that exact token and replays once. */
+  async withAuthorizerToken<T>(appid: string, call: (authorizerAccessToken: string) => Promise<T>): Promise<T> {
+    const { token } = await this.getAuthorizerAccessToken(appid);
+    try {
+      return await call(token);
+    } catch (err) {
+      if (!isTokenRejected(err)) throw err;
+      const replacement = await this.invalidate('authorizer', token, appid);
+      return call(replacement.token);
+    }
   }
 
   /** A fresh pre_auth_code on every call: codes are single-use (valid `expires_in`, about 10 minutes). */

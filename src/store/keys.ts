@@ -28,6 +28,10 @@ export interface Keys {
   pendingAuthorization(appid: string): string;
   readonly startPushTicketGuard: string;
   lock(name: string): string;
+  /** Stream of messages and events received on the message URL (public: internal services consume it). */
+  readonly messages: string;
+  /** De-duplication id of one message on the message URL (shares the push de-duplication records). */
+  messageDedupId(authorizerAppid: string, messageId: string): string;
 }
 
 export function createKeys(prefix: string, componentAppId: string): Keys {
@@ -49,5 +53,7 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     pendingAuthorization: (appid: string) => `${P}:authorizer:{${appid}}:pending`,
     startPushTicketGuard: `${P}:start_push_ticket_guard`,
     lock: (name: string) => `${P}:lock:${name}`,
+    messages: `${P}:messages`,
+    messageDedupId: (authorizerAppid: string, messageId: string) => `msg:${authorizerAppid}:${messageId}`,
   });
 }

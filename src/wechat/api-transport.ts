@@ -33,9 +33,14 @@ export class ApiTransport {
 
   /** POSTs `body` to `/cgi-bin/component/{api}`; resolves with WeChat's JSON when it has no errcode (or 0). */
   async post(api: string, body: WeChatJson, query: Record<string, string> = {}): Promise<WeChatJson> {
+    return this.postTo(`/cgi-bin/component/${api}`, api, body, query);
+  }
+
+  /** As `post`, for the few APIs outside `/cgi-bin/component/` (e.g. `/cgi-bin/message/custom/send`). */
+  async postTo(path: string, api: string, body: WeChatJson, query: Record<string, string> = {}): Promise<WeChatJson> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once(api, body, query);
+        return await this.once(path, api, body, query);
       } catch (err) {
         const busy = err instanceof WeChatApiError && err.errcode === ERRCODE_SYSTEM_BUSY;
         if (!busy || attempt >= this.busyRetry.attempts) throw err;
@@ -46,8 +51,8 @@ export class ApiTransport {
     }
   }
 
-  private async once(api: string, body: WeChatJson, query: Record<string, string>): Promise<WeChatJson> {
-    const url = new URL(`${this.options.baseUrl}/cgi-bin/component/${api}`);
+  private async once(path: string, api: string, body: WeChatJson, query: Record<string, string>): Promise<WeChatJson> {
+    const url = new URL(`${this.options.baseUrl}${path}`);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     const started = performance.now();
     let errcode: number | undefined;

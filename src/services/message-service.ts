@@ -1,0 +1,256 @@
+import type { Clock } from '../clock';
+import { AppError, AppIdMismatchError, BadRequestError, InvalidPushError, InvalidSignatureError } from '../errors';
+import type { Logger } from '../logger';
+import type { MessageStream } from '../store/message-stream';
+import type { PushDedupStore } from '../store/push-dedup-store';
+import { MsgCryptCode, MsgCryptError, verifySignature, type MsgCrypt } from '../wechat/crypto';
+import { messageIdOf, readInboundMessage, readMessageEnvelope, XmlFormatError, type InboundMessage } from '../wechat/message-xml';
+import { buildEncryptedReplyXml, buildTextReplyXml } from '../wechat/passive-reply';
+import { releaseTestAccount, releaseTestCase, type ReleaseTestCase } from '../wechat/release-test';
+
+/** What WeChat gets back: `success` (nothing to say), an empty body (release test: "reply comes later"), or a reply. */
+export type MessageAnswer = { readonly kind: 'success' } | { readonly kind: 'empty' } | { readonly kind: 'reply'; readonly xml: string };
+
+/** handled: stored or answered; duplicate: a re-send; rejected: 4xx; failed: 5xx. */
+export type MessageDisposition = 'stored' | 'release_test' | 'duplicate' | 'rejected' | 'failed';
+export type OnMessage = (disposition: MessageDisposition, details: { known?: boolean; msgType?: string }) => void;
+
+/** The release test's API cases: authorize the test account with the code, then message its user. */
+export interface ReleaseTestEffects {
+  /** Exchanges the query_auth_code like any authorization (stored), resolving to the account's appid. */
+  authorizeWithCode(queryAuthCode: string): Promise<string>;
+  /** Sends a customer-service text message with the account's access token (through the token service). */
+  sendCustomerServiceText(authorizerAppid: string, toUser: string, content: string): Promise<void>;
+}
+
+export interface MessageQuery {
+  timestamp?: unknown;
+  nonce?: unknown;
+  msg_signature?: unknown;
+  encrypt_type?: unknown;
+}
+
+export interface MessageServiceDeps {
+  msgCrypt: MsgCrypt;
+  /** The message token (消息校验Token), for the plain signature of a URL check. */
+  token: string;
+  clock: Clock;
+  logger: Logger;
+  dedup: PushDedupStore;
+  stream: MessageStream;
+  dedupId(authorizerAppid: string, messageId: string): string;
+  /** Whether an authorization of this appid is stored (any status). */
+  isKnownAuthorizer(appid: string): Promise<boolean>;
+  /** undefined = the release-test responder is off. */
+  releaseTest: ReleaseTestEffects | undefined;
+  onMessage?: OnMessage;
+}
+
+export interface MessageServiceOptions {
+  deadlineMs: number;
+}
+
+/** Module defaults; the composition root may override them. */
+export const MESSAGE_SERVICE_DEFAULTS: Readonly<MessageServiceOptions> = Object.freeze({
+  /** WeChat waits 5 s for the answer; leave room for the network. */
+  deadlineMs: 4500,
+});
+
+const APPID = /^wx[0-9A-Za-z]{16}$/;
+
+/**
+ * The message-and-event URL (消息与事件接收URL, `/:appid/callback`): WeChat's encrypted messages for every authorized
+ * account. Signature first (constant time), then decryption, then: WeChat's release-test cases for its test accounts,
+ * and every other message appended once (whatever the re-sends) to `P:messages` and answered `success`.
+ */
+export class MessageService {
+  private readonly deadlineMs: number;
+  /** The release test's background work, so shutdown can wait for it. */
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(
+    private readonly deps: MessageServiceDeps,
+    options: Partial<MessageServiceOptions> = {},
+  ) {
+    this.deadlineMs = options.deadlineMs ?? MESSAGE_SERVICE_DEFAULTS.deadlineMs;
+  }
+
+  async receive(pathAppid: string, query: MessageQuery, body: unknown): Promise<MessageAnswer> {
+    let msgType: string | undefined;
+    try {
+      if (!APPID.test(pathAppid)) throw new BadRequestError('the path must carry an authorizer appid: /<appid>/callback');
+      const params = readParams(query);
+      const envelope = readEnvelope(body);
+      const plaintext = this.open(params, envelope.encrypt);
+      const message = readMessage(plaintext);
+      msgType = message.msgType;
+      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params), this.deadlineMs);
+    } catch (err) {
+      this.deps.onMessage?.(err instanceof AppError && err.httpStatus < 500 ? 'rejected' : 'failed', { msgType });
+      throw err;
+    }
+  }
+
+  /**
+   * A URL check (GET with `signature`, `timestamp`, `nonce`, `echostr`): the plain signature proves it is WeChat,
+   * and the answer is `echostr` as sent.
+   */
+  verifyUrl(pathAppid: string, query: Record<string, unknown>): string {
+    if (!APPID.test(pathAppid)) throw new BadRequestError('the path must carry an authorizer appid: /<appid>/callback');
+    for (const name of ['signature', 'timestamp', 'nonce', 'echostr'] as const) {
+      const value = query[name];
+      if (typeof value !== 'string' || value === '') throw new BadRequestError(`query parameter ${name} is required (once)`);
+    }
+    const { signature, timestamp, nonce, echostr } = query as Record<'signature' | 'timestamp' | 'nonce' | 'echostr', string>;
+    if (!verifySignature(this.deps.token, timestamp, nonce, signature)) throw new InvalidSignatureError('signature does not match');
+    return echostr;
+  }
+
+  /** Resolves once the release test's background replies have finished (shutdown, tests). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.background]);
+  }
+
+  private async answer(
+    appid: string,
+    toUserName: string | undefined,
+    message: InboundMessage,
+    plaintext: string,
+    params: Params,
+  ): Promise<MessageAnswer> {
+    const { deps } = this;
+    const testCase = deps.releaseTest && releaseTestAccount(appid, toUserName ?? message.toUserName) ? releaseTestCase(message.fields) : undefined;
+    if (testCase) return this.answerReleaseTest(appid, message, testCase, params);
+
+    const dedupId = deps.dedupId(appid, messageIdOf(message));
+    const claim = await deps.dedup.claim(dedupId);
+    if (claim !== 'claimed') {
+      // A re-send of a message another attempt stored (or is storing: WeChat re-sends only after 5 s of silence).
+      deps.onMessage?.('duplicate', { msgType: message.msgType });
+      return { kind: 'success' };
+    }
+    try {
+      const known = await deps.isKnownAuthorizer(appid);
+      await deps.stream.append({
+        authorizerAppid: appid,
+        known,
+        msgType: message.msgType,
+        event: message.event ?? '',
+        messageId: messageIdOf(message),
+        fields: message.fields,
+        rawXml: plaintext,
+        receivedAt: deps.clock.now(),
+      });
+      await deps.dedup.markDone(dedupId);
+      if (!known) deps.logger.info({ authorizerAppid: appid, msgType: message.msgType }, 'message for an appid with no stored authorization; recorded');
+      deps.onMessage?.('stored', { known, msgType: message.msgType });
+      return { kind: 'success' };
+    } catch (err) {
+      await deps.dedup.release(dedupId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async answerReleaseTest(appid: string, message: InboundMessage, testCase: ReleaseTestCase, params: Params): Promise<MessageAnswer> {
+    const { deps } = this;
+    deps.onMessage?.('release_test', { known: true, msgType: message.msgType });
+    deps.logger.info({ authorizerAppid: appid, releaseTestCase: testCase.kind }, 'release test (全网发布接入检测) message');
+    if (testCase.kind !== 'api') return { kind: 'reply', xml: this.textReply(message, testCase.reply, params) };
+
+    // The API case: answer empty at once, then authorize with the code and send the customer-service message.
+    // A re-send must not send the message twice.
+    const claim = await deps.dedup.claim(deps.dedupId(appid, messageIdOf(message)));
+    if (claim !== 'claimed') return { kind: 'empty' };
+    const effects = deps.releaseTest as ReleaseTestEffects;
+    const work = (async () => {
+      try {
+        const authorizerAppid = await effects.authorizeWithCode(testCase.queryAuthCode);
+        await effects.sendCustomerServiceText(authorizerAppid, message.fromUserName, testCase.reply);
+        await deps.dedup.markDone(deps.dedupId(appid, messageIdOf(message)));
+        deps.logger.info({ authorizerAppid }, 'release test: customer-service reply sent');
+      } catch (err) {
+        await deps.dedup.release(deps.dedupId(appid, messageIdOf(message))).catch(() => undefined);
+        deps.logger.error({ err, authorizerAppid: appid }, 'release test: the customer-service reply failed');
+      }
+    })();
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+    return { kind: 'empty' };
+  }
+
+  /** A passive text reply, encrypted with the key the request came with. */
+  private textReply(message: InboundMessage, content: string, params: Params): string {
+    const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
+    const plaintext = buildTextReplyXml({
+      toUser: message.fromUserName,
+      fromUser: message.toUserName,
+      createTime: Number(timestamp),
+      content,
+    });
+    const sealed = this.deps.msgCrypt.seal(plaintext, timestamp, params.nonce, { key: params.keyUsed });
+    return buildEncryptedReplyXml({ ...sealed, timestamp, nonce: params.nonce });
+  }
+
+  private open(params: Params, encrypt: string): string {
+    try {
+      const opened = this.deps.msgCrypt.open({ ...params, encrypt });
+      params.keyUsed = opened.keyUsed;
+      return opened.message;
+    } catch (err) {
+      if (!(err instanceof MsgCryptError)) throw err;
+      if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
+      if (err.code === MsgCryptCode.ValidateAppidError) throw new AppIdMismatchError('the ciphertext is addressed to another component appid');
+      throw new InvalidPushError(`cannot decrypt the message (${err.message})`, err.code);
+    }
+  }
+}
+
+interface Params {
+  timestamp: string;
+  nonce: string;
+  msgSignature: string;
+  keyUsed?: 'current' | 'previous';
+}
+
+function readParams(query: MessageQuery): Params {
+  for (const name of ['timestamp', 'nonce', 'msg_signature'] as const) {
+    const value = query[name];
+    if (typeof value !== 'string' || value === '') throw new BadRequestError(`query parameter ${name} is required (once)`);
+  }
+  // The platform's message URL is always in safe mode; a plain message here is not WeChat's.
+  if (query.encrypt_type !== 'aes') throw new BadRequestError('query parameter encrypt_type must be aes');
+  return { timestamp: query.timestamp as string, nonce: query.nonce as string, msgSignature: query.msg_signature as string };
+}
+
+function readEnvelope(body: unknown) {
+  if (typeof body !== 'string' || body.trim() === '') throw new InvalidPushError("the body must be WeChat's <xml> envelope");
+  try {
+    return readMessageEnvelope(body);
+  } catch (err) {
+    if (err instanceof XmlFormatError) throw new BadRequestError(err.message);
+    throw err;
+  }
+}
+
+function readMessage(plaintext: string): InboundMessage {
+  try {
+    return readInboundMessage(plaintext);
+  } catch (err) {
+    if (err instanceof XmlFormatError) throw new InvalidPushError(`decrypted message: ${err.message}`);
+    throw err;
+  }
+}
+
+class MessageDeadlineError extends AppError {
+  constructor(ms: number) {
+    super('message_deadline', 503, `the message was not handled within ${ms} ms; WeChat will re-send it`);
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MessageDeadlineError(ms)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
