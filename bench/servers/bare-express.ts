@@ -1,6 +1,7 @@
 /**
  * Baseline: a bare Express 5 app.
  * BASELINE_MODE=push  — only a text body parser, answering `success`.
+ * BASELINE_MODE=message — the same on POST /:appid/callback.
  * BASELINE_MODE=token — GET /internal/authorizers/:appid/access-token → one ioredis GET of the public key, JSON.
  */
 import express from 'express';
@@ -18,6 +19,10 @@ app.get('/healthz', (_req, res) => {
 
 if (mode === 'push') {
   app.post('/auth', express.text({ type: () => true }), (_req, res) => {
+    res.type('text/plain').send('success');
+  });
+} else if (mode === 'message') {
+  app.post('/:appid/callback', express.text({ type: () => true }), (_req, res) => {
     res.type('text/plain').send('success');
   });
 } else {
