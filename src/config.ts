@@ -31,23 +31,77 @@ const httpUrl = z
   }, 'must be an absolute http(s) URL')
   .transform((v) => v.replace(/\/+$/, ''));
 
-const redisUrl = z.string().refine((v) => {
+/** Redis' own bound for a database index (`databases` is an int); the server's configured count is checked at start. */
+const MAX_REDIS_DB = 2_147_483_647;
+
+/**
+ * The database number of a redis:// URL: its path (`/3`), 0 when the path is empty. A non-decimal path is a
+ * problem, not 0: ioredis would pass it to SELECT, fail, and go on writing into database 0.
+ */
+function redisDbOf(url: URL): number | string {
+  const path = url.pathname.replace(/^\//, '');
+  if (path === '') return 0;
+  const db = strictInteger(path);
+  if (db === undefined || db > MAX_REDIS_DB) return `the database (path "/${path}") must be a decimal integer from 0 to ${MAX_REDIS_DB}`;
+  return db;
+}
+
+const redisUrl = z.string().superRefine((v, ctx) => {
+  let url: URL;
   try {
-    return ['redis:', 'rediss:'].includes(new URL(v).protocol);
+    url = new URL(v);
   } catch {
-    return false;
+    url = new URL('invalid:');
   }
-}, 'must be a redis:// or rediss:// URL');
+  if (!['redis:', 'rediss:'].includes(url.protocol)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a redis:// or rediss:// URL' });
+    return;
+  }
+  const db = redisDbOf(url);
+  if (typeof db === 'string') ctx.addIssue({ code: 'custom', message: db });
+});
+
+/** Digits only: `0x1F`, `4123e1`, ` 80`, `+1`, `-1` and `1.0` are not what an operator meant (Number() accepts them all). */
+const DECIMAL_RE = /^[0-9]{1,15}$/;
+
+function strictInteger(value: string): number | undefined {
+  return DECIMAL_RE.test(value) ? Number(value) : undefined;
+}
+
+/** Every numeric variable: a plain decimal integer within [min, max], nothing coerced. */
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const n = strictInteger(value);
+      if (n === undefined || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a decimal integer from ${min} to ${max} (got "${value.slice(0, 20)}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/**
+ * What a bearer token can be so that `Authorization: Bearer <token>` carries it unchanged: RFC 6750's
+ * b64token characters. A space or a non-ASCII character can never arrive intact, so every request would get 401.
+ */
+const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
+export const bearerToken = z
+  .string()
+  .min(16, 'must be at least 16 characters when set')
+  .regex(BEARER_TOKEN_RE, 'must contain only the characters A-Z a-z 0-9 - . _ ~ + / (then optional trailing =), no spaces or non-ASCII');
 
 const required = (name: string) => z.string({ error: `${name} is required` }).min(1, 'must not be empty');
-const intIn = (min: number, max: number) => z.coerce.number().int('must be an integer').min(min).max(max);
 /** Empty strings in .env files mean "unset". */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
+/** Server timeouts (see docs/reliability.md): a client gets this long for its headers, for its whole request, and idle between requests. */
+export const HTTP_DEFAULTS = Object.freeze({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
+
 const schema = z.object({
   NODE_ENV: optional(z.enum(['development', 'production', 'test'])),
-  PORT: optional(intIn(0, 65535)).default(3000),
+  PORT: optional(intIn(1, 65535)).default(3000),
   PUBLIC_BASE_URL: optional(httpUrl).default('http://localhost:3000'),
   WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID'),
   WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET'),
@@ -59,7 +113,7 @@ const schema = z.object({
   WECHAT_MOBILE_LOGIN_PAGE_URL: optional(httpUrl).default('https://open.weixin.qq.com/wxaopen/safe/bindcomponent'),
   REDIS_URL: optional(redisUrl).default('redis://127.0.0.1:6379/0'),
   REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default('wxopen'),
-  INTERNAL_API_TOKEN: optional(z.string().min(16, 'must be at least 16 characters when set')),
+  INTERNAL_API_TOKEN: optional(bearerToken),
   TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
   PUSH_MAX_AGE_SECONDS: optional(intIn(0, 86400)).default(0),
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
@@ -67,6 +121,9 @@ const schema = z.object({
   REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
   READINESS_STARTUP_GRACE_SECONDS: optional(intIn(0, 86400)).default(1200),
   PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
+  HTTP_HEADERS_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.headersTimeoutMs),
+  HTTP_REQUEST_TIMEOUT_MS: optional(intIn(100, 3_600_000)).default(HTTP_DEFAULTS.requestTimeoutMs),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.keepAliveTimeoutMs),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
   RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
@@ -89,7 +146,12 @@ export interface Config {
     readonly mobileLoginPageUrl: string;
     readonly httpTimeoutMs: number;
   };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** The database REDIS_URL's path names; the service refuses to start when the server cannot SELECT it. */
+    readonly db: number;
+  };
   readonly internalApiToken: string | undefined;
   readonly tokenRefreshMarginSeconds: number;
   /** 0 = off: pushes are not rejected for their age. */
@@ -97,6 +159,7 @@ export interface Config {
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
   /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */
   readonly readinessStartupGraceSeconds: number;
+  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
   readonly logLevel: string;
   /** Shown on the admin's pages. */
   readonly platformName: string;
@@ -137,6 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     throw new ConfigError([...new Set(problems)]);
   }
   const e = parsed.data;
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    // node:http refuses this pair at start; said here in the config's words instead.
+    throw new ConfigError([`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`]);
+  }
   return deepFreeze({
     nodeEnv: e.NODE_ENV ?? 'development',
     port: e.PORT,
@@ -154,14 +221,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
       mobileLoginPageUrl: e.WECHAT_MOBILE_LOGIN_PAGE_URL,
       httpTimeoutMs: e.WECHAT_HTTP_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, db: redisDbOf(new URL(e.REDIS_URL)) as number },
     internalApiToken: e.INTERNAL_API_TOKEN,
     tokenRefreshMarginSeconds: e.TOKEN_REFRESH_MARGIN_SECONDS,
     pushMaxAgeSeconds: e.PUSH_MAX_AGE_SECONDS,
     refresher: { enabled: e.REFRESHER_ENABLED === 'true', concurrency: e.REFRESHER_CONCURRENCY },
     readinessStartupGraceSeconds: e.READINESS_STARTUP_GRACE_SECONDS,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME,
     messages: { maxLen: e.MESSAGES_MAX_LEN, releaseTestResponder: e.RELEASE_TEST_RESPONDER === 'true' },
   });
+}
+
+/**
+ * Every configured secret value: the logger removes each one from every line it writes, whatever field, URL or
+ * message carries it (src/logger.ts). A new secret variable is added here, once.
+ */
+export function secretValues(config: Config): string[] {
+  const { component } = config;
+  return [config.internalApiToken, component.appSecret, component.token, component.aesKey, component.previousAesKey].filter(
+    (v): v is string => v !== undefined && v !== '',
+  );
 }

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, secretValues } from '../../src/config';
 
 const valid = {
   WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
@@ -23,7 +23,8 @@ describe('config', () => {
     expect(config.port).toBe(3000);
     expect(config.publicBaseUrl).toBe('http://localhost:3000');
     expect(config.wechat.apiBaseUrl).toBe('https://api.weixin.qq.com');
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379/0', keyPrefix: 'wxopen' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379/0', keyPrefix: 'wxopen', db: 0 });
+    expect(config.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
     expect(config.tokenRefreshMarginSeconds).toBe(900);
     expect(config.internalApiToken).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
@@ -82,5 +83,53 @@ describe('config', () => {
     expect(loadConfig({ ...valid, PUBLIC_BASE_URL: 'https://auth.example.com/' }).publicBaseUrl).toBe(
       'https://auth.example.com',
     );
+  });
+
+  it('reads every numeric variable as a plain decimal integer, nothing coerced', () => {
+    for (const port of ['0x1F', '4123e1', 'abc', '80.0', '+80', '-1', ' 80', '0']) {
+      expect(problemsOf({ ...valid, PORT: port })).toEqual([`PORT: must be a decimal integer from 1 to 65535 (got "${port}")`]);
+    }
+    expect(loadConfig({ ...valid, PORT: '65535' }).port).toBe(65535);
+    expect(problemsOf({ ...valid, WECHAT_HTTP_TIMEOUT_MS: '3e3', REFRESHER_CONCURRENCY: '0x8', PUSH_MAX_AGE_SECONDS: '1.5' })).toEqual([
+      'PUSH_MAX_AGE_SECONDS: must be a decimal integer from 0 to 86400 (got "1.5")',
+      'WECHAT_HTTP_TIMEOUT_MS: must be a decimal integer from 100 to 60000 (got "3e3")',
+      'REFRESHER_CONCURRENCY: must be a decimal integer from 1 to 256 (got "0x8")',
+    ]);
+  });
+
+  it('refuses an internal API token a Bearer header cannot carry intact, without echoing it', () => {
+    for (const token of ['has spaces inside it!!', 'ünïcödé-token-0123456789', 'tab\tseparated-0123456789']) {
+      const problems = problemsOf({ ...valid, INTERNAL_API_TOKEN: token });
+      expect(problems).toEqual([expect.stringMatching(/^INTERNAL_API_TOKEN: must contain only the characters/)]);
+      expect(problems[0]).not.toContain(token);
+    }
+    expect(loadConfig({ ...valid, INTERNAL_API_TOKEN: 'abc-DEF_0123.456~789+/==' }).internalApiToken).toBe('abc-DEF_0123.456~789+/==');
+  });
+
+  it("takes REDIS_URL's database from its path and refuses one that is not a decimal integer", () => {
+    expect(loadConfig({ ...valid, REDIS_URL: 'redis://h:1/7' }).redis.db).toBe(7);
+    expect(loadConfig({ ...valid, REDIS_URL: 'redis://h:1' }).redis.db).toBe(0);
+    expect(loadConfig({ ...valid, REDIS_URL: 'redis://h:1/' }).redis.db).toBe(0);
+    for (const path of ['abc', '-1', '0x2', '1.5', '99999999999']) {
+      expect(problemsOf({ ...valid, REDIS_URL: `redis://h:1/${path}` })).toEqual([
+        `REDIS_URL: the database (path "/${path}") must be a decimal integer from 0 to 2147483647`,
+      ]);
+    }
+  });
+
+  it('takes the server timeouts from the environment, the header timeout no longer than the request timeout', () => {
+    expect(loadConfig({ ...valid, HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000' }).http).toEqual({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 4000,
+      keepAliveTimeoutMs: 65000,
+    });
+    expect(problemsOf({ ...valid, HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (4000)',
+    ]);
+  });
+
+  it('lists every configured secret value for the logger', () => {
+    const config = loadConfig({ ...valid, INTERNAL_API_TOKEN: 'internal-token-0123456789' });
+    expect(secretValues(config).sort()).toEqual(['internal-token-0123456789', 'secret', 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
   });
 });
