@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock';
-import type { Config } from './config';
+import { secretValues, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
 import { AuthorizationService } from './services/authorization-service';
@@ -80,7 +80,7 @@ export interface ContainerOverrides {
 const BUSY_ATTEMPTS = 3;
 
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
   const clock = overrides.clock ?? systemClock;
   const keys = createKeys(config.redis.keyPrefix, config.component.appId);
   const storage =

@@ -31,6 +31,8 @@ const SECRET_NAMES = new Set(
     'internalapitoken',
     'token',
     'password',
+    'bearer',
+    'apikey',
   ].map((n) => n),
 );
 
@@ -49,8 +51,21 @@ export function isSecretName(name: string): boolean {
   return secret;
 }
 
-/** Replaces secret query parameters of a URL or path (`/auth?auth_code=…`). */
-export function redactUrl(url: string): string {
+/**
+ * Percent-escapes decoded, so that a secret sent as `%41bc…` is logged as the `Abc…` the value matcher
+ * below removes (an encoding must not be a way past redaction). Runs of escapes are decoded as UTF-8.
+ */
+function decodeEscapes(url: string): string {
+  if (!url.includes('%')) return url;
+  return url.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+}
+
+/**
+ * Replaces secret query parameters of a URL or path (`/auth?auth_code=…`), by name; what a secret value
+ * appears as elsewhere (`?bearer=…`, a path segment) is removed by value when the line is written.
+ */
+export function redactUrl(raw: string): string {
+  const url = decodeEscapes(raw);
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = url
@@ -59,7 +74,7 @@ export function redactUrl(url: string): string {
     .map((pair) => {
       const eq = pair.indexOf('=');
       const name = eq < 0 ? pair : pair.slice(0, eq);
-      return eq >= 0 && isSecretName(decodeURIComponent(name)) ? `${name}=${REDACTED}` : pair;
+      return eq >= 0 && isSecretName(name) ? `${name}=${REDACTED}` : pair;
     });
   return `${url.slice(0, q + 1)}${params.join('&')}`;
 }
@@ -80,11 +95,39 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return out;
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * One regular expression for every form a configured secret takes in a serialized line: as JSON writes it
+ * (quotes and backslashes escaped) and percent-encoded (a URL that was not decoded). Longest first, so a
+ * secret containing another is removed whole. Undefined when there is nothing to look for.
+ */
+export function secretValueMatcher(secrets: readonly string[]): RegExp | undefined {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    forms.add(JSON.stringify(secret).slice(1, -1));
+    forms.add(encodeURIComponent(secret));
+  }
+  if (forms.size === 0) return undefined;
+  const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  return new RegExp(alternatives.join('|'), 'g');
+}
+
+/**
+ * `secrets`: the configured secret values (config.ts secretValues()). Each is replaced in every line,
+ * whatever carries it: names cannot cover a secret a client puts in a parameter or path of its choosing.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, secrets: readonly string[] = []): Logger {
+  const matcher = secretValueMatcher(secrets);
   return pino(
     {
       level,
       base: undefined,
+      // The serialized line, just before it is written: the one place every field, message and binding passes.
+      ...(matcher ? { hooks: { streamWrite: (line: string) => line.replace(matcher, REDACTED) } } : {}),
       formatters: { log: (obj) => redactSecrets(obj) as Record<string, unknown> },
       serializers: {
         err: (err: Error) => {

@@ -7,7 +7,7 @@
  */
 import 'dotenv/config';
 import pino from 'pino';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, secretValues } from '../config';
 import { createContainer } from '../container';
 import { createLogger } from '../logger';
 import { recoveryReportJson } from '../services/recovery';
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`);
     return 1;
   }
-  const logger = createLogger(config.logLevel, pino.destination({ dest: 2, sync: true }));
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 2, sync: true }), secretValues(config));
   // No refresher: this process only recovers, then exits.
   const container = createContainer(config, { logger });
   try {
