@@ -5,6 +5,7 @@ import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
+import { declaredLengthWithin, MAX_REQUEST_BODY_BYTES } from './routes/body-limit';
 import { messageCallbackRoutes } from './routes/message-callback';
 import { metricsRoutes } from './routes/metrics';
 import { requestLogging } from './routes/request-logging';
@@ -17,7 +18,10 @@ export function createApp(container: Container): Express {
   app.disable('etag');
   app.set('trust proxy', 'loopback');
 
-  app.use(requestLogging(app, container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }));
+  app.use(requestLogging(container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }));
+  // A declared body larger than any route reads is refused before a byte of it is read (each route
+  // then checks its own, smaller limit the same way).
+  app.use(declaredLengthWithin(MAX_REQUEST_BODY_BYTES));
 
   // The internal JSON API first: the hot path for internal services, with its own response headers
   // (routes/internal.ts); helmet's document headers are for the pages and everything after them.

@@ -2,7 +2,8 @@ import 'dotenv/config';
 import type { Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createContainer } from './container';
+import { createContainer, type Container } from './container';
+import { createHttpServer, listen, listenProblem } from './http-server';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -18,6 +19,33 @@ function readConfigOrExit(): Config {
   }
 }
 
+/** Ends the process before it serves or refreshes anything: one line on stderr, exit 1. */
+async function refuseToStart(container: Container, line: string): Promise<never> {
+  process.stderr.write(`${line}\n`);
+  await container.close().catch(() => undefined);
+  process.exit(1);
+}
+
+/**
+ * When Redis cannot SELECT REDIS_URL's database (out of its `databases` range), ioredis reports it as a
+ * connection error and goes on in database 0: another tenant's data. Checked on every (re)connection;
+ * the process stops rather than write there.
+ */
+function requireRedisDatabase(container: Container): Promise<void> {
+  const { db } = container.config.redis;
+  const redis = container.redis;
+  const check = async (): Promise<void> => {
+    try {
+      await redis.select(db);
+    } catch (err) {
+      if (redis.status !== 'ready') return; // the connection went away again; the next 'ready' checks
+      await refuseToStart(container, `config error: REDIS_URL: Redis cannot select database ${db}: ${(err as Error).message}`);
+    }
+  };
+  redis.on('ready', () => void check());
+  return redis.status === 'ready' ? check() : Promise.resolve();
+}
+
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const container = createContainer(config);
@@ -25,12 +53,13 @@ async function main(): Promise<void> {
   if (!(await container.storage.waitUntilReady(3000))) {
     logger.warn('redis is not reachable yet; starting anyway (GET /readyz reports it)');
   }
-  const app = createApp(container);
-  const server: Server = app.listen(config.port, () => {
-    logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
-    // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
-    container.start();
-  });
+  await requireRedisDatabase(container);
+  const server: Server = createHttpServer(createApp(container), config.http);
+  // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
+  await listen(server, config.port).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, config.port)));
+  logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
+  // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
+  container.start();
 
   let stopping = false;
   const shutdown = (signal: string) => {

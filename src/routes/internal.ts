@@ -5,6 +5,10 @@ import { recoveryReportJson, type RecoveryService } from '../services/recovery';
 import type { TokenService } from '../services/token-service';
 import type { AuthorizerStore } from '../store/authorizer-store';
 import { requireBearer } from './bearer-auth';
+import { declaredLengthWithin } from './body-limit';
+
+/** `{ "reason": … }` is a few bytes. */
+const INVALIDATE_BODY_LIMIT_BYTES = 8 * 1024;
 
 export interface InternalRoutesDeps {
   /** INTERNAL_API_TOKEN; undefined = no internal API at all. */
@@ -83,7 +87,7 @@ export function internalRoutes(deps: InternalRoutesDeps): Router {
     sendJson(res, { authorizers });
   });
 
-  router.post('/internal/authorizers/:appid/access-token/invalidate', guard, express.json({ limit: '8kb' }), async (req, res) => {
+  router.post('/internal/authorizers/:appid/access-token/invalidate', guard, declaredLengthWithin(INVALIDATE_BODY_LIMIT_BYTES), express.json({ limit: INVALIDATE_BODY_LIMIT_BYTES }), async (req, res) => {
     const appid = appidParam(req);
     const rejected = rejectedToken(req.body);
     const current = await tokenService.invalidate('authorizer', rejected, appid);

@@ -7,8 +7,9 @@
 import 'dotenv/config';
 import type { Server } from 'node:http';
 import { createApp } from '../app';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, secretValues, type Config } from '../config';
 import { createContainer, type Container } from '../container';
+import { createHttpServer, listen, listenProblem } from '../http-server';
 import { createLogger } from '../logger';
 import { createRedis, waitUntilReady } from '../store/redis';
 import { DEMO_CREDENTIALS } from './cli';
@@ -75,7 +76,7 @@ process.on('SIGTERM', onSignal);
 
 async function main(): Promise<void> {
   const config = sandboxConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, secretValues(config));
   const container = await chooseStorage(config, logger);
   const apiUrl = new URL(config.wechat.apiBaseUrl);
   const emulator = createEmulator({
@@ -89,8 +90,11 @@ async function main(): Promise<void> {
     ticketIntervalMs: Number(process.env.SANDBOX_TICKET_INTERVAL_MS || 600_000),
   });
 
-  const server: Server = createApp(container).listen(config.port);
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const server: Server = createHttpServer(createApp(container), config.http);
+  await listen(server, config.port).catch((err: NodeJS.ErrnoException) => {
+    process.stderr.write(`${listenProblem(err, config.port)}\n`);
+    process.exit(1);
+  });
   // The emulator pushes a ticket as soon as it listens, so the service must be up first.
   await emulator.listen(Number(apiUrl.port), apiUrl.hostname);
   container.start();
