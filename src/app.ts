@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { HttpLogger } from 'pino-http';
 import type { Container } from './container';
 import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
 import { authPushRoutes } from './routes/auth-push';
@@ -18,7 +20,10 @@ export function createApp(container: Container): Express {
   app.disable('etag');
   app.set('trust proxy', 'loopback');
 
-  app.use(requestLogging(container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }));
+  logBeforeExpress(
+    app,
+    requestLogging(container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }),
+  );
   // A declared body larger than any route reads is refused before a byte of it is read (each route
   // then checks its own, smaller limit the same way).
   app.use(declaredLengthWithin(MAX_REQUEST_BODY_BYTES));
@@ -54,6 +59,24 @@ export function createApp(container: Container): Express {
   app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(container));
   return app;
+}
+
+type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+
+/**
+ * Request logging (pino-http) runs on each request before Express does anything, not as its first middleware:
+ * Express's first step (app.handle) makes the request and response instances of its own prototypes, and a
+ * property added to an object after such a swap is slow (pino-http adds seven). Mounted here, logging takes
+ * the same share of a token read as the hand-written logger it replaced, instead of about twice as much
+ * (docs/performance.md).
+ */
+function logBeforeExpress(app: Express, logRequest: HttpLogger): void {
+  const expressApp = app as unknown as { handle: Handle };
+  const handle = expressApp.handle.bind(app);
+  expressApp.handle = (req, res, next) => {
+    logRequest(req, res);
+    handle(req, res, next);
+  };
 }
 
 /** Maps every failure to a JSON answer with a stable code; never a stack trace. */
