@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createContainer } from '../../src/container';
-import { createLogger, redactUrl } from '../../src/logger';
+import { createLogger, redactUrl, secretValueMatcher } from '../../src/logger';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -80,5 +80,39 @@ describe('request logging', () => {
     } finally {
       await container.close();
     }
+  });
+});
+
+describe('redaction by value', () => {
+  const BEARER = 'bearer-Value_0123456789+/==';
+  const SECRET = 'app"secret\\with-quote';
+
+  it('removes each configured secret from every line, whatever field, message or binding carries it', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream, [BEARER, SECRET]);
+    logger.child({ caller: `x${BEARER}y` }).warn({ url: `/internal/authorizers/${BEARER}/access-token`, note: { deep: [SECRET] } }, `saw ${BEARER}`);
+    logger.info({ url: `/x?q=${encodeURIComponent(BEARER)}` }, 'encoded');
+    const out = lines.join('');
+    expect(out).not.toContain(BEARER);
+    expect(out).not.toContain(encodeURIComponent(BEARER));
+    expect(out).not.toContain(JSON.stringify(SECRET).slice(1, -1));
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ caller: 'x[redacted]y', url: '/internal/authorizers/[redacted]/access-token', msg: 'saw [redacted]', note: { deep: ['[redacted]'] } });
+    expect(parsed[1]).toMatchObject({ url: '/x?q=[redacted]' });
+  });
+
+  it('decodes percent-escapes in logged URLs, so an escaped secret is found too', () => {
+    const { lines, stream } = capture();
+    const escaped = BEARER.replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+    createLogger('info', stream, [BEARER]).info({ url: redactUrl(`/internal/authorizers/${escaped}/access-token`) }, 'escaped');
+    expect(lines.join('')).toContain('"url":"/internal/authorizers/[redacted]/access-token"');
+  });
+
+  it('removes the longest secret whole when one contains another, and matches nothing when none is configured', () => {
+    expect('a-long-secret-0123 and short-0'.replace(secretValueMatcher(['short-0', 'a-long-secret-0123'])!, '[r]')).toBe('[r] and [r]');
+    expect('a.c'.replace(secretValueMatcher(['a.c'])!, '[r]')).toBe('[r]');
+    expect('abc'.replace(secretValueMatcher(['a.c'])!, '[r]')).toBe('abc');
+    expect(secretValueMatcher([])).toBeUndefined();
+    expect(secretValueMatcher(['', ''])).toBeUndefined();
   });
 });
