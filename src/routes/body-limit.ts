@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { PayloadTooLargeError } from '../errors';
 
-/** The largest body any route reads (POST /auth's 64 KiB): a request declaring more is refused whatever its route. */
+/** The largest body any route reads (POST /auth's and POST /:appid/callback's 64 KiB): a request declaring more is refused whatever its route. */
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 
 /**
