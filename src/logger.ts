@@ -126,6 +126,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     {
       level,
       base: undefined,
+      // By path, where secrets travel in HTTP messages, should a line ever carry a request's or response's
+      // headers (request lines carry none: routes/request-logging.ts).
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'], censor: REDACTED },
       // The serialized line, just before it is written: the one place every field, message and binding passes.
       ...(matcher ? { hooks: { streamWrite: (line: string) => line.replace(matcher, REDACTED) } } : {}),
       formatters: { log: (obj) => redactSecrets(obj) as Record<string, unknown> },

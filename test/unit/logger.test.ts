@@ -101,6 +101,14 @@ describe('redaction by value', () => {
     expect(parsed[1]).toMatchObject({ url: '/x?q=[redacted]' });
   });
 
+  it('redacts request and response headers that carry credentials, by path', () => {
+    const { lines, stream } = capture();
+    createLogger('info', stream).info({ req: { headers: { cookie: 'sid=COOKIE-1', host: 'h' } }, res: { headers: { 'set-cookie': 'sid=COOKIE-2' } } }, 'headers');
+    const out = lines.join('');
+    expect(out).not.toMatch(/COOKIE-[12]/);
+    expect(out).toContain('"host":"h"');
+  });
+
   it('decodes percent-escapes in logged URLs, so an escaped secret is found too', () => {
     const { lines, stream } = capture();
     const escaped = BEARER.replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
