@@ -1,6 +1,6 @@
 import { freePort } from '../support/global-setup';
 import { uniquePrefix, testRedisUrl } from '../support/redis';
-import { collect, exitOf, spawnTs, waitForHttp } from '../support/spawn';
+import { collect, exitOf, signalGroup, spawnTs, waitForHttp } from '../support/spawn';
 
 /** `npm run sandbox` as a newcomer runs it: one process, the service and the emulator wired together. */
 describe('the sandbox entry (src/sandbox/run-sandbox.ts)', () => {
@@ -52,7 +52,7 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts)', () => {
       expect(token.status).toBe(200);
       expect(((await token.json()) as { authorizer_access_token?: string }).authorizer_access_token).toBeTruthy();
     } finally {
-      s.child.kill('SIGINT');
+      signalGroup(s.child, 'SIGINT');
       expect(await exitOf(s.child)).toBe(0);
     }
   }, 60_000);
@@ -73,7 +73,7 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts)', () => {
       await waitUntil(async () => (await fetch(`${s.base}/readyz`)).status === 200);
       await authorizeFirstAccount(s);
     } finally {
-      s.child.kill('SIGINT');
+      signalGroup(s.child, 'SIGINT');
       expect(await exitOf(s.child)).toBe(0);
     }
   }, 60_000);
