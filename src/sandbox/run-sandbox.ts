@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   const shellVariables = [
     ...(storage.kind === 'memory' ? [] : [`REDIS_URL=${storage.url}`]),
     `P=${container.keys.root}`,
+    `REDIS_KEY_PREFIX=${SANDBOX_KEY_PREFIX}`,
     `WXOPEN_AUTH_URL=${config.publicBaseUrl}`,
     `INTERNAL_API_TOKEN=${DEMO_INTERNAL_API_TOKEN}`,
   ];
