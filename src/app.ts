@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { HttpLogger } from 'pino-http';
 import type { Container } from './container';
-import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from './errors';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { healthRoutes } from './routes/health';
@@ -52,6 +52,10 @@ export function createApp(container: Container): Express {
       mobileLoginPageUrl: container.config.wechat.mobileLoginPageUrl,
       tokenService: container.tokenService,
       authorizations: container.authorizationService,
+      assertStorageAvailable: async () => {
+        const answer = await container.storage.ping();
+        if (!answer.ok) throw new StorageUnavailableError(`storage (${container.storage.kind}) is unavailable: ${answer.reason}`);
+      },
       views: container.views,
     }),
   );

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Config } from './config';
 
 /**
@@ -8,7 +7,7 @@ import type { Config } from './config';
  * - a whole request within `requestTimeoutMs` (a body trickled just as slowly),
  * - an idle keep-alive connection is closed after `keepAliveTimeoutMs`.
  */
-export function createHttpServer(app: Express, http: Config['http']): Server {
+export function createHttpServer(app: RequestListener, http: Config['http']): Server {
   const server = createServer(
     {
       headersTimeout: http.headersTimeoutMs,

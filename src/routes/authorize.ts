@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { AppError, BadRequestError, TicketMissingError, WeChatApiError } from '../errors';
+import { AppError, BadRequestError, StorageUnavailableError, TicketMissingError, WeChatApiError } from '../errors';
 import type { AuthorizationService } from '../services/authorization-service';
 import type { TokenService } from '../services/token-service';
 import type { Views } from '../views';
@@ -12,6 +12,8 @@ export interface AuthorizeRouteDeps {
   mobileLoginPageUrl: string;
   tokenService: Pick<TokenService, 'createPreAuthCode'>;
   authorizations: Pick<AuthorizationService, 'completeFromCallback'>;
+  /** Throws StorageUnavailableError while the stores do not answer: the admin learns it before clicking through. */
+  assertStorageAvailable: () => Promise<void>;
   views: Views;
 }
 
@@ -26,9 +28,10 @@ const AUTH_CODE_RE = /^[\x21-\x7e]{1,512}$/;
 export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
   const router = Router();
 
-  router.get('/authorize', (req, res) => {
+  router.get('/authorize', async (req, res) => {
     try {
       const { authType, bizAppid } = readChoice(req);
+      await deps.assertStorageAvailable();
       const mobile = new URLSearchParams({ mobile: '1', auth_type: authType ?? '3', ...(bizAppid ? { biz_appid: bizAppid } : {}) });
       res.type('html').send(deps.views.render('authorize', { authType: authType ?? '3', bizAppid, mobileHref: `/auth?${mobile}` }));
     } catch (err) {
@@ -106,6 +109,13 @@ function renderError(views: Views, req: Request, res: Response, err: unknown): v
     status = 503;
     title = 'The platform is not ready yet';
     explanation = 'WeChat has not yet sent this platform its verification ticket (it arrives every 10 minutes). Please try again shortly.';
+    code = err.code;
+  } else if (err instanceof StorageUnavailableError) {
+    // The platform's own storage, not WeChat: naming WeChat would send the admin to the wrong culprit.
+    status = 503;
+    title = '平台存储暂不可用 · The platform\'s storage is unavailable';
+    explanation =
+      '平台暂时无法读写数据，授权未能完成，请稍后重试。 The platform cannot reach its storage right now, so the authorization could not be completed. Please try again in a few minutes.';
     code = err.code;
   } else if (err instanceof BadRequestError) {
     status = 400;

@@ -8,8 +8,8 @@ export function healthRoutes(readiness: ReadinessService): Router {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const { ready, checks, warnings } = await readiness.check();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, warnings });
+    const { ready, store, checks, warnings } = await readiness.check();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', store, checks, warnings });
   });
   return router;
 }

@@ -11,6 +11,12 @@ import type { SandboxContext } from './context';
 import { errorPage, escapeHtml, layout, sendPage } from './html';
 import { appendAuthCode, checkLoginRequest, type LoginRequest } from './login-request';
 
+/**
+ * The `expires_in` of the redirect back: WeChat documents `redirect_uri?auth_code=xxx&expires_in=600`
+ * (protocol.md §5), whatever lifetime the code has in the emulator (authCodeLifetimeSeconds, used by the push).
+ */
+const REDIRECT_EXPIRES_IN_SECONDS = 600;
+
 interface PageSession extends LoginRequest {
   mobile: boolean;
 }
@@ -111,7 +117,7 @@ export function authPage(ctx: SandboxContext): Router {
       funcInfo: grantedFuncs(account, request),
     });
     // Awaiting the push makes the order deterministic: the service has the event before the browser arrives.
-    res.redirect(302, appendAuthCode(request.redirectUri, result.authCode, result.expiresIn));
+    res.redirect(302, appendAuthCode(request.redirectUri, result.authCode, REDIRECT_EXPIRES_IN_SECONDS));
   });
 
   return router;

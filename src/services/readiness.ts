@@ -19,8 +19,12 @@ export interface ReadinessDeps {
 
 export interface ReadinessReport {
   readonly ready: boolean;
+  /** What the stores run on. In-memory stores (the sandbox without Redis) report `memory`, never a Redis check. */
+  readonly store: StorageHealth['kind'];
   readonly checks: {
-    readonly redis: { ok: boolean; reason?: string };
+    /** Present only when the stores run on Redis. */
+    readonly redis?: { ok: boolean; reason?: string };
+    readonly memory?: { ok: true };
     readonly ticket?: { ok: boolean; age_seconds: number | null; stale: boolean | null };
     readonly component_access_token?: { ok: boolean; expires_in: number };
     readonly authorizers?: { reauthorization_required: number };
@@ -42,15 +46,16 @@ export class ReadinessService {
   constructor(private readonly deps: ReadinessDeps) {}
 
   async check(): Promise<ReadinessReport> {
+    const store = this.deps.storage.kind;
     const redis = await this.deps.storage.ping();
     if (!redis.ok) {
-      return { ready: false, checks: { redis: { ok: false, reason: `redis unreachable: ${redis.reason}` } }, warnings: ['Redis is unreachable'] };
+      return { ready: false, store, checks: { redis: { ok: false, reason: `redis unreachable: ${redis.reason}` } }, warnings: ['Redis is unreachable'] };
     }
     try {
       return await this.checkState();
     } catch (err) {
       // Redis answered PING but failed the reads: as unable to serve as if it were down.
-      return { ready: false, checks: { redis: { ok: false, reason: `redis read failed: ${(err as Error).message}` } }, warnings: ['Redis reads fail'] };
+      return { ready: false, store, checks: { redis: { ok: false, reason: `redis read failed: ${(err as Error).message}` } }, warnings: ['Redis reads fail'] };
     }
   }
 
@@ -72,10 +77,12 @@ export class ReadinessService {
     const canServe = !!ticket || expiresIn > 0;
     const inGrace = Date.now() - this.startedAt < this.deps.startupGraceMs;
     if (!canServe && inGrace) warnings.push('ready only for the startup grace period: no ticket and no component token yet');
+    const store = this.deps.storage.kind;
     return {
       ready: canServe || inGrace,
+      store,
       checks: {
-        redis: { ok: true },
+        ...(store === 'redis' ? { redis: { ok: true } } : { memory: { ok: true as const } }),
         ticket: { ok: !!ticket, age_seconds: ageMs === undefined ? null : Math.floor(ageMs / 1000), stale },
         component_access_token: { ok: expiresIn > 0, expires_in: expiresIn },
         authorizers: { reauthorization_required: reauthorizationRequired },

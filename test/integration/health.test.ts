@@ -20,6 +20,7 @@ describe('GET /healthz and /readyz', () => {
     const ready = await request(app).get('/readyz').expect(200);
     expect(ready.body).toEqual({
       status: 'ready',
+      store: 'redis',
       checks: {
         redis: { ok: true },
         ticket: { ok: false, age_seconds: null, stale: null },
@@ -32,6 +33,14 @@ describe('GET /healthz and /readyz', () => {
         'ready only for the startup grace period: no ticket and no component token yet',
       ],
     });
+  });
+
+  it('names the store kind: on in-memory stores it reports memory, and no Redis check at all', async () => {
+    container = createContainer(testConfig(), { storage: 'memory' });
+    const ready = await request(createApp(container)).get('/readyz').expect(200);
+    expect(ready.body.store).toBe('memory');
+    expect(ready.body.checks.memory).toEqual({ ok: true });
+    expect(ready.body.checks).not.toHaveProperty('redis');
   });
 
   it('after the startup grace period, answers 503 while there is neither a ticket nor a component token', async () => {

@@ -1,7 +1,7 @@
 import { freePort } from '../support/global-setup';
 import { testEnv } from '../support/config';
 import { startHarness } from '../support/emulator';
-import { collect, exitOf, spawnTs, waitForHttp } from '../support/spawn';
+import { collect, exitOf, signalGroup, spawnTs, waitForHttp } from '../support/spawn';
 
 describe('the service process (src/main.ts)', () => {
   it('exits 1 with one line naming the variable when the AES key has 42 characters', async () => {
@@ -22,11 +22,11 @@ describe('the service process (src/main.ts)', () => {
       expect(health.status).toBe(200);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
-      child.kill('SIGTERM');
+      signalGroup(child, 'SIGTERM');
       expect(await exitOf(child, 10_000)).toBe(0);
       expect(output.stdout()).toContain('"msg":"stopped"');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
     }
   });
 });
@@ -49,13 +49,13 @@ describe('graceful shutdown', () => {
       h.emulator.faults.set('api_create_preauthcode', { delayMs: 1500 });
       const inFlight = fetch(`http://127.0.0.1:${port}/auth`, { redirect: 'manual' });
       await waitUntilCalled(() => h.emulator.callLog.count('api_component_token') > 0);
-      child.kill('SIGTERM');
+      signalGroup(child, 'SIGTERM');
       const res = await inFlight;
       expect(res.status).toBe(302);
       expect(res.headers.get('location')).toContain('pre_auth_code=');
       expect(await exitOf(child, 10_000)).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
       await h.close();
     }
   });

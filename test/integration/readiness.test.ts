@@ -23,6 +23,7 @@ describe('GET /readyz: ticket, component token and accounts (emulator over HTTP,
     const res = await readyz().expect(503);
     expect(res.body).toEqual({
       status: 'not_ready',
+      store: 'redis',
       checks: {
         redis: { ok: true },
         ticket: { ok: false, age_seconds: null, stale: null },

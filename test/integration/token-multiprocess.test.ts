@@ -5,7 +5,7 @@ import { generateAccounts } from '../../src/sandbox/emulator';
 import { waitUntilReady } from '../../src/store/redis';
 import { testEnv } from '../support/config';
 import { startHarness, type Harness } from '../support/emulator';
-import { collect, exitOf, spawnTs } from '../support/spawn';
+import { collect, exitOf, signalGroup, spawnTs } from '../support/spawn';
 import type { WorkerResult } from '../support/token-worker';
 
 const HOUR = 3600_000;
@@ -42,7 +42,7 @@ async function runWorkers(h: Harness, target: string, processes: number, callsEa
     outputs.forEach((o, i) => expect({ worker: i, code: codes[i], stderr: o.stderr() }).toEqual({ worker: i, code: 0, stderr: '' }));
     return outputs.flatMap((o) => (JSON.parse(o.stdout().trim().split('\n').pop()!) as { results: WorkerResult[] }).results);
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of children) signalGroup(c, 'SIGKILL');
   }
 }
 
@@ -91,7 +91,7 @@ describe('at most one upstream refresh per token across OS processes', () => {
   describe('the lock holder is SIGKILLed in the middle of a refresh', () => {
     let holder: ChildProcess | undefined;
     afterEach(() => {
-      if (holder?.exitCode === null) holder.kill('SIGKILL');
+      if (holder) signalGroup(holder, 'SIGKILL');
     });
 
     /** Starts a worker that takes the refresh lock with `lockTtlMs`, lets it reach the (delayed) WeChat call, and kills it. */
@@ -106,7 +106,7 @@ describe('at most one upstream refresh per token across OS processes', () => {
       await until('the worker to take the refresh lock', async () => (await h.container.redis.exists(lockKey)) === 1);
       const lockedAt = Date.now();
       await sleep(200); // its api_component_token call is now held by the emulator's delay
-      holder.kill('SIGKILL');
+      signalGroup(holder, 'SIGKILL');
       await exitOf(holder);
       h.emulator.faults.clear('api_component_token'); // only the dead holder's call is held
       expect(output.stdout()).not.toContain('"results"'); // it never finished

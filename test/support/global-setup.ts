@@ -20,7 +20,8 @@ export default async function globalSetup(): Promise<void> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore', detached: false },
+    // Its own process group: the teardown stops the group, never just a pid that may have been reused.
+    { stdio: 'ignore', detached: true },
   );
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (err) =>

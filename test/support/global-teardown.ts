@@ -1,13 +1,22 @@
 import type { ChildProcess } from 'node:child_process';
 
+/** Stops the throwaway redis-server of global-setup by its process group (SIGTERM, then SIGKILL after 3 s). */
 export default async function globalTeardown(): Promise<void> {
   const child = (globalThis as { __testRedis?: ChildProcess }).__testRedis;
-  if (!child || child.exitCode !== null) return;
+  if (!child?.pid || child.exitCode !== null) return;
+  const pid = child.pid;
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
   await new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+    signalGroup('SIGTERM');
     setTimeout(() => {
-      child.kill('SIGKILL');
+      signalGroup('SIGKILL');
       resolve();
     }, 3000).unref();
   });

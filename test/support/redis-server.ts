@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort } from './global-setup';
+import { signalGroup, spawnGroup } from './spawn';
 
 /**
  * A redis-server this test owns, so it may stop and restart it (outage tests).
@@ -29,7 +30,8 @@ export class OwnedRedisServer {
   }
 
   async resume(): Promise<void> {
-    this.child = spawn(
+    // Its own process group, so stop() and a test file that ends early (spawn.ts) both reach it.
+    this.child = spawnGroup(
       'redis-server',
       [
         '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir,
@@ -60,7 +62,7 @@ export class OwnedRedisServer {
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
-      child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
     });
   }
 }

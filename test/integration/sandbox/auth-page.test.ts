@@ -145,7 +145,7 @@ describe('confirming on the page', () => {
     const page = await loadPage(h, c, { redirectUri: `${SERVICE}/auth?from=menu&lang=zh_CN` });
     const res = await confirm(h, page.session as string, OA);
     expect(res.status).toBe(302);
-    const match = /^http:\/\/localhost:3000\/auth\?from=menu&lang=zh_CN&auth_code=([^&]+)&expires_in=3600$/.exec(res.location ?? '');
+    const match = /^http:\/\/localhost:3000\/auth\?from=menu&lang=zh_CN&auth_code=([^&]+)&expires_in=600$/.exec(res.location ?? '');
     expect(match).not.toBeNull();
     const authCode = decodeURIComponent(match?.[1] as string);
 
@@ -162,10 +162,10 @@ describe('confirming on the page', () => {
   it('appends with ? when redirect_uri has no query, and drops a fragment', async () => {
     const { h, code } = await ready();
     const plain = await confirm(h, (await loadPage(h, await code())).session as string, MP);
-    expect(plain.location).toMatch(/^http:\/\/localhost:3000\/auth\?auth_code=queryauthcode%40%40%40[\w-]+&expires_in=3600$/);
+    expect(plain.location).toMatch(/^http:\/\/localhost:3000\/auth\?auth_code=queryauthcode%40%40%40[\w-]+&expires_in=600$/);
     const withHash = await loadPage(h, await code(), { redirectUri: `${SERVICE}/auth?x=1#frag` });
     const res = await confirm(h, withHash.session as string, OA2);
-    expect(res.location).toMatch(/^http:\/\/localhost:3000\/auth\?x=1&auth_code=[^#]+&expires_in=3600$/);
+    expect(res.location).toMatch(/^http:\/\/localhost:3000\/auth\?x=1&auth_code=[^#]+&expires_in=600$/);
   });
 
   it('pushes `updateauthorized` when the chosen account is already authorized, and marks it on the page', async () => {
