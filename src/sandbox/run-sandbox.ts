@@ -186,6 +186,7 @@ async function main(): Promise<void> {
     `P=${container.keys.root}`,
     `REDIS_KEY_PREFIX=${SANDBOX_KEY_PREFIX}`,
     `WXOPEN_AUTH_URL=${config.publicBaseUrl}`,
+    `EMULATOR=${emulatorUrl}`,
     `INTERNAL_API_TOKEN=${DEMO_INTERNAL_API_TOKEN}`,
   ];
   process.stdout.write(
@@ -195,11 +196,12 @@ async function main(): Promise<void> {
       '',
       `  Authorize an account:   ${config.publicBaseUrl}/authorize`,
       `  Emulator console:       ${emulatorUrl}/`,
+      `  Release test (全网发布):  ${emulatorUrl}/release-test   (or: curl -X POST ${emulatorUrl}/sandbox/release-test)`,
       `  Readiness:              ${config.publicBaseUrl}/readyz`,
       `  Internal API bearer:    ${DEMO_INTERNAL_API_TOKEN}`,
       `  Redis key prefix:       ${container.keys.root}:`,
       '',
-      '  For the commands of docs/redis-keys.md, paste into your shell:',
+      '  For the commands of docs/redis-keys.md and docs/messages.md, paste into your shell:',
       `  export ${shellVariables.join(' ')}`,
       '',
       'Press Ctrl+C to stop.',

@@ -184,4 +184,19 @@ describe('docs/redis-keys.md against `npm run sandbox`', () => {
     const plainGet = (await run(tsx, [files[1]!], { cwd: project, env, timeout: 30_000 })).stdout.trim();
     expect(plainGet).toBe(reader.replacement);
   }, 300_000);
+
+  it("docs/messages.md's shell blocks run as written: a message consumed from P:messages, the release test passing", async () => {
+    const blocks = fencedBlocks('docs/messages.md', 'sh').map((b) => b.code);
+    expect(blocks).toHaveLength(2);
+    const [consumer, releaseTest] = await runBlocks(blocks, {}, mkdtempSync(join(tmpdir(), 'wxopen-doc-messages-')), exportLine);
+    const lines = consumer!.trim().split('\n');
+    // curl's answer has no trailing newline: XGROUP CREATE's OK follows it on the same line.
+    expect(lines[0]).toMatch(/"status":200,"body":"success".*\}OK$/);
+    expect(lines).toContain(`${variables.P}:messages`); // XREADGROUP's stream name
+    expect(lines).toContain(A);
+    expect(consumer).toContain('你好');
+    expect(lines.at(-1)).toBe('1'); // XACK acknowledged the entry
+    const [report] = jsonValues(releaseTest!);
+    expect(report).toMatchObject({ group: 1, passed: true });
+  }, 120_000);
 });
