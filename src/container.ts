@@ -8,17 +8,18 @@ import { PushService } from './services/push-service';
 import { PushTicketStarter } from './services/push-ticket-starter';
 import { ReadinessService } from './services/readiness';
 import { RecoveryService } from './services/recovery';
-import { Refresher, type RefresherOptions } from './services/refresher';
+import { refreshLockTiming, type RefreshLockTiming } from './services/refresh-coordinator';
+import { Refresher, refresherOptions, type RefresherOptions } from './services/refresher';
 import { TokenService } from './services/token-service';
 import type { AuthorizerStore } from './store/authorizer-store';
 import { createKeys, type Keys } from './store/keys';
-import type { LockOptions, Locks } from './store/lock';
+import { LOCK_DEFAULTS, type Locks } from './store/lock';
 import type { Redis } from './store/redis';
 import { MemoryMessageStream, RedisMessageStream } from './store/message-stream';
 import { createMemoryStorage, createRedisStorage, type StorageHealth } from './store/storage';
 import type { TicketStore } from './store/ticket-store';
 import type { ComponentTokenStore } from './store/token-store';
-import type { OnWeChatCall } from './wechat/api-transport';
+import { longestPostMs, type OnWeChatCall } from './wechat/api-transport';
 import { createViews, type Views } from './views';
 import { ComponentApi } from './wechat/component-api';
 import { MsgCrypt } from './wechat/crypto';
@@ -65,8 +66,8 @@ export interface ContainerOverrides {
   storage?: 'redis' | 'memory';
   /** Shared with the emulator in tests, so simulated hours pass for both. */
   clock?: Clock;
-  /** Refresh-lock TTL and wait bound (tests use small ones). */
-  tokenLock?: Partial<LockOptions>;
+  /** Refresh-lock TTL and wait bound (defaults: LOCK_DEFAULTS and refreshLockTiming). */
+  tokenLock?: Partial<RefreshLockTiming>;
   refresher?: Partial<RefresherOptions>;
   /** Every WeChat HTTP attempt (metrics). */
   onWeChatCall?: OnWeChatCall;
@@ -75,9 +76,6 @@ export interface ContainerOverrides {
   /** An account was marked reauthorization_required (metrics). */
   onReauthorizationRequired?: (appid: string, errcode: number | undefined) => void;
 }
-
-/** -1 is retried this many times in all; the lock must outlive every attempt of a nested refresh. */
-const BUSY_ATTEMPTS = 3;
 
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
@@ -94,14 +92,16 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     timeoutMs: config.wechat.httpTimeoutMs,
     componentAppId: config.component.appId,
     componentAppSecret: config.component.appSecret,
-    busyRetry: { attempts: BUSY_ATTEMPTS, baseDelayMs: 200 },
     onCall: (api, errcode, durationMs) => {
       metrics.onWeChatCall(api, errcode, durationMs);
       overrides.onWeChatCall?.(api, errcode, durationMs);
     },
   });
-  // An authorizer refresh may first refresh the component token: two calls, each with its retries.
-  const lockTtlMs = overrides.tokenLock?.ttlMs ?? 2 * BUSY_ATTEMPTS * (config.wechat.httpTimeoutMs + 1000) + 2000;
+  // An authorizer refresh may first refresh the component token: two calls, each with its retries (and slack for
+  // the Redis round trips). Waiters outlast a dead holder's lock plus that, so they take over instead of failing.
+  const refreshTimeoutMs = 2 * longestPostMs({ timeoutMs: config.wechat.httpTimeoutMs }) + 2000;
+  const lockTtlMs = overrides.tokenLock?.lockTtlMs ?? LOCK_DEFAULTS.keepAliveTtlMs;
+  const tokenLock = { ...refreshLockTiming(lockTtlMs, refreshTimeoutMs), ...definedOnly(overrides.tokenLock) };
   const tokenService = new TokenService({
     api: componentApi,
     ticketStore,
@@ -112,8 +112,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clock,
     logger,
     marginSeconds: config.tokenRefreshMarginSeconds,
-    // Waiters outlast a crashed holder's lock, so they take over instead of failing.
-    lock: { ttlMs: lockTtlMs, waitMs: overrides.tokenLock?.waitMs ?? lockTtlMs + 1000 },
+    lock: tokenLock,
     onReauthorizationRequired: (appid, errcode) => {
       metrics.onReauthorizationRequired(appid, errcode);
       overrides.onReauthorizationRequired?.(appid, errcode);
@@ -129,15 +128,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       clock,
       logger,
     },
-    {
-      marginSeconds: config.tokenRefreshMarginSeconds,
-      concurrency: config.refresher.concurrency,
-      intervalMs: 30_000,
-      spreadMs: Math.min(300_000, (config.tokenRefreshMarginSeconds * 1000) / 3),
-      batchSize: 500,
-      backoff: { baseMs: 15_000, maxMs: 10 * 60_000 },
-      ...overrides.refresher,
-    },
+    refresherOptions(config.tokenRefreshMarginSeconds, config.refresher.concurrency, definedOnly(overrides.refresher)),
   );
 
   const authorizationService = new AuthorizationService({
@@ -251,4 +242,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       return closed;
     },
   };
+}
+
+/** The overrides that are set: an `undefined` one leaves the default in place. */
+function definedOnly<T extends object>(overrides: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

@@ -65,8 +65,16 @@ export class TicketMissingError extends AppError {
 
 /** Another process holds the refresh lock for too long. */
 export class LockTimeoutError extends AppError {
+  constructor(resource: string, waitedMs?: number) {
+    const waited = waitedMs === undefined ? '' : ` (waited ${Math.round(waitedMs)} ms: longer than a lock TTL and a refresh's timeout)`;
+    super('lock_timeout', 503, `timed out waiting for the refresh of ${resource}${waited}`);
+  }
+}
+
+/** A fenced write refused: the writer's lock expired and may be another's now, so its result is not stored. */
+export class LockLostError extends AppError {
   constructor(resource: string) {
-    super('lock_timeout', 503, `timed out waiting for the refresh of ${resource}`);
+    super('lock_lost', 503, `the lock of ${resource} was lost before its result was written; nothing was written`);
   }
 }
 

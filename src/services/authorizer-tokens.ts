@@ -3,11 +3,12 @@ import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, ReauthorizationR
 import type { Logger } from '../logger';
 import type { AuthorizerRecord, AuthorizerStore, AuthorizerTokenState } from '../store/authorizer-store';
 import type { Keys } from '../store/keys';
+import type { Fence } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import type { ComponentApi } from '../wechat/component-api';
 import { errcodeMeaning, needsReauthorization } from '../wechat/errcodes';
 import type { ComponentTokens } from './component-tokens';
-import { toCurrentToken, type CurrentToken, type RefreshCoordinator } from './refresh-coordinator';
+import { toCurrentToken, type CurrentToken, type RefreshCoordinator, type RefreshPlan } from './refresh-coordinator';
 import { SingleFlight } from './single-flight';
 
 /** Told when an account needs its admin to authorize again (metrics count it). */
@@ -38,12 +39,26 @@ export class AuthorizerTokens {
   constructor(private readonly deps: AuthorizerTokensDeps) {}
 
   /**
-   * For callers: a token fresher than the margin (404-type error for an unknown appid, 409-type when
-   * not authorized); when refreshing fails otherwise, the cached token while it is still valid for a while.
+   * For callers (404-type error for an unknown appid, 409-type when not authorized): the cached token at once
+   * while it has more than the margin left; inside the margin but still servable, the cached token at once
+   * too, with one refresh started in the background. Only a missing or (nearly) expired token makes the
+   * caller wait; when that refresh fails otherwise, the cached token while it is still servable.
    */
   async get(appid: string): Promise<CurrentToken> {
+    const { clock, marginMs, minServableMs } = this.deps;
+    // The per-request read: status and token only (the record's other fields are needed only to refresh),
+    // shared by the callers that ask at the same time (a herd at expiry: one read, not one per caller).
+    const cached = authorized(appid, await this.readTokenState(appid)).accessToken;
+    const leftMs = cached ? cached.expiresAt - clock.now() : 0;
+    if (cached && leftMs > marginMs) return toCurrentToken(cached, clock);
+    const purpose = `within:${marginMs}`;
+    const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > marginMs;
+    if (cached && leftMs >= minServableMs) {
+      this.deps.coordinator.runInBackground(this.planUnless(appid, purpose, isGood));
+      return toCurrentToken(cached, clock);
+    }
     try {
-      return await this.ensureFresh(appid, this.deps.marginMs);
+      return toCurrentToken(await this.deps.coordinator.run(this.planUnless(appid, purpose, isGood)), clock);
     } catch (err) {
       if (err instanceof AuthorizerNotAuthorizedError || err instanceof AuthorizerNotFoundError) throw err;
       return this.servableOrThrow(appid, err);
@@ -53,12 +68,10 @@ export class AuthorizerTokens {
   /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
   async ensureFresh(appid: string, minRemainingMs: number): Promise<CurrentToken> {
     const { clock } = this.deps;
-    // The per-request read: status and token only (the record's other fields are needed only to refresh),
-    // shared by the callers that ask at the same time (a herd at expiry: one read, not one per caller).
     const cached = authorized(appid, await this.readTokenState(appid)).accessToken;
     const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
     if (isGood(cached)) return toCurrentToken(cached, clock);
-    return toCurrentToken(await this.refreshUnless(appid, `within:${minRemainingMs}`, isGood), clock);
+    return toCurrentToken(await this.deps.coordinator.run(this.planUnless(appid, `within:${minRemainingMs}`, isGood)), clock);
   }
 
   /** Compare-and-refresh: refreshes only if `rejected` is still the account's stored token. */
@@ -66,16 +79,17 @@ export class AuthorizerTokens {
     const { clock, marginMs } = this.deps;
     const isGood = (t: StoredToken | undefined): t is StoredToken =>
       !!t && t.token !== rejected && t.expiresAt - clock.now() > marginMs;
-    return toCurrentToken(await this.refreshUnless(appid, `replace:${rejected}`, isGood), clock);
+    return toCurrentToken(await this.deps.coordinator.run(this.planUnless(appid, `replace:${rejected}`, isGood)), clock);
   }
 
   private readTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
     return this.reads.run(appid, () => this.deps.store.getTokenState(appid));
   }
 
-  private refreshUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): Promise<StoredToken> {
+  /** A refresh of the account's token unless `isGood` says the stored one will do. */
+  private planUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): RefreshPlan {
     let record: AuthorizerRecord | undefined;
-    return this.deps.coordinator.run({
+    return {
       kind: 'authorizer',
       flightKey: `authorizer:${appid}|${purpose}`,
       lockKey: this.deps.keys.authorizerTokenLock(appid),
@@ -85,11 +99,11 @@ export class AuthorizerTokens {
       },
       peek: async () => authorized(appid, await this.readTokenState(appid)).accessToken,
       isGood,
-      refresh: () => this.fetch(record!),
-    });
+      refresh: (fence) => this.fetch(record!, fence),
+    };
   }
 
-  private async fetch(record: AuthorizerRecord): Promise<StoredToken> {
+  private async fetch(record: AuthorizerRecord, fence: Fence): Promise<StoredToken> {
     const { api, componentTokens, store, clock, logger } = this.deps;
     const { appid, refreshToken } = record;
     if (!refreshToken) return this.requireReauthorization(appid, undefined, 'no refresh token stored', undefined);
@@ -107,7 +121,7 @@ export class AuthorizerTokens {
     const expiresAt = startedAt + issued.expiresIn * 1000;
     const rotated = issued.authorizerRefreshToken && issued.authorizerRefreshToken !== refreshToken ? issued.authorizerRefreshToken : undefined;
     // Stored in one transaction with the rotated refresh token; refused if the account revoked meanwhile.
-    if (!(await store.saveAccessToken(appid, issued.token, expiresAt, rotated))) {
+    if (!(await store.saveAccessToken(appid, issued.token, expiresAt, rotated, fence))) {
       throw new AuthorizerNotAuthorizedError(appid, (await store.get(appid))?.status ?? 'unknown');
     }
     logger.info({ authorizerAppid: appid, expiresIn: issued.expiresIn, refreshTokenRotated: !!rotated }, 'authorizer_access_token refreshed');

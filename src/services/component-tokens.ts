@@ -2,11 +2,12 @@ import type { Clock } from '../clock';
 import { ComponentTicketExpiredError, ComponentTicketInvalidError, TicketMissingError } from '../errors';
 import type { Logger } from '../logger';
 import type { Keys } from '../store/keys';
+import type { Fence } from '../store/lock';
 import type { TicketStore } from '../store/ticket-store';
 import type { ComponentTokenStore, StoredToken } from '../store/token-store';
 import type { ComponentApi } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
-import { toCurrentToken, type CurrentToken, type RefreshCoordinator } from './refresh-coordinator';
+import { toCurrentToken, type CurrentToken, type RefreshCoordinator, type RefreshPlan } from './refresh-coordinator';
 import { SingleFlight } from './single-flight';
 
 export interface ComponentTokensDeps {
@@ -18,7 +19,7 @@ export interface ComponentTokensDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly marginMs: number;
-  /** A token with less than this left is never handed out, even when refreshing fails. */
+  /** A token with less than this left is never handed out: callers wait for a fresh one (or get the refresh's error). */
   readonly minServableMs: number;
 }
 
@@ -30,12 +31,23 @@ export class ComponentTokens {
   constructor(private readonly deps: ComponentTokensDeps) {}
 
   /**
-   * For callers: a token fresher than the margin, or, when refreshing fails (WeChat down, lock
-   * wait bound passed), the cached token while it is still valid for a while.
+   * For callers: the cached token at once while it has more than the margin left; inside the margin but
+   * still servable, the cached token at once too, with one refresh started in the background. Only a
+   * missing or (nearly) expired token makes the caller wait for the refresh; when that fails (WeChat down,
+   * lock wait bound passed), the cached token while it is still servable.
    */
   async get(): Promise<CurrentToken> {
+    const { coordinator, clock, marginMs, minServableMs } = this.deps;
+    const cached = await this.read();
+    const plan = this.planWithin(marginMs);
+    const leftMs = cached ? cached.expiresAt - clock.now() : 0;
+    if (cached && leftMs > marginMs) return toCurrentToken(cached, clock);
+    if (cached && leftMs >= minServableMs) {
+      coordinator.runInBackground(plan);
+      return toCurrentToken(cached, clock);
+    }
     try {
-      return await this.ensureFresh(this.deps.marginMs);
+      return toCurrentToken(await coordinator.run(plan), clock);
     } catch (err) {
       return this.servableOrThrow(err);
     }
@@ -43,20 +55,25 @@ export class ComponentTokens {
 
   /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
   async ensureFresh(minRemainingMs: number): Promise<CurrentToken> {
-    const { store, coordinator, keys, clock } = this.deps;
+    const { coordinator, clock } = this.deps;
     const cached = await this.read();
-    const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
-    if (isGood(cached)) return toCurrentToken(cached, clock);
-    const fresh = await coordinator.run({
+    const plan = this.planWithin(minRemainingMs);
+    if (plan.isGood(cached)) return toCurrentToken(cached, clock);
+    return toCurrentToken(await coordinator.run(plan), clock);
+  }
+
+  /** A refresh unless the token has more than `minRemainingMs` left. */
+  private planWithin(minRemainingMs: number): RefreshPlan {
+    const { store, keys, clock } = this.deps;
+    return {
       kind: 'component',
       flightKey: `component|within:${minRemainingMs}`,
       lockKey: keys.componentTokenLock,
       read: () => store.get(),
       peek: () => this.read(),
-      isGood,
-      refresh: () => this.fetch(),
-    });
-    return toCurrentToken(fresh, clock);
+      isGood: (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs,
+      refresh: (fence) => this.fetch(fence),
+    };
   }
 
   /**
@@ -72,7 +89,7 @@ export class ComponentTokens {
       read: () => store.get(),
       peek: () => this.read(),
       isGood: (t): t is StoredToken => !!t && t.token !== rejected && t.expiresAt - clock.now() > marginMs,
-      refresh: () => this.fetch(),
+      refresh: (fence) => this.fetch(fence),
     });
     return toCurrentToken(fresh, clock);
   }
@@ -99,7 +116,7 @@ export class ComponentTokens {
     }
   }
 
-  private async fetch(): Promise<StoredToken> {
+  private async fetch(fence: Fence): Promise<StoredToken> {
     const { api, tickets, store, clock, logger } = this.deps;
     const ticket = await tickets.get();
     if (!ticket) throw new TicketMissingError();
@@ -108,7 +125,7 @@ export class ComponentTokens {
     try {
       const issued = await api.getComponentAccessToken(ticket.ticket);
       const stored = { token: issued.token, expiresAt: startedAt + issued.expiresIn * 1000 };
-      await store.save(stored);
+      await store.save(stored, fence);
       logger.info({ expiresIn: issued.expiresIn }, 'component_access_token refreshed');
       return stored;
     } catch (err) {

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock';
-import { LockTimeoutError, ReauthorizationRequiredError } from '../errors';
-import type { LockOptions, Locks } from '../store/lock';
+import { LockLostError, LockTimeoutError, ReauthorizationRequiredError } from '../errors';
+import type { Logger } from '../logger';
+import { pollUntil } from '../poll-until';
+import type { Fence, LockOptions, Locks } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import { SingleFlight } from './single-flight';
 
@@ -42,31 +44,50 @@ export interface RefreshPlan {
   /** The re-read while another process holds the lock (default `read`): as cheap as it can be. */
   peek?(): Promise<StoredToken | undefined>;
   isGood(token: StoredToken | undefined): token is StoredToken;
-  /** Calls WeChat and stores the result; runs only while holding the lock. */
-  refresh(): Promise<StoredToken>;
+  /** Calls WeChat and stores the result with a write fenced by `fence`; runs only while holding the lock. */
+  refresh(fence: Fence): Promise<StoredToken>;
 }
 
-/** Upper bound of the wait between two looks at a held lock (and at the token it protects); jittered. */
-export const LOCK_POLL_MS = 25;
+/**
+ * Refresh-lock timing. `lockTtlMs`: the lock is kept alive while its holder works, so this is what a dead
+ * holder costs. `waitMs` ≥ lockTtlMs + the longest one refresh may take, so that a waiter outlasts a dead
+ * holder's lock and its successor's whole refresh.
+ */
+export interface RefreshLockTiming {
+  readonly lockTtlMs: number;
+  readonly waitMs: number;
+}
+
+export const REFRESH_COORDINATOR_DEFAULTS = Object.freeze({
+  /** Pause between two looks at a held lock (and at the token it protects): jittered in [12.5, 25] ms. */
+  poll: Object.freeze({ baseMs: 25, maxMs: 25 }),
+});
+
+/** The wait bound for a given lock TTL and the longest one refresh may take (timeouts × attempts). */
+export function refreshLockTiming(lockTtlMs: number, refreshTimeoutMs: number): RefreshLockTiming {
+  return { lockTtlMs, waitMs: lockTtlMs + refreshTimeoutMs };
+}
 
 /**
- * design.md "Token service rules": in-process single-flight per key, then the per-key Redis
- * lock, then a re-read (another process may have refreshed while we waited), and only then a
- * call to WeChat. With every process following this order, a token is fetched at most once
- * per expiry however many processes and callers ask.
+ * design.md "Token service rules": in-process single-flight per key, then the per-key Redis lock
+ * (kept alive while held, its writes fenced), then a re-read (another process may have refreshed while we
+ * waited), and only then a call to WeChat. With every process following this order, a token is fetched at
+ * most once per expiry however many processes and callers ask.
  *
- * While another process holds the lock, a waiter looks at the token itself every ≤ 25 ms
- * (jittered) besides trying the lock again: the holder's fresh token is taken as soon as it is
- * written, by every waiting process at once, instead of each passing through the lock in turn
- * only to re-read. Waiting is bounded (`waitMs`); past the bound, after a last look, a
+ * While another process holds the lock, a waiter looks at the token itself every ≤ 25 ms besides trying the
+ * lock again: the holder's fresh token is taken as soon as it is written, by every waiting process at once.
+ * A holder whose lock was lost (it stalled past the TTL) has its write refused, and waits like the others for
+ * its successor's token. Waiting is bounded (`waitMs`); past the bound the token is re-read once, then a
  * LockTimeoutError tells the caller, who may fall back to a still-valid cached token.
  */
 export class RefreshCoordinator {
   private readonly flights = new SingleFlight<StoredToken>();
+  private readonly background = new Set<Promise<unknown>>();
 
   constructor(
     private readonly locks: Locks,
-    private readonly lockOptions: LockOptions,
+    private readonly timing: RefreshLockTiming,
+    private readonly logger: Logger,
     private readonly observer: RefreshObserver = {},
   ) {}
 
@@ -74,43 +95,68 @@ export class RefreshCoordinator {
     return this.flights.run(plan.flightKey, () => this.lockOrWait(plan));
   }
 
-  private async lockOrWait(plan: RefreshPlan): Promise<StoredToken> {
-    const { ttlMs, waitMs } = this.lockOptions;
-    const waitStarted = performance.now();
-    const waited = () => performance.now() - waitStarted;
-    for (;;) {
-      const lease = await this.locks.tryAcquire(plan.lockKey, ttlMs);
-      if (lease) {
-        this.observer.onLockWait?.(plan.kind, 'acquired', waited());
-        try {
-          const current = await plan.read();
-          if (plan.isGood(current)) return current;
-          return await this.refresh(plan);
-        } finally {
-          // A failed release only leaves the lock to expire by its TTL; the work itself is done.
-          await lease.release().catch(() => false);
-        }
-      }
-      // Held: its holder is refreshing this token (or another purpose of it); look whether it is done.
-      const current = await (plan.peek ?? plan.read)();
-      if (plan.isGood(current)) {
-        this.observer.onLockWait?.(plan.kind, 'refreshed_elsewhere', waited());
-        return current;
-      }
-      const left = waitMs - waited();
-      if (left <= 0) {
-        this.observer.onLockWait?.(plan.kind, 'timeout', waited());
-        throw new LockTimeoutError(plan.lockKey);
-      }
-      await sleep(Math.min(left, LOCK_POLL_MS / 2 + Math.random() * (LOCK_POLL_MS / 2)));
-    }
+  /**
+   * The same run, for callers that already hold a token good enough to use: they go on with it, and the
+   * refresh's outcome is only logged (the next caller tries again if it failed).
+   */
+  runInBackground(plan: RefreshPlan): void {
+    const running = this.run(plan).catch((err: unknown) => {
+      this.logger.warn({ kind: plan.kind, err: { message: (err as Error).message } }, 'background token refresh failed; the cached token is still served');
+    });
+    this.background.add(running);
+    void running.finally(() => this.background.delete(running));
   }
 
-  private async refresh(plan: RefreshPlan): Promise<StoredToken> {
+  /** Resolves once no background refresh started so far is running (shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+  }
+
+  private async lockOrWait(plan: RefreshPlan): Promise<StoredToken> {
+    const started = performance.now();
+    const waited = () => performance.now() - started;
+    const done = await pollUntil(() => this.tryOnce(plan), { timeoutMs: this.timing.waitMs, backoff: REFRESH_COORDINATOR_DEFAULTS.poll });
+    if (done) {
+      this.observer.onLockWait?.(plan.kind, done.how, waited());
+      return done.token;
+    }
+    // The bound passed: one more look, then a clear error.
+    const last = await (plan.peek ?? plan.read)();
+    if (plan.isGood(last)) {
+      this.observer.onLockWait?.(plan.kind, 'refreshed_elsewhere', waited());
+      return last;
+    }
+    this.observer.onLockWait?.(plan.kind, 'timeout', waited());
+    throw new LockTimeoutError(plan.lockKey, waited());
+  }
+
+  /** One try: take the lock and refresh, or see the token refreshed by the holder; undefined = keep waiting. */
+  private async tryOnce(plan: RefreshPlan): Promise<{ token: StoredToken; how: LockWaitOutcome } | undefined> {
+    const lease = await this.locks.tryAcquire(plan.lockKey, this.timing.lockTtlMs, { keepAlive: true });
+    if (lease) {
+      try {
+        const current = await plan.read();
+        if (plan.isGood(current)) return { token: current, how: 'acquired' };
+        return { token: await this.refresh(plan, lease.fence), how: 'acquired' };
+      } catch (err) {
+        if (!(err instanceof LockLostError)) throw err;
+        this.logger.warn({ kind: plan.kind, lock: plan.lockKey }, 'refresh lock lost before the write (this process stalled past its TTL); result dropped, waiting for the successor');
+        return undefined;
+      } finally {
+        // A failed release only leaves the lock to expire by its TTL; the work itself is done.
+        await lease.release().catch(() => false);
+      }
+    }
+    // Held: its holder is refreshing this token (or another purpose of it); look whether it is done.
+    const current = await (plan.peek ?? plan.read)();
+    return plan.isGood(current) ? { token: current, how: 'refreshed_elsewhere' } : undefined;
+  }
+
+  private async refresh(plan: RefreshPlan, fence: Fence): Promise<StoredToken> {
     const started = performance.now();
     let outcome: RefreshOutcome = 'failed';
     try {
-      const fresh = await plan.refresh();
+      const fresh = await plan.refresh(fence);
       outcome = 'ok';
       return fresh;
     } catch (err) {
@@ -120,8 +166,4 @@ export class RefreshCoordinator {
       this.observer.onRefresh?.(plan.kind, outcome, performance.now() - started);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { equalJitterBackoffMs, type BackoffPolicy } from '../backoff';
 import type { Clock } from '../clock';
 import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, TicketMissingError } from '../errors';
 import type { Logger } from '../logger';
@@ -6,6 +7,28 @@ import type { AuthorizerStore } from '../store/authorizer-store';
 import type { TicketStore } from '../store/ticket-store';
 import type { TokenService } from './token-service';
 import type { PushTicketStarter } from './push-ticket-starter';
+
+export const REFRESHER_DEFAULTS = Object.freeze({
+  intervalMs: 30_000,
+  /** The spread is a third of the margin, at most this. */
+  maxSpreadMs: 300_000,
+  batchSize: 500,
+  backoff: Object.freeze({ baseMs: 15_000, maxMs: 10 * 60_000 }),
+});
+
+/** The options for a margin and a concurrency, every other one from REFRESHER_DEFAULTS unless overridden. */
+export function refresherOptions(marginSeconds: number, concurrency: number, overrides: Partial<RefresherOptions> = {}): RefresherOptions {
+  const { intervalMs, maxSpreadMs, batchSize, backoff } = REFRESHER_DEFAULTS;
+  return {
+    marginSeconds,
+    concurrency,
+    intervalMs,
+    spreadMs: Math.min(maxSpreadMs, (marginSeconds * 1000) / 3),
+    batchSize,
+    backoff,
+    ...overrides,
+  };
+}
 
 export interface RefresherOptions {
   readonly marginSeconds: number;
@@ -22,8 +45,8 @@ export interface RefresherOptions {
    * always taken; the next one only within the budget and while the refresher is not being stopped.
    */
   readonly roundBudgetMs?: number;
-  /** Per-account wait after a failed refresh: base × 2^(failures−1), capped, jittered. */
-  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  /** Per-account wait after a failed refresh: base × 2^(failures−1), capped, equal jitter. */
+  readonly backoff: BackoffPolicy;
 }
 
 export interface RefresherDeps {
@@ -162,8 +185,7 @@ export class Refresher {
         return true;
       }
       const count = (this.failures.get(appid)?.count ?? 0) + 1;
-      const ceiling = Math.min(this.options.backoff.maxMs, this.options.backoff.baseMs * 2 ** (count - 1));
-      this.failures.set(appid, { count, retryAt: this.deps.clock.now() + ceiling * (0.5 + Math.random() * 0.5) });
+      this.failures.set(appid, { count, retryAt: this.deps.clock.now() + equalJitterBackoffMs(count, this.options.backoff) });
       this.deps.logger.warn({ authorizerAppid: appid, failures: count, err: { message: (err as Error).message } }, 'refresher: authorizer token not refreshed; backing off');
       return false;
     }

@@ -2,16 +2,16 @@ import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { AuthorizerStore } from '../store/authorizer-store';
 import type { Keys } from '../store/keys';
-import type { LockOptions, Locks } from '../store/lock';
+import type { Locks } from '../store/lock';
 import type { TicketStore } from '../store/ticket-store';
 import type { ComponentTokenStore } from '../store/token-store';
 import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
 import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
-import { RefreshCoordinator, type CurrentToken, type RefreshObserver } from './refresh-coordinator';
+import { RefreshCoordinator, type CurrentToken, type RefreshLockTiming, type RefreshObserver } from './refresh-coordinator';
 
-export type { CurrentToken, RefreshObserver } from './refresh-coordinator';
+export type { CurrentToken, RefreshLockTiming, RefreshObserver } from './refresh-coordinator';
 
 export interface TokenServiceDeps {
   readonly api: ComponentApi;
@@ -24,9 +24,9 @@ export interface TokenServiceDeps {
   readonly logger: Logger;
   /** Refresh a token when less than this is left (TOKEN_REFRESH_MARGIN_SECONDS). */
   readonly marginSeconds: number;
-  /** Refresh locks: TTL longer than the slowest refresh (timeouts × attempts), wait bound ≥ TTL. */
-  readonly lock: LockOptions;
-  /** A token with less left than this is not served when a refresh fails (default 60 s). */
+  /** Refresh locks: kept-alive TTL, and a wait bound ≥ that TTL + the slowest refresh (see refreshLockTiming). */
+  readonly lock: RefreshLockTiming;
+  /** A token with less left than this is never served: callers wait for the refresh (TOKEN_SERVICE_DEFAULTS). */
   readonly minServableMs?: number;
   readonly onReauthorizationRequired?: OnReauthorizationRequired;
   /** Upstream refreshes and refresh-lock waits (metrics). */
@@ -40,6 +40,11 @@ export interface AuthorizationSummary {
   readonly hasApiAccess: boolean;
 }
 
+export const TOKEN_SERVICE_DEFAULTS = Object.freeze({
+  /** Less left than this and a token is not handed out (a caller could not finish a call with it). */
+  minServableMs: 60_000,
+});
+
 /**
  * The only component that obtains tokens from WeChat (the "中控服务器"). Every read goes
  * cache → margin check → single-flight → Redis lock → re-read → WeChat → write → release,
@@ -48,12 +53,14 @@ export interface AuthorizationSummary {
 export class TokenService {
   private readonly component: ComponentTokens;
   private readonly authorizers: AuthorizerTokens;
+  private readonly coordinator: RefreshCoordinator;
 
   constructor(private readonly deps: TokenServiceDeps) {
-    const coordinator = new RefreshCoordinator(deps.locks, deps.lock, deps.observer);
+    const coordinator = new RefreshCoordinator(deps.locks, deps.lock, deps.logger, deps.observer);
+    this.coordinator = coordinator;
     const common = { api: deps.api, coordinator, keys: deps.keys, clock: deps.clock, logger: deps.logger };
     const marginMs = deps.marginSeconds * 1000;
-    const minServableMs = deps.minServableMs ?? 60_000;
+    const minServableMs = deps.minServableMs ?? TOKEN_SERVICE_DEFAULTS.minServableMs;
     this.component = new ComponentTokens({ ...common, tickets: deps.ticketStore, store: deps.componentTokenStore, marginMs, minServableMs });
     this.authorizers = new AuthorizerTokens({
       ...common,
@@ -65,7 +72,16 @@ export class TokenService {
     });
   }
 
-  /** Fresher than the margin; while WeChat cannot refresh it, the cached token as long as it stays valid. */
+  /** Resolves once the background refreshes started so far have settled (shutdown; tests). */
+  idle(): Promise<void> {
+    return this.coordinator.idle();
+  }
+
+  /**
+   * Fresher than the margin at once; inside the margin but servable, the cached token at once and one refresh in
+   * the background; missing or nearly expired, after the refresh. While WeChat cannot refresh it, the cached token
+   * as long as it stays servable.
+   */
   getComponentAccessToken(): Promise<CurrentToken> {
     return this.component.get();
   }

@@ -7,8 +7,13 @@
  * KEYS[3] = zset `P:authorizers`.
  */
 
-/** ARGV: appid, token, ttlMs, expiresAt, now, rotated refresh token or ''. Returns 1 if written. */
+/**
+ * KEYS[4] = the account's refresh lock `P:authorizer:{A}:lock`. ARGV: appid, token, ttlMs, expiresAt, now, rotated
+ * refresh token or '', the lock owner the write is fenced by or ''. Returns 1 if written, 0 when the account is
+ * not authorized, -1 when the lock no longer holds that owner (its holder lost it: a successor's token stands).
+ */
 export const SAVE_ACCESS_TOKEN = `
+if ARGV[7] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[7] then return -1 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'authorized' then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])

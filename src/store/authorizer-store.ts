@@ -1,3 +1,4 @@
+import type { Fence } from './lock';
 import type { StoredToken } from './token-store';
 
 /**
@@ -74,8 +75,11 @@ export interface DueAuthorizer {
 export interface AuthorizerStore {
   /** Status authorized; hash, access token and schedule in one transaction. */
   saveAuthorization(authorization: NewAuthorization): Promise<void>;
-  /** Only while the account is authorized; false if it no longer is (nothing written). */
-  saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string): Promise<boolean>;
+  /**
+   * Only while the account is authorized; false if it no longer is (nothing written). With a fence, only while
+   * that lock is still held by its owner, checked in the same atomic step (LockLostError otherwise).
+   */
+  saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean>;
   /** Deletes the access token and schedules the account for an immediate refresh. */
   dropAccessToken(appid: string): Promise<void>;
   /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. */

@@ -19,7 +19,9 @@ export interface Keys {
   readonly componentAccessTokenExpiry: string;
   /** Set of every authorizer appid ever stored, whatever its status (the zset holds only refreshable ones). */
   readonly knownAuthorizers: string;
+  /** In the slot of `componentAccessToken` (as is its expiry), so the token's fenced write is one script. */
   readonly componentTokenLock: string;
+  /** In the account's `{appid}` slot, with its access token. */
   authorizerTokenLock(appid: string): string;
   pushDedup(id: string): string;
   /** An authorization code already exchanged (by its sha1), so the push and the redirect don't both use it. */
@@ -36,6 +38,10 @@ export interface Keys {
 
 export function createKeys(prefix: string, componentAppId: string): Keys {
   const P = `${prefix}:${componentAppId}`;
+  // The public component token key has no hash tag, so it hashes as a whole: a key whose first `{…}` is that
+  // whole key lands in its Redis Cluster slot, and a fenced write can check the lock and write token and expiry
+  // in one script. They still start with `P:` (prefix scans find them).
+  const componentTokenSlot = `{${P}:component_access_token}`;
   return Object.freeze({
     root: P,
     componentVerifyTicket: `${P}:component_verify_ticket`,
@@ -44,9 +50,9 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     authorizer: (appid: string) => `${P}:authorizer:{${appid}}`,
     authorizerAccessToken: (appid: string) => `${P}:authorizer:{${appid}}:access_token`,
     ticketMeta: `${P}:component_verify_ticket:meta`,
-    componentAccessTokenExpiry: `${P}:component_access_token:expires_at`,
+    componentAccessTokenExpiry: `${P}:expires_at:${componentTokenSlot}`,
     knownAuthorizers: `${P}:authorizers:known`,
-    componentTokenLock: `${P}:lock:component_access_token`,
+    componentTokenLock: `${P}:lock:${componentTokenSlot}`,
     authorizerTokenLock: (appid: string) => `${P}:authorizer:{${appid}}:lock`,
     pushDedup: (id: string) => `${P}:push:${id}`,
     usedAuthCode: (codeHash: string) => `${P}:auth_code:${codeHash}`,

@@ -1,19 +1,45 @@
 import { randomBytes } from 'node:crypto';
 import { LockTimeoutError } from '../errors';
+import { pollUntil } from '../poll-until';
+import { runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { storageOp } from './storage-errors';
 
 /**
- * A mutual-exclusion lock shared by every process of the service: `SET key owner NX PX ttl`
- * with a random owner value. Release deletes the key only if it still holds our owner value
- * (Lua compare-and-delete), so a holder whose lock expired can never delete its successor's.
- * A crashed holder's lock disappears by itself after `ttlMs`: choose a TTL longer than the
- * work it protects, or two holders may overlap.
+ * A mutual-exclusion lock shared by every process of the service: `SET key owner NX PX ttl` with a
+ * random owner value; release deletes the key only if it still holds our owner (compare-and-delete), so
+ * a holder whose lock expired never deletes its successor's.
+ *
+ * A lock taken with `keepAlive` is renewed by its holder every ttl/3 (compare-and-pexpire, as Redisson's
+ * watchdog does) for as long as it works, so the TTL can be short: a holder that dies frees it within
+ * one TTL. A holder that stalls past its TTL (a GC pause, a stopped process) loses the lock to a
+ * successor; its `fence` then makes its fenced writes fail, so it never overwrites the successor's work.
  */
+export const LOCK_DEFAULTS = Object.freeze({
+  /** TTL of a kept-alive lock: the longest a dead holder blocks its successors. */
+  keepAliveTtlMs: 5000,
+  /** Pauses between two tries of `acquire`: growing, jittered. */
+  poll: Object.freeze({ baseMs: 10, maxMs: 100, factor: 1.5 }),
+});
+
+/** What a fenced write checks, in the same script as the write: the lock key still holds this owner value. */
+export interface Fence {
+  readonly lockKey: string;
+  readonly owner: string;
+}
+
 export interface LockLease {
   readonly key: string;
-  /** false when the lock had already expired (and may belong to someone else now). */
+  readonly fence: Fence;
+  /** false once a renewal found the lock expired or another's (a kept-alive lease only). */
+  held(): boolean;
+  /** Stops the renewals; false when the lock had already expired (and may belong to someone else now). */
   release(): Promise<boolean>;
+}
+
+export interface TryAcquireOptions {
+  /** Renew the lock every ttl/3 until release (see LOCK_DEFAULTS.keepAliveTtlMs). */
+  readonly keepAlive?: boolean;
 }
 
 export interface LockOptions {
@@ -24,59 +50,120 @@ export interface LockOptions {
 }
 
 export interface Locks {
-  tryAcquire(key: string, ttlMs: number): Promise<LockLease | undefined>;
+  tryAcquire(key: string, ttlMs: number, options?: TryAcquireOptions): Promise<LockLease | undefined>;
   /** Waits (bounded, jittered polling) for the lock; undefined after `waitMs`. */
   acquire(key: string, options: LockOptions): Promise<LockLease | undefined>;
   /** Runs `fn` holding the lock and always releases it; LockTimeoutError after `waitMs`. */
   withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T>;
 }
 
-const RELEASE = `
+/** KEYS[1] = the lock; ARGV[1] = our owner value. Deletes the lock if it is ours; returns 1 if deleted. */
+const RELEASE: LuaScript = {
+  name: 'wxLockRelease',
+  numberOfKeys: 1,
+  lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`,
+};
 
-const FIRST_POLL_MS = 10;
-const MAX_POLL_MS = 100;
+/** KEYS[1] = the lock; ARGV[1] = our owner value, ARGV[2] = TTL ms. Extends the lock if it is ours; 1 if extended. */
+const RENEW: LuaScript = {
+  name: 'wxLockRenew',
+  numberOfKeys: 1,
+  lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`,
+};
 
 export class RedisLocks implements Locks {
   constructor(private readonly redis: Redis) {}
 
-  async tryAcquire(key: string, ttlMs: number): Promise<LockLease | undefined> {
-    const owner = randomBytes(16).toString('hex');
-    const ok = await storageOp(() => this.redis.set(key, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+  async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
+    const owner = newOwner();
+    const pttl = Math.max(1, Math.ceil(ttlMs));
+    const ok = await storageOp(() => this.redis.set(key, owner, 'PX', pttl, 'NX'));
     if (ok !== 'OK') return undefined;
-    return {
-      key,
-      release: async () => (await storageOp(() => this.redis.eval(RELEASE, 1, key, owner))) === 1,
-    };
+    const renew = async () => (await storageOp(() => runScript(this.redis, RENEW, [key], [owner, pttl]))) === 1;
+    const release = async () => (await storageOp(() => runScript(this.redis, RELEASE, [key], [owner]))) === 1;
+    return leaseOf(key, owner, pttl, options.keepAlive ? renew : undefined, release);
   }
 
-  async acquire(key: string, { ttlMs, waitMs }: LockOptions): Promise<LockLease | undefined> {
-    const deadline = Date.now() + waitMs;
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.tryAcquire(key, ttlMs);
-      if (lease) return lease;
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      // Growing, jittered polls: waiters of different processes spread out instead of hitting Redis in step.
-      const ceiling = Math.min(MAX_POLL_MS, FIRST_POLL_MS * 1.5 ** attempt);
-      await sleep(Math.min(left, ceiling / 2 + Math.random() * (ceiling / 2)));
-    }
+  acquire(key: string, options: LockOptions): Promise<LockLease | undefined> {
+    return acquireByPolling(this, key, options);
   }
 
-  async withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
-    const lease = await this.acquire(key, options);
-    if (!lease) throw new LockTimeoutError(key);
-    try {
-      return await fn();
-    } finally {
-      // A failed release only leaves the lock to expire by its TTL; the work itself succeeded.
-      await lease.release().catch(() => false);
-    }
+  withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+    return runWithLock(this, key, options, fn);
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A random owner value: what tells one holder's lock from its successor's. */
+export function newOwner(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * A lease on a taken lock; with `renew`, a watchdog renews it every ttl/3 until release or until a renewal
+ * finds it lost. A renewal that fails to reach Redis is tried again at the next tick: the lock may expire
+ * meanwhile, and the fence is what keeps the late holder from writing. The timer never keeps a process alive.
+ */
+export function leaseOf(
+  key: string,
+  owner: string,
+  ttlMs: number,
+  renew: (() => Promise<boolean>) | undefined,
+  release: () => Promise<boolean>,
+): LockLease {
+  let lost = false;
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    timer = setTimeout(() => {
+      renew!().then(
+        (ok) => {
+          if (!ok) lost = true;
+          else if (!released) tick();
+        },
+        () => {
+          if (!released) tick();
+        },
+      );
+    }, Math.max(1, Math.floor(ttlMs / 3)));
+    timer.unref();
+  };
+  if (renew) tick();
+  return {
+    key,
+    fence: { lockKey: key, owner },
+    held: () => !lost,
+    release: async () => {
+      released = true;
+      clearTimeout(timer);
+      return release();
+    },
+  };
+}
+
+/** `acquire` of every Locks implementation: tries again with growing, jittered pauses until `waitMs`. */
+export function acquireByPolling(
+  locks: Pick<Locks, 'tryAcquire'>,
+  key: string,
+  { ttlMs, waitMs }: LockOptions,
+  pause?: (ms: number) => Promise<void>,
+): Promise<LockLease | undefined> {
+  return pollUntil(() => locks.tryAcquire(key, ttlMs), { timeoutMs: waitMs, backoff: LOCK_DEFAULTS.poll, pause });
+}
+
+/** `withLock` of every Locks implementation. */
+export async function runWithLock<T>(locks: Pick<Locks, 'acquire'>, key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const lease = await locks.acquire(key, options);
+  if (!lease) throw new LockTimeoutError(key);
+  try {
+    return await fn();
+  } finally {
+    // A failed release only leaves the lock to expire by its TTL; the work itself is done.
+    await lease.release().catch(() => false);
+  }
 }

@@ -1,26 +1,29 @@
-import { createHash } from 'node:crypto';
-import { ReplyError } from 'ioredis';
 import type { Redis } from './redis';
 
 /**
- * A Lua script run by its SHA1 (EVALSHA): on a hot path, EVAL would send the whole script and have
- * Redis hash it on every call. When Redis does not know the script (restarted, SCRIPT FLUSH), it
- * answers NOSCRIPT and the script is sent once with EVAL, which also caches it again.
+ * A Lua script of the service, run through ioredis' `defineCommand`: ioredis sends EVALSHA and, when Redis does
+ * not know the script (restarted, SCRIPT FLUSH), EVAL once, which caches it again. The same code path on every
+ * topology ioredis supports. Each script's KEYS/ARGV are documented where it is written.
  */
-export class LuaScript {
-  readonly sha1: string;
+export interface LuaScript {
+  /** The command name on the client: unique, and no Redis command's name. */
+  readonly name: string;
+  readonly numberOfKeys: number;
+  readonly lua: string;
+}
 
-  constructor(
-    readonly source: string,
-    readonly numberOfKeys: number,
-  ) {
-    this.sha1 = createHash('sha1').update(source).digest('hex');
-  }
+type ScriptCommand = (...keysAndArgs: Array<string | number>) => Promise<unknown>;
 
-  run(redis: Redis, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
-    return redis.evalsha(this.sha1, this.numberOfKeys, ...keysAndArgs).catch((err: unknown) => {
-      if (!(err instanceof ReplyError) || !(err as Error).message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.source, this.numberOfKeys, ...keysAndArgs);
-    });
+/** Runs `script` with its KEYS and ARGV; the script is defined on the client at its first use. */
+export function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  if (keys.length !== script.numberOfKeys) {
+    throw new TypeError(`script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
+  const commands = redis as unknown as Record<string, ScriptCommand | undefined>;
+  let command = commands[script.name];
+  if (typeof command !== 'function') {
+    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    command = commands[script.name] as ScriptCommand;
+  }
+  return command.call(redis, ...keys, ...args);
 }

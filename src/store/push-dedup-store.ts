@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
-import { LuaScript } from './lua-script';
+import { runScript, type LuaScript } from './lua-script';
 import { storageOp } from './storage-errors';
 import { isStorableTicket, RedisTicketStore, TICKET_TTL_SECONDS, ticketMetaValue, type TicketStore } from './ticket-store';
 
@@ -39,8 +39,10 @@ const DONE = 'done';
  * TTL s, done TTL s, '1' to store the ticket ('0' for a blank one). Returns 'stored', or the push's
  * current state ('done', 'processing', …) untouched.
  */
-const SAVE_TICKET_ONCE = new LuaScript(
-  `
+const SAVE_TICKET_ONCE: LuaScript = {
+  name: 'wxSaveTicketOnce',
+  numberOfKeys: 3,
+  lua: `
 local state = redis.call('GET', KEYS[1])
 if state then return state end
 if ARGV[5] == '1' then
@@ -50,8 +52,7 @@ end
 redis.call('SET', KEYS[1], '${DONE}', 'EX', ARGV[4])
 return 'stored'
 `,
-  3,
-);
+};
 
 /** The steps of `saveTicketOnce` for stores that cannot do them as one: claim, save, mark done (release on failure). */
 export async function saveTicketStepwise(
@@ -110,10 +111,7 @@ export class RedisPushDedupStore implements PushDedupStore {
     }
     const k = this.keys;
     const result = await storageOp(() =>
-      SAVE_TICKET_ONCE.run(this.redis, [
-        k.pushDedup(pushId),
-        k.componentVerifyTicket,
-        k.ticketMeta,
+      runScript(this.redis, SAVE_TICKET_ONCE, [k.pushDedup(pushId), k.componentVerifyTicket, k.ticketMeta], [
         ticket,
         ticketMetaValue(receivedAt),
         TICKET_TTL_SECONDS,

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import { LockLostError } from '../errors';
 import type {
   AccountInfo,
   AuthorizerRecord,
@@ -13,7 +14,8 @@ import type {
 } from './authorizer-store';
 import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
 import type { Keys } from './keys';
-import { LuaScript } from './lua-script';
+import type { Fence } from './lock';
+import { runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { execTransaction, storageOp } from './storage-errors';
 
@@ -21,7 +23,14 @@ const RESTORE_OUTCOMES: Record<number, RestoreOutcome> = { 0: 'not_needed', 1: '
 /** Status reads are pipelined in slices of this many, so one scrape never builds a huge reply. */
 const STATUS_BATCH = 1000;
 
-const TOKEN_STATE_SCRIPT = new LuaScript(TOKEN_STATE, 3);
+/** The scripts of authorizer-scripts.ts as ioredis commands (KEYS and ARGV are documented there). */
+const SCRIPTS = {
+  saveAccessToken: { name: 'wxSaveAuthorizerAccessToken', numberOfKeys: 4, lua: SAVE_ACCESS_TOKEN },
+  markReauthorizationRequired: { name: 'wxMarkReauthorizationRequired', numberOfKeys: 3, lua: MARK_REAUTHORIZATION_REQUIRED },
+  updateIfExists: { name: 'wxUpdateIfExists', numberOfKeys: 1, lua: UPDATE_IF_EXISTS },
+  restoreRefreshToken: { name: 'wxRestoreRefreshToken', numberOfKeys: 4, lua: RESTORE_REFRESH_TOKEN },
+  tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
+} as const satisfies Record<string, LuaScript>;
 
 /** Hash field of each AccountInfo property. */
 const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
@@ -62,12 +71,14 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     await execTransaction(tx);
   }
 
-  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string): Promise<boolean> {
+  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
     const now = this.clock.now();
     const { hash, token } = this.keysOf(appid);
     const ttlMs = Math.max(1, Math.floor(expiresAt - now));
-    const args = [appid, accessToken, ttlMs, expiresAt, now, rotatedRefreshToken ?? ''];
-    const written = await storageOp(() => this.redis.eval(SAVE_ACCESS_TOKEN, 3, hash, token, this.keys.authorizers, ...args));
+    const args = [appid, accessToken, ttlMs, expiresAt, now, rotatedRefreshToken ?? '', fence?.owner ?? ''];
+    const lockKey = fence?.lockKey ?? this.keys.authorizerTokenLock(appid);
+    const written = await storageOp(() => runScript(this.redis, SCRIPTS.saveAccessToken, [hash, token, this.keys.authorizers, lockKey], args));
+    if (written === -1) throw new LockLostError(`authorizer_access_token of ${appid}`);
     return written === 1;
   }
 
@@ -94,7 +105,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const { hash, token } = this.keysOf(appid);
     const args = [appid, this.clock.now(), reason, failedRefreshToken ?? ''];
     const marked = await storageOp(() =>
-      this.redis.eval(MARK_REAUTHORIZATION_REQUIRED, 3, hash, token, this.keys.authorizers, ...args),
+      runScript(this.redis, SCRIPTS.markReauthorizationRequired, [hash, token, this.keys.authorizers], args),
     );
     return marked === 1;
   }
@@ -105,7 +116,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       const value = info[name as keyof AccountInfo];
       if (value !== undefined) fields.push(field, value);
     }
-    const updated = await storageOp(() => this.redis.eval(UPDATE_IF_EXISTS, 1, this.keysOf(appid).hash, ...fields));
+    const updated = await storageOp(() => runScript(this.redis, SCRIPTS.updateIfExists, [this.keysOf(appid).hash], fields));
     return updated === 1;
   }
 
@@ -116,7 +127,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   async getTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
     const { hash, token } = this.keysOf(appid);
-    const reply = (await storageOp(() => TOKEN_STATE_SCRIPT.run(this.redis, [hash, token, this.keys.authorizers, appid]))) as
+    const reply = (await storageOp(() => runScript(this.redis, SCRIPTS.tokenState, [hash, token, this.keys.authorizers], [appid]))) as
       | [string, string | null, string | null]
       | null;
     if (!reply) return undefined;
@@ -145,7 +156,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const { hash, token } = this.keysOf(r.appid);
     const args = [r.appid, r.refreshToken, r.authorizedAt, JSON.stringify(r.funcInfo), this.clock.now(), r.listedAt];
     const outcome = await storageOp(() =>
-      this.redis.eval(RESTORE_REFRESH_TOKEN, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
+      runScript(this.redis, SCRIPTS.restoreRefreshToken, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers], args),
     );
     return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
   }

@@ -1,7 +1,10 @@
 import type { Clock } from '../clock';
+import { LockLostError } from '../errors';
 import type { Keys } from './keys';
+import type { Fence } from './lock';
+import { runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
-import { execTransaction, storageOp } from './storage-errors';
+import { storageOp } from './storage-errors';
 
 /** A token and when it stops working, in service-clock ms. */
 export interface StoredToken {
@@ -17,9 +20,28 @@ export interface StoredToken {
  */
 export interface ComponentTokenStore {
   get(): Promise<StoredToken | undefined>;
-  /** Writes token and expiry together; a token already expired by the clock is not stored. */
-  save(token: StoredToken): Promise<void>;
+  /**
+   * Writes token and expiry together; a token already expired by the clock is not stored. With a fence, only
+   * while that lock is still held by its owner, checked in the same atomic step (LockLostError otherwise).
+   */
+  save(token: StoredToken, fence?: Fence): Promise<void>;
 }
+
+/**
+ * KEYS[1] = `P:component_access_token`, KEYS[2] = its expiry, KEYS[3] = the refresh lock (one slot, see keys.ts).
+ * ARGV: token, expiresAt (clock ms), TTL ms, the lock owner the write is fenced by or ''. Returns 1 if written,
+ * 0 when the lock no longer holds that owner.
+ */
+const SAVE_COMPONENT_TOKEN: LuaScript = {
+  name: 'wxSaveComponentToken',
+  numberOfKeys: 3,
+  lua: `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`,
+};
 
 export class RedisComponentTokenStore implements ComponentTokenStore {
   constructor(
@@ -39,14 +61,18 @@ export class RedisComponentTokenStore implements ComponentTokenStore {
     return { token, expiresAt: expiresAt && Number.isFinite(parsed) ? parsed : this.clock.now() };
   }
 
-  async save({ token, expiresAt }: StoredToken): Promise<void> {
+  async save({ token, expiresAt }: StoredToken, fence?: Fence): Promise<void> {
     const ttlMs = Math.floor(expiresAt - this.clock.now());
     if (ttlMs <= 0) return;
-    await execTransaction(
-      this.redis
-        .multi()
-        .set(this.keys.componentAccessToken, token, 'PX', ttlMs)
-        .set(this.keys.componentAccessTokenExpiry, String(expiresAt), 'PX', ttlMs),
+    const { componentAccessToken, componentAccessTokenExpiry, componentTokenLock } = this.keys;
+    const written = await storageOp(() =>
+      runScript(this.redis, SAVE_COMPONENT_TOKEN, [componentAccessToken, componentAccessTokenExpiry, fence?.lockKey ?? componentTokenLock], [
+        token,
+        String(expiresAt),
+        ttlMs,
+        fence?.owner ?? '',
+      ]),
     );
+    if (written !== 1) throw new LockLostError('component_access_token');
   }
 }

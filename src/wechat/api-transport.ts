@@ -6,6 +6,8 @@
  * Node's global fetch (undici) keeps connections alive by default, so calls reuse sockets.
  * Nothing here logs: URLs carry tokens and bodies carry secrets.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { equalJitterBackoffMs } from '../backoff';
 import { WeChatApiError, WeChatUnavailableError } from '../errors';
 import { ERRCODE_SYSTEM_BUSY, weChatApiError } from './errcodes';
 
@@ -20,7 +22,16 @@ export interface ApiTransportOptions {
   readonly onCall?: OnWeChatCall;
 }
 
-const DEFAULT_BUSY_RETRY = { attempts: 3, baseDelayMs: 200 };
+export const API_TRANSPORT_DEFAULTS = Object.freeze({
+  busyRetry: Object.freeze({ attempts: 3, baseDelayMs: 200 }),
+});
+
+/** The longest one `post` can take: every attempt to its timeout, plus the longest waits between them. */
+export function longestPostMs({ timeoutMs, busyRetry = API_TRANSPORT_DEFAULTS.busyRetry }: Pick<ApiTransportOptions, 'timeoutMs' | 'busyRetry'>): number {
+  let waits = 0;
+  for (let failures = 1; failures < busyRetry.attempts; failures++) waits += busyRetry.baseDelayMs * 2 ** (failures - 1);
+  return busyRetry.attempts * timeoutMs + waits;
+}
 
 export type WeChatJson = Record<string, unknown>;
 
@@ -28,7 +39,7 @@ export class ApiTransport {
   private readonly busyRetry: { attempts: number; baseDelayMs: number };
 
   constructor(private readonly options: ApiTransportOptions) {
-    this.busyRetry = options.busyRetry ?? DEFAULT_BUSY_RETRY;
+    this.busyRetry = options.busyRetry ?? API_TRANSPORT_DEFAULTS.busyRetry;
   }
 
   /** POSTs `body` to `/cgi-bin/component/{api}`; resolves with WeChat's JSON when it has no errcode (or 0). */
@@ -44,9 +55,9 @@ export class ApiTransport {
       } catch (err) {
         const busy = err instanceof WeChatApiError && err.errcode === ERRCODE_SYSTEM_BUSY;
         if (!busy || attempt >= this.busyRetry.attempts) throw err;
-        // Full jitter keeps many callers that failed together from retrying together.
-        const ceiling = this.busyRetry.baseDelayMs * 2 ** (attempt - 1);
-        await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+        // Jittered, so many callers that failed together do not retry together.
+        const { baseDelayMs } = this.busyRetry;
+        await sleep(equalJitterBackoffMs(attempt, { baseMs: baseDelayMs, maxMs: baseDelayMs * 2 ** (attempt - 1) }));
       }
     }
   }
@@ -100,8 +111,4 @@ export class ApiTransport {
 function networkReason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as Error).message ?? 'network error';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

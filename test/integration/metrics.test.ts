@@ -48,7 +48,7 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
   const [A, B, C] = accounts.map((a) => a.appid) as [string, string, string];
 
   beforeEach(async () => {
-    h = await startHarness({ emulator: { accounts }, container: { tokenLock: { ttlMs: 10_000, waitMs: 150 } } });
+    h = await startHarness({ emulator: { accounts }, container: { tokenLock: { lockTtlMs: 10_000, waitMs: 150 } } });
     service = await listen(h.container);
     h.emulator.setPushUrl(`${service.url}/auth`);
   });

@@ -53,7 +53,7 @@ describe('token service: shared reads and lock waiters', () => {
   const otherLocks = new RedisLocks(otherRedis);
   afterAll(() => otherRedis.disconnect());
 
-  const service = (lock = { ttlMs: 10_000, waitMs: 60_000 }) => {
+  const service = (lock = { lockTtlMs: 10_000, waitMs: 60_000 }) => {
     const c = h.container;
     const observer: RefreshObserver = { onLockWait: (kind, outcome) => lockWaits.push([kind, outcome]) };
     return new TokenService({
@@ -158,7 +158,7 @@ describe('token service: shared reads and lock waiters', () => {
   });
 
   it('past the wait bound (after a last look) the refresher gets a lock timeout, not a stale token', async () => {
-    const tokens = service({ ttlMs: 10_000, waitMs: 0 });
+    const tokens = service({ lockTtlMs: 10_000, waitMs: 0 });
     h.clock.advance(2 * HOUR - 10 * MINUTE);
     const lease = await otherLocks.tryAcquire(h.container.keys.authorizerTokenLock(A), 30_000);
     await expect(tokens.ensureAuthorizerAccessToken(A, 15 * MINUTE)).rejects.toMatchObject({ code: 'lock_timeout' });

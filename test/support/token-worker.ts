@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   clock.advance(numberFrom('TOKEN_WORKER_CLOCK_OFFSET_MS') ?? 0);
   const container = createContainer(config, {
     clock,
-    tokenLock: { ttlMs: numberFrom('TOKEN_WORKER_LOCK_TTL_MS'), waitMs: numberFrom('TOKEN_WORKER_LOCK_WAIT_MS') },
+    tokenLock: { lockTtlMs: numberFrom('TOKEN_WORKER_LOCK_TTL_MS'), waitMs: numberFrom('TOKEN_WORKER_LOCK_WAIT_MS') },
   });
   if (!(await waitUntilReady(container.redis, 5000))) throw new Error('redis not reachable');
   const target = process.env.TOKEN_WORKER_TARGET ?? 'component';

@@ -22,11 +22,12 @@ import { MemoryComponentTokenStore } from './memory-token-store';
 export type MemoryStores = StoreSet;
 
 export function createMemoryStores(clock: Clock): MemoryStores {
+  const locks = new MemoryLocks(clock);
   return {
     ticketStore: new MemoryTicketStore(clock),
-    componentTokenStore: new MemoryComponentTokenStore(clock),
-    authorizerStore: new MemoryAuthorizerStore(clock),
-    locks: new MemoryLocks(clock),
+    componentTokenStore: new MemoryComponentTokenStore(clock, locks),
+    authorizerStore: new MemoryAuthorizerStore(clock, locks),
+    locks,
     pushDedup: new MemoryPushDedupStore(clock),
     authCodes: new MemoryAuthCodeStore(clock),
   };

@@ -11,7 +11,10 @@ import type {
   RefreshTokenRestore,
   RestoreOutcome,
 } from '../authorizer-store';
+import { LockLostError } from '../../errors';
+import type { Fence } from '../lock';
 import { ExpiringMap } from './expiring-map';
+import type { MemoryLocks } from './memory-locks';
 
 /** What Redis keeps in the durable hash `P:authorizer:{A}` (funcInfo as its JSON, as there). */
 type AuthorizerHash = { -readonly [K in keyof AccountInfo]: AccountInfo[K] } & {
@@ -41,7 +44,11 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
   private readonly schedule = new Map<string, number>();
   private readonly known = new Set<string>();
 
-  constructor(private readonly clock: Clock) {
+  constructor(
+    private readonly clock: Clock,
+    /** The locks fenced writes are checked against. */
+    private readonly locks?: MemoryLocks,
+  ) {
     this.tokens = new ExpiringMap(clock);
   }
 
@@ -71,7 +78,8 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     this.known.add(a.appid);
   }
 
-  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string): Promise<boolean> {
+  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
+    if (fence && !this.locks?.holds(fence)) throw new LockLostError(`authorizer_access_token of ${appid}`);
     const hash = this.hashes.get(appid);
     if (hash?.status !== 'authorized') return false;
     const now = this.clock.now();

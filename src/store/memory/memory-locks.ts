@@ -1,13 +1,11 @@
 import type { Clock } from '../../clock';
-import { LockTimeoutError } from '../../errors';
-import type { LockLease, LockOptions, Locks } from '../lock';
-
-const MAX_POLL_MS = 100;
+import { acquireByPolling, leaseOf, newOwner, runWithLock, type Fence, type LockLease, type LockOptions, type Locks, type TryAcquireOptions } from '../lock';
 
 /**
  * Locks in process memory, for the sandbox without Redis (see ./index.ts). They exclude the
  * holders of this process only — which is all there is without Redis. As with RedisLocks, each
- * lease has its own owner, so a holder whose lock expired never releases its successor's.
+ * lease has its own owner, so a holder whose lock expired never releases its successor's, and
+ * `holds` is the fence check of the memory stores' fenced writes.
  *
  * A lock's lifetime is judged by the injected clock (RedisLocks: real time), so moving a
  * ManualClock forward past `ttlMs` frees the lock as a crashed holder's would be. The wait bound
@@ -15,42 +13,46 @@ const MAX_POLL_MS = 100;
  * every release, and otherwise polls (for an expiry) with unref'd timers.
  */
 export class MemoryLocks implements Locks {
-  private readonly held = new Map<string, { readonly owner: object; readonly expiresAt: number }>();
+  private readonly held = new Map<string, { readonly owner: string; expiresAt: number }>();
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly clock: Clock) {}
 
-  async tryAcquire(key: string, ttlMs: number): Promise<LockLease | undefined> {
+  async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
     const now = this.clock.now();
     const current = this.held.get(key);
     if (current && current.expiresAt > now) return undefined;
-    const owner = {};
-    this.held.set(key, { owner, expiresAt: now + Math.max(1, Math.ceil(ttlMs)) });
-    return { key, release: async () => this.release(key, owner) };
+    const owner = newOwner();
+    const pttl = Math.max(1, Math.ceil(ttlMs));
+    this.held.set(key, { owner, expiresAt: now + pttl });
+    const renew = async () => {
+      const entry = this.current(key);
+      if (entry?.owner !== owner) return false;
+      entry.expiresAt = this.clock.now() + pttl;
+      return true;
+    };
+    return leaseOf(key, owner, pttl, options.keepAlive ? renew : undefined, async () => this.release(key, owner));
   }
 
-  async acquire(key: string, { ttlMs, waitMs }: LockOptions): Promise<LockLease | undefined> {
-    const deadline = Date.now() + waitMs;
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.tryAcquire(key, ttlMs);
-      if (lease) return lease;
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await this.waitForRelease(key, Math.min(left, MAX_POLL_MS, 10 * 1.5 ** attempt));
-    }
+  acquire(key: string, options: LockOptions): Promise<LockLease | undefined> {
+    return acquireByPolling(this, key, options, (ms) => this.waitForRelease(key, ms));
   }
 
-  async withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
-    const lease = await this.acquire(key, options);
-    if (!lease) throw new LockTimeoutError(key);
-    try {
-      return await fn();
-    } finally {
-      await lease.release().catch(() => false);
-    }
+  withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+    return runWithLock(this, key, options, fn);
   }
 
-  private release(key: string, owner: object): boolean {
+  /** true while `fence`'s lock is held, unexpired, by its owner. */
+  holds(fence: Fence): boolean {
+    return this.current(fence.lockKey)?.owner === fence.owner;
+  }
+
+  private current(key: string): { readonly owner: string; expiresAt: number } | undefined {
+    const entry = this.held.get(key);
+    return entry && entry.expiresAt > this.clock.now() ? entry : undefined;
+  }
+
+  private release(key: string, owner: string): boolean {
     const current = this.held.get(key);
     if (!current || current.owner !== owner) return false;
     this.held.delete(key);
