@@ -44,7 +44,9 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     h.clock.advance(2 * HOUR - 15 * MINUTE - MINUTE); // 16 minutes left: still fresh
     expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(first.token);
     expect(calls('api_component_token')).toBe(1);
-    h.clock.advance(2 * MINUTE); // 14 minutes left: inside the margin
+    h.clock.advance(2 * MINUTE); // 14 minutes left: inside the margin, still valid: served, refreshed behind
+    expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(first.token);
+    await h.container.tokenService.idle();
     const second = await h.container.tokenService.getComponentAccessToken();
     expect(second.token).not.toBe(first.token);
     expect(calls('api_component_token')).toBe(2);
@@ -163,8 +165,12 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     h.clock.advance(2 * HOUR - 10 * MINUTE); // inside the margin, 10 minutes of validity left
     h.emulator.faults.set('api_component_token', { httpStatus: 503 });
     expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(cached.token);
-    expect(logs.lines().some((l) => l.level === 40 && String(l.msg).includes('serving the cached one'))).toBe(true);
+    await h.container.tokenService.idle();
+    expect(calls('api_component_token')).toBe(2); // the background refresh was tried, and failed
+    expect(logs.lines().some((l) => l.level === 40 && String(l.msg).includes('the cached token is still served'))).toBe(true);
     h.emulator.faults.clear('api_component_token');
+    expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(cached.token);
+    await h.container.tokenService.idle();
     const fresh = await h.container.tokenService.getComponentAccessToken();
     expect(fresh.token).not.toBe(cached.token);
     // With less than a minute left a token is no longer handed out: the caller gets the error instead.

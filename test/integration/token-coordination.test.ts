@@ -113,7 +113,7 @@ describe('token service: shared reads and lock waiters', () => {
 
   it('while another process holds the lock, a waiter takes the token that process writes, without the lock', async () => {
     const tokens = service();
-    h.clock.advance(2 * HOUR - 10 * MINUTE); // inside the margin: due for a refresh
+    h.clock.advance(2 * HOUR + MINUTE); // expired: callers wait for a refresh
     const lease = await otherLocks.tryAcquire(h.container.keys.authorizerTokenLock(A), 30_000);
     expect(lease).toBeDefined();
     const reading = tokens.getAuthorizerAccessToken(A);
@@ -134,7 +134,7 @@ describe('token service: shared reads and lock waiters', () => {
   it('the same for the component token', async () => {
     const tokens = service();
     await h.container.tokenService.getComponentAccessToken();
-    h.clock.advance(2 * HOUR - 10 * MINUTE);
+    h.clock.advance(2 * HOUR + MINUTE);
     const lease = await otherLocks.tryAcquire(h.container.keys.componentTokenLock, 30_000);
     const reading = tokens.getComponentAccessToken();
     await until('the first read', () => (components.settled.get('get') ?? 0) >= 1);
@@ -148,7 +148,7 @@ describe('token service: shared reads and lock waiters', () => {
 
   it('a waiter whose account is revoked meanwhile stops waiting with the 409-type error', async () => {
     const tokens = service();
-    h.clock.advance(2 * HOUR - 10 * MINUTE);
+    h.clock.advance(2 * HOUR + MINUTE);
     const lease = await otherLocks.tryAcquire(h.container.keys.authorizerTokenLock(A), 30_000);
     const reading = tokens.getAuthorizerAccessToken(A);
     await until('the first read', () => (authorizers.settled.get('getTokenState') ?? 0) >= 1);
@@ -159,11 +159,11 @@ describe('token service: shared reads and lock waiters', () => {
 
   it('past the wait bound (after a last look) the refresher gets a lock timeout, not a stale token', async () => {
     const tokens = service({ lockTtlMs: 10_000, waitMs: 0 });
-    h.clock.advance(2 * HOUR - 10 * MINUTE);
+    h.clock.advance(2 * HOUR + MINUTE);
     const lease = await otherLocks.tryAcquire(h.container.keys.authorizerTokenLock(A), 30_000);
     await expect(tokens.ensureAuthorizerAccessToken(A, 15 * MINUTE)).rejects.toMatchObject({ code: 'lock_timeout' });
     expect(lockWaits).toEqual([['authorizer', 'timeout']]);
-    expect(authorizers.calls.get('getTokenState')).toBe(2); // the cached read, and the last look
+    expect(authorizers.calls.get('getTokenState')).toBe(3); // the cached read, one look while polling, the re-read at the bound
     await lease!.release();
   });
 });
