@@ -237,6 +237,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       closed ??= (async () => {
         await refresher.stop();
         await messageService.drain();
+        // A background refresh holds a lock and may be mid-write: let it finish (its calls are bounded by timeouts).
+        await tokenService.idle();
         await storage.health.close();
       })();
       return closed;

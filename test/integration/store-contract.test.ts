@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { ManualClock } from '../../src/clock';
-import { LockTimeoutError } from '../../src/errors';
+import { LockLostError, LockTimeoutError } from '../../src/errors';
 import { authCodeDigest, RedisAuthCodeStore, type AuthCodeStore, type PendingAuthorization } from '../../src/store/auth-code-store';
 import type { AuthorizerStore } from '../../src/store/authorizer-store';
 import { createKeys, type Keys } from '../../src/store/keys';
@@ -191,6 +191,21 @@ describe.each([
       expect(await h.componentTokenStore.get()).toEqual({ token: 'ctoken-2', expiresAt: h.clock.now() + 2 * HOUR });
     });
 
+    it('a fenced save writes only while its lock holds that owner; otherwise LockLostError and nothing written', async () => {
+      const expiresAt = h.clock.now() + 2 * HOUR;
+      const lease = await h.locks.tryAcquire(h.keys.componentTokenLock, 5000);
+      await h.componentTokenStore.save({ token: 'ctoken-1', expiresAt }, lease!.fence);
+      expect(await h.componentTokenStore.get()).toEqual({ token: 'ctoken-1', expiresAt });
+      await lease!.release();
+      await expect(h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence)).rejects.toBeInstanceOf(LockLostError);
+      const successor = await h.otherLocks.tryAcquire(h.keys.componentTokenLock, 5000);
+      await expect(h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence)).rejects.toBeInstanceOf(LockLostError);
+      expect(await h.componentTokenStore.get()).toEqual({ token: 'ctoken-1', expiresAt });
+      await h.componentTokenStore.save({ token: 'ctoken-2', expiresAt }, successor!.fence);
+      expect((await h.componentTokenStore.get())?.token).toBe('ctoken-2');
+      await successor!.release();
+    });
+
     it('keeps the token exactly until its expiry', async () => {
       await h.componentTokenStore.save({ token: 'ctoken-1', expiresAt: h.clock.now() + 2 * HOUR });
       const present = async () => (await h.componentTokenStore.get()) !== undefined;
@@ -297,6 +312,21 @@ describe.each([
       expect(await h.authorizerStore.saveAccessToken(A, 'atoken-3', h.clock.now() + 600_000)).toBe(true);
       expect(await h.authorizerStore.saveAccessToken(A, 'atoken-4', h.clock.now() + 600_000, '')).toBe(true);
       expect(await h.authorizerStore.get(A)).toMatchObject({ refreshToken: 'refresh-2', accessToken: { token: 'atoken-4', expiresAt: NOW + HOUR + 600_000 } });
+    });
+
+    it('a fenced saveAccessToken writes only while its lock holds that owner; otherwise LockLostError and nothing written', async () => {
+      await authorize();
+      const lockKey = h.keys.authorizerTokenLock(A);
+      const lease = await h.locks.tryAcquire(lockKey, 5000);
+      expect(await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + HOUR, 'refresh-2', lease!.fence)).toBe(true);
+      await lease!.release();
+      const successor = await h.otherLocks.tryAcquire(lockKey, 5000);
+      await expect(h.authorizerStore.saveAccessToken(A, 'atoken-late', h.clock.now() + 2 * HOUR, 'refresh-late', lease!.fence)).rejects.toBeInstanceOf(
+        LockLostError,
+      );
+      expect(await h.authorizerStore.get(A)).toMatchObject({ refreshToken: 'refresh-2', accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR } });
+      expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: A, expiresAt: NOW + HOUR }]);
+      await successor!.release();
     });
 
     it('saveAccessToken writes nothing for an account that is unknown or no longer authorized', async () => {
