@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { LockLostError, LockTimeoutError, ReauthorizationRequiredError } from '../errors';
 import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
-import type { Fence, LockOptions, Locks } from '../store/lock';
+import type { Fence, Locks } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import { SingleFlight } from './single-flight';
 
