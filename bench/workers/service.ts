@@ -8,6 +8,7 @@
  *   { cmd: 'warm', ticket }         one api_component_token call, so this process's HTTP client (fetch) is loaded
  *                                   and connected, as in a service that has been running
  *   { cmd: 'memory' }               process.memoryUsage()
+ *   { cmd: 'idle' }                 resolves once the token refreshes this process started in the background are done
  *
  * The background refresher is never started here: the runner drives its rounds so simulated hours pass in seconds.
  */
@@ -25,7 +26,8 @@ export type WorkerRequest =
   | { id: number; cmd: 'tick'; advanceMs: number }
   | { id: number; cmd: 'read'; appid: string; count: number }
   | { id: number; cmd: 'warm'; ticket: string }
-  | { id: number; cmd: 'memory' };
+  | { id: number; cmd: 'memory' }
+  | { id: number; cmd: 'idle' };
 
 export interface TickReply {
   checked: number;
@@ -99,6 +101,9 @@ async function main(): Promise<void> {
         return {};
       case 'memory':
         return process.memoryUsage();
+      case 'idle':
+        await container.tokenService.idle();
+        return {};
     }
   };
 

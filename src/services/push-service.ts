@@ -9,6 +9,7 @@ import {
   PushInProgressError,
 } from '../errors';
 import type { Logger } from '../logger';
+import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
 import { parseComponentPush, type AuthorizationPush, type ComponentPush, type TicketPush } from '../wechat/messages';
@@ -172,14 +173,15 @@ export class PushService {
   }
 
   private async waitForOther(pushId: string): Promise<void> {
-    const deadline = Date.now() + this.duplicateWaitMs;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      const state = await this.deps.dedup.state(pushId);
-      if (state === 'done') return;
-      if (state === 'none') break; // the other instance failed and released it
-    }
-    throw new PushInProgressError();
+    const settled = await pollUntil(
+      async () => {
+        const state = await this.deps.dedup.state(pushId);
+        // 'none': the other instance failed and released it.
+        return state === 'done' || state === 'none' ? state : undefined;
+      },
+      { timeoutMs: this.duplicateWaitMs, backoff: { baseMs: 50, maxMs: 50 } },
+    );
+    if (settled !== 'done') throw new PushInProgressError();
   }
 }
 

@@ -100,6 +100,8 @@ export class RefreshCoordinator {
    * refresh's outcome is only logged (the next caller tries again if it failed).
    */
   runInBackground(plan: RefreshPlan): void {
+    // Already running (a herd inside the margin): nothing to add, and its outcome is logged once.
+    if (this.flights.has(plan.flightKey)) return;
     const running = this.run(plan).catch((err: unknown) => {
       this.logger.warn({ kind: plan.kind, err: { message: (err as Error).message } }, 'background token refresh failed; the cached token is still served');
     });

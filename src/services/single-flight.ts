@@ -14,6 +14,11 @@ export class SingleFlight<T> {
     return flight;
   }
 
+  /** true while work for `key` is running. */
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
   get size(): number {
     return this.flights.size;
   }
