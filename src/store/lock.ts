@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LockTimeoutError } from '../errors';
 import { pollUntil } from '../poll-until';
-import { runScript, type LuaScript } from './lua-script';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { storageOp } from './storage-errors';
 
@@ -78,7 +78,9 @@ return 0
 };
 
 export class RedisLocks implements Locks {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: Redis) {
+    defineScripts(redis, [RELEASE, RENEW]);
+  }
 
   async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
     const owner = newOwner();

@@ -14,16 +14,23 @@ export interface LuaScript {
 
 type ScriptCommand = (...keysAndArgs: Array<string | number>) => Promise<unknown>;
 
-/** Runs `script` with its KEYS and ARGV; the script is defined on the client at its first use. */
+/**
+ * Defines `scripts` on the client, in the constructor of the store that runs them. Defining before use matters:
+ * with auto-pipelining, a batch already open when a command is defined lacks it (ioredis #1931).
+ */
+export function defineScripts(redis: Redis, scripts: readonly LuaScript[]): void {
+  const commands = redis as unknown as Record<string, unknown>;
+  for (const { name, numberOfKeys, lua } of scripts) {
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys, lua });
+  }
+}
+
+/** Runs `script` (defined by defineScripts) with its KEYS and ARGV. */
 export function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
   if (keys.length !== script.numberOfKeys) {
     throw new TypeError(`script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
-  const commands = redis as unknown as Record<string, ScriptCommand | undefined>;
-  let command = commands[script.name];
-  if (typeof command !== 'function') {
-    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    command = commands[script.name] as ScriptCommand;
-  }
+  const command = (redis as unknown as Record<string, ScriptCommand | undefined>)[script.name];
+  if (typeof command !== 'function') throw new TypeError(`script ${script.name} is not defined on this client (defineScripts)`);
   return command.call(redis, ...keys, ...args);
 }

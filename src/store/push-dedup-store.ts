@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
-import { runScript, type LuaScript } from './lua-script';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
 import { storageOp } from './storage-errors';
 import { isStorableTicket, RedisTicketStore, TICKET_TTL_SECONDS, ticketMetaValue, type TicketStore } from './ticket-store';
 
@@ -81,7 +81,9 @@ export class RedisPushDedupStore implements PushDedupStore {
     private readonly processingTtlMs = 15_000,
     /** WeChat re-sends within seconds; an hour covers every retry with room to spare. */
     private readonly doneTtlSeconds = 3600,
-  ) {}
+  ) {
+    defineScripts(redis, [SAVE_TICKET_ONCE]);
+  }
 
   async claim(pushId: string): Promise<PushClaim> {
     const set = await storageOp(() =>

@@ -15,7 +15,7 @@ import type {
 import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
-import { runScript, type LuaScript } from './lua-script';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { execTransaction, storageOp } from './storage-errors';
 
@@ -44,7 +44,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    defineScripts(redis, Object.values(SCRIPTS));
+  }
 
   async saveAuthorization(a: NewAuthorization): Promise<void> {
     const now = this.clock.now();

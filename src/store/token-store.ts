@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { LockLostError } from '../errors';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
-import { runScript, type LuaScript } from './lua-script';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
 import { storageOp } from './storage-errors';
 
@@ -48,7 +48,9 @@ export class RedisComponentTokenStore implements ComponentTokenStore {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    defineScripts(redis, [SAVE_COMPONENT_TOKEN]);
+  }
 
   async get(): Promise<StoredToken | undefined> {
     const [token, expiresAt] = await storageOp(() =>

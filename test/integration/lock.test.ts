@@ -1,8 +1,8 @@
-import type Redis from 'ioredis';
+import IORedis, { type Redis } from 'ioredis';
 import { LockTimeoutError } from '../../src/errors';
 import { acquireByPolling, RedisLocks, type Locks } from '../../src/store/lock';
 import { eventually } from '../support/eventually';
-import { newTestRedis, uniquePrefix } from '../support/redis';
+import { newTestRedis, testRedisUrl, uniquePrefix } from '../support/redis';
 
 /**
  * RedisLocks across two connections (two processes, as far as Redis can tell). No assertion here is about
@@ -151,12 +151,25 @@ describe('RedisLocks (SET NX PX, compare-and-delete, kept alive by a watchdog)',
     expect(await a.exists(key)).toBe(0);
   });
 
+  it('runs its scripts in an auto-pipelined batch opened by other commands (scripts are defined before first use)', async () => {
+    const client = new IORedis(testRedisUrl(), { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+    try {
+      const locks = new RedisLocks(client);
+      const [, lease] = await Promise.all([client.get(marker), locks.tryAcquire(key, 5000)]);
+      // The release script goes out in the same batch as the GET before it.
+      const [, released] = await Promise.all([client.get(marker), lease!.release()]);
+      expect(released).toBe(true);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('runs its scripts through defineCommand (EVALSHA), and again after Redis forgot them (SCRIPT FLUSH)', async () => {
     const client = newTestRedis();
     try {
       const locks = new RedisLocks(client);
-      expect(await (await locks.tryAcquire(key, 5000))!.release()).toBe(true);
       expect(typeof (client as unknown as Record<string, unknown>).wxLockRelease).toBe('function');
+      expect(await (await locks.tryAcquire(key, 5000))!.release()).toBe(true);
       const lease = await locks.tryAcquire(key, 5000);
       await client.script('FLUSH');
       expect(await lease!.release()).toBe(true);
