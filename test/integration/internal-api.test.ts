@@ -172,14 +172,20 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       expect(head.text ?? '').toBe('');
     });
 
-    it('refreshes a token inside the margin before answering', async () => {
+    it('answers a token inside the margin at once, refreshes it behind the answer, and answers an expired one after the refresh', async () => {
       await h.authorize(A);
       const first = (await authed('get', `/internal/authorizers/${A}/access-token`)).body.authorizer_access_token;
       h.clock.advance(2 * HOUR - 10 * MINUTE);
+      const cached = await authed('get', `/internal/authorizers/${A}/access-token`).expect(200);
+      expect(cached.body.authorizer_access_token).toBe(first);
+      expect(cached.body.expires_in).toBeLessThanOrEqual(600); // inside the 15-minute margin
+      await h.container.tokenService.idle();
+      expect(calls('api_authorizer_token')).toBe(1);
+      h.clock.advance(2 * HOUR + MINUTE);
       const res = await authed('get', `/internal/authorizers/${A}/access-token`).expect(200);
       expect(res.body.authorizer_access_token).not.toBe(first);
       expect(res.body.expires_in).toBeGreaterThan(7100);
-      expect(calls('api_authorizer_token')).toBe(1);
+      expect(calls('api_authorizer_token')).toBe(2);
     });
 
     it('answers 404 authorizer_not_found for an unknown account', async () => {
@@ -208,7 +214,7 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
     it('answers 409 with status "reauthorization_required" once WeChat refused the refresh token (61023)', async () => {
       await h.authorize(A);
       await h.emulator.revoke(A, { push: false });
-      h.clock.advance(2 * HOUR - 10 * MINUTE);
+      h.clock.advance(2 * HOUR + MINUTE);
       const first = await authed('get', `/internal/authorizers/${A}/access-token`).expect(409);
       expect(first.body.error).toMatchObject({ code: 'authorizer_not_authorized', status: 'reauthorization_required' });
       const again = await authed('get', `/internal/authorizers/${A}/access-token`).expect(409);

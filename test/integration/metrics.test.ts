@@ -101,7 +101,7 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
 
     await h.authorize(A);
     await h.authorize(B);
-    h.clock.advance(2 * HOUR - 10 * MINUTE);
+    h.clock.advance(2 * HOUR + MINUTE); // expired: reads wait for their refreshes
     await h.container.tokenService.getAuthorizerAccessToken(A);
     h.emulator.faults.set('api_authorizer_token', { errcode: 61023, times: 1 });
     await expect(h.container.tokenService.getAuthorizerAccessToken(B)).rejects.toMatchObject({ status: 'reauthorization_required' });
