@@ -179,13 +179,25 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
 
   it('stalled past its TTL (SIGSTOP): a successor refreshes; the stalled holder, resumed, does not write its token and returns the successor’s', async () => {
     const { offsetMs } = await expiredAuthorizerToken(h, A);
-    // The holder's call is held a while by WeChat, so the holder is stopped before it can have written.
-    h.emulator.faults.set('api_authorizer_token', { delayMs: 3000, times: 1 });
+    // WeChat holds the holder's call a while: the holder is stopped in the middle of it, before it can write.
+    h.emulator.faults.set('api_authorizer_token', { delayMs: LOCK_DEFAULTS.keepAliveTtlMs, times: 1 });
     const holder = startWorker(
       workerEnv(h, offsetMs, { TOKEN_WORKER_TARGET: `authorizer:${A}`, TOKEN_WORKER_CALLS: '1', WECHAT_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS, LOG_LEVEL: 'warn' }),
     );
     const stalledOwner = await eventually(() => h.container.redis.get(lockKey()).then((v) => v ?? undefined), { what: 'the holder to take the lock', timeoutMs: 30_000 });
+    // One renewal by its watchdog (the lock's TTL going back up): the holder has been running well past sending its call.
+    let lowest = Infinity;
+    await eventually(
+      async () => {
+        const pttl = await h.container.redis.pttl(lockKey());
+        lowest = Math.min(lowest, pttl);
+        return pttl > lowest + 1000;
+      },
+      { what: "the holder's watchdog to renew its lock", timeoutMs: 30_000 },
+    );
     signalGroup(holder.child, 'SIGSTOP');
+    // WeChat answers the stopped holder's call: its token is waiting, unread, in its socket.
+    await eventually(() => h.emulator.callLog.count('api_authorizer_token', { ok: true }) === 1, { what: "WeChat to answer the holder's call", timeoutMs: 30_000 });
 
     // Another instance (this process) waits out the stalled holder's lock and refreshes.
     const successor = await h.container.tokenService.getAuthorizerAccessToken(A);
