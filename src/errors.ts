@@ -66,7 +66,7 @@ export class TicketMissingError extends AppError {
 /** Another process holds the refresh lock for too long. */
 export class LockTimeoutError extends AppError {
   constructor(resource: string, waitedMs?: number) {
-    const waited = waitedMs === undefined ? '' : ` (waited ${Math.round(waitedMs)} ms: longer than a lock TTL and a refresh's timeout)`;
+    const waited = waitedMs === undefined ? '' : ` (waited ${Math.round(waitedMs)} ms, then re-read it once)`;
     super('lock_timeout', 503, `timed out waiting for the refresh of ${resource}${waited}`);
   }
 }
