@@ -121,7 +121,8 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const burst = async (mode: Mode): Promise<Omit<StormRound, 'upstream' | 'upstreamMs' | 'timeline'> & { tokens: Set<string> }> => {
       if (mode === 'http') {
         // Every reader's keep-alive connection is open beforehand: the storm measures refreshes, not TCP handshakes.
-        await Promise.all(workers.flatMap((w) => Array.from({ length: perProcess }, () => httpGet(agent, w.port, '/healthz'))));
+        // A connection that fails here is opened again by the burst (and counted there if it fails again).
+        await Promise.all(workers.flatMap((w) => Array.from({ length: perProcess }, () => httpGet(agent, w.port, '/healthz').catch(() => undefined))));
       }
       const roundStart = Date.now();
       let latencies: number[] = [];
