@@ -160,7 +160,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const customMessages = new CustomMessageApi({
     baseUrl: config.wechat.apiBaseUrl,
     timeoutMs: config.wechat.httpTimeoutMs,
-    busyRetry: { attempts: BUSY_ATTEMPTS, baseDelayMs: 200 },
     onCall: (api, errcode, durationMs) => {
       metrics.onWeChatCall(api, errcode, durationMs);
       overrides.onWeChatCall?.(api, errcode, durationMs);
