@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -91,6 +92,37 @@ export const bearerToken = z
   .min(16, 'must be at least 16 characters when set')
   .regex(BEARER_TOKEN_RE, 'must contain only the characters A-Z a-z 0-9 - . _ ~ + / (then optional trailing =), no spaces or non-ASCII');
 
+/** `host:port,host:port` (IPv6 hosts in brackets: `[::1]:6379`). */
+const endpointList = z.string().transform((value, ctx) => {
+  const endpoints: RedisEndpoint[] = [];
+  for (const item of value.split(',').map((s) => s.trim())) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(item);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port (port 1..65535)` });
+      return z.NEVER;
+    }
+    endpoints.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return endpoints;
+});
+
+/** A PEM value: inline (starts with -----BEGIN) or the path of a file, read once at start. */
+const pem = z.string().transform((value, ctx) => {
+  if (value.trimStart().startsWith('-----BEGIN')) return value;
+  try {
+    const text = readFileSync(value, 'utf8');
+    if (!text.includes('-----BEGIN')) {
+      ctx.addIssue({ code: 'custom', message: `${value} is not a PEM file` });
+      return z.NEVER;
+    }
+    return text;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    return z.NEVER;
+  }
+});
+
 const required = (name: string) => z.string({ error: `${name} is required` }).min(1, 'must not be empty');
 /** Empty strings in .env files mean "unset". */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -112,6 +144,18 @@ const schema = z.object({
   WECHAT_LOGIN_PAGE_URL: optional(httpUrl).default('https://mp.weixin.qq.com/cgi-bin/componentloginpage'),
   WECHAT_MOBILE_LOGIN_PAGE_URL: optional(httpUrl).default('https://open.weixin.qq.com/wxaopen/safe/bindcomponent'),
   REDIS_URL: optional(redisUrl).default('redis://127.0.0.1:6379/0'),
+  REDIS_SENTINELS: optional(endpointList),
+  REDIS_SENTINEL_NAME: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')),
+  REDIS_SENTINEL_USERNAME: optional(z.string()),
+  REDIS_SENTINEL_PASSWORD: optional(z.string()),
+  REDIS_CLUSTER_NODES: optional(endpointList),
+  REDIS_USERNAME: optional(z.string()),
+  REDIS_PASSWORD: optional(z.string()),
+  REDIS_TLS: optional(z.enum(['true', 'false'])),
+  REDIS_TLS_CA: optional(pem),
+  REDIS_TLS_CERT: optional(pem),
+  REDIS_TLS_KEY: optional(pem),
+  REDIS_TLS_SERVERNAME: optional(z.string().min(1)),
   REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default('wxopen'),
   INTERNAL_API_TOKEN: optional(bearerToken),
   TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
@@ -127,7 +171,69 @@ const schema = z.object({
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
   RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
+}).superRefine((e, ctx) => {
+  const problem = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) {
+    problem('REDIS_SENTINELS', 'set either REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster), not both');
+  }
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_NAME) problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the master group name)');
+  if (!e.REDIS_SENTINELS) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (e[name] !== undefined) problem(name, 'only applies with REDIS_SENTINELS');
+    }
+  }
+  if (e.REDIS_TLS_CERT !== undefined && e.REDIS_TLS_KEY === undefined) problem('REDIS_TLS_KEY', 'is required with REDIS_TLS_CERT');
+  if (e.REDIS_TLS_KEY !== undefined && e.REDIS_TLS_CERT === undefined) problem('REDIS_TLS_CERT', 'is required with REDIS_TLS_KEY');
+  const standalone = !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES;
+  if (standalone && e.REDIS_TLS !== undefined) {
+    problem('REDIS_TLS', 'only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a single node: use rediss:// in REDIS_URL)');
+  }
+  const tlsOn = standalone ? e.REDIS_URL.startsWith('rediss:') : e.REDIS_TLS === 'true';
+  if (!tlsOn) {
+    for (const name of ['REDIS_TLS_CA', 'REDIS_TLS_CERT', 'REDIS_TLS_KEY', 'REDIS_TLS_SERVERNAME'] as const) {
+      if (e[name] !== undefined) problem(name, `is set but TLS is off (${standalone ? 'REDIS_URL is not rediss://' : 'REDIS_TLS is not true'})`);
+    }
+  }
 });
+
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Which Redis deployment the service talks to; ioredis does the discovery and the failover. */
+export type RedisTopology =
+  | { readonly kind: 'standalone'; readonly url: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisEndpoint[];
+      /** The master group name the sentinels monitor. */
+      readonly name: string;
+      readonly sentinelUsername: string | undefined;
+      readonly sentinelPassword: string | undefined;
+    }
+  | { readonly kind: 'cluster'; readonly nodes: readonly RedisEndpoint[] };
+
+export interface RedisTls {
+  readonly ca: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+  readonly servername: string | undefined;
+}
+
+export interface RedisSettings {
+  /** REDIS_URL (single node); kept for messages even when Sentinel or Cluster is configured. */
+  readonly url: string;
+  readonly keyPrefix: string;
+  readonly topology: RedisTopology;
+  /** ACL user of the data nodes (every node of a Cluster, the master behind Sentinel); overrides REDIS_URL's. */
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** undefined = plain TCP. */
+  readonly tls: RedisTls | undefined;
+  /** The database REDIS_URL's path names (0 under Sentinel and Cluster); the service refuses to start when the server cannot SELECT it. */
+  readonly db: number;
+}
 
 export interface Config {
   readonly nodeEnv: 'development' | 'production' | 'test';
@@ -146,12 +252,7 @@ export interface Config {
     readonly mobileLoginPageUrl: string;
     readonly httpTimeoutMs: number;
   };
-  readonly redis: {
-    readonly url: string;
-    readonly keyPrefix: string;
-    /** The database REDIS_URL's path names; the service refuses to start when the server cannot SELECT it. */
-    readonly db: number;
-  };
+  readonly redis: RedisSettings;
   readonly internalApiToken: string | undefined;
   readonly tokenRefreshMarginSeconds: number;
   /** 0 = off: pushes are not rejected for their age. */
@@ -204,6 +305,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     // node:http refuses this pair at start; said here in the config's words instead.
     throw new ConfigError([`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`]);
   }
+  // REDIS_URL has a default: only one the operator set conflicts with a Sentinel or Cluster setting.
+  if (merged.REDIS_URL !== undefined && (e.REDIS_SENTINELS || e.REDIS_CLUSTER_NODES)) {
+    throw new ConfigError([
+      `REDIS_URL: set either REDIS_URL (single node) or ${e.REDIS_SENTINELS ? 'REDIS_SENTINELS' : 'REDIS_CLUSTER_NODES'}, not both`,
+    ]);
+  }
   return deepFreeze({
     nodeEnv: e.NODE_ENV ?? 'development',
     port: e.PORT,
@@ -221,7 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
       mobileLoginPageUrl: e.WECHAT_MOBILE_LOGIN_PAGE_URL,
       httpTimeoutMs: e.WECHAT_HTTP_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, db: redisDbOf(new URL(e.REDIS_URL)) as number },
+    redis: redisSettings(e),
     internalApiToken: e.INTERNAL_API_TOKEN,
     tokenRefreshMarginSeconds: e.TOKEN_REFRESH_MARGIN_SECONDS,
     pushMaxAgeSeconds: e.PUSH_MAX_AGE_SECONDS,
@@ -238,13 +345,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
   });
 }
 
+function redisSettings(e: z.infer<typeof schema>): RedisSettings {
+  const topology: RedisTopology = e.REDIS_SENTINELS
+    ? {
+        kind: 'sentinel',
+        sentinels: e.REDIS_SENTINELS,
+        name: e.REDIS_SENTINEL_NAME!,
+        sentinelUsername: e.REDIS_SENTINEL_USERNAME,
+        sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+      }
+    : e.REDIS_CLUSTER_NODES
+      ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES }
+      : { kind: 'standalone', url: e.REDIS_URL };
+  const tlsWanted = topology.kind === 'standalone' ? e.REDIS_URL.startsWith('rediss:') : e.REDIS_TLS === 'true';
+  return {
+    url: e.REDIS_URL,
+    keyPrefix: e.REDIS_KEY_PREFIX,
+    topology,
+    username: e.REDIS_USERNAME,
+    password: e.REDIS_PASSWORD,
+    tls: tlsWanted
+      ? { ca: e.REDIS_TLS_CA, cert: e.REDIS_TLS_CERT, key: e.REDIS_TLS_KEY, servername: e.REDIS_TLS_SERVERNAME }
+      : undefined,
+    db: topology.kind === 'standalone' ? (redisDbOf(new URL(e.REDIS_URL)) as number) : 0,
+  };
+}
+
 /**
  * Every configured secret value: the logger removes each one from every line it writes, whatever field, URL or
  * message carries it (src/logger.ts). A new secret variable is added here, once.
  */
 export function secretValues(config: Config): string[] {
-  const { component } = config;
-  return [config.internalApiToken, component.appSecret, component.token, component.aesKey, component.previousAesKey].filter(
+  const { component, redis } = config;
+  const sentinelPassword = redis.topology.kind === 'sentinel' ? redis.topology.sentinelPassword : undefined;
+  return [
+    config.internalApiToken,
+    component.appSecret,
+    component.token,
+    component.aesKey,
+    component.previousAesKey,
+    redis.password,
+    sentinelPassword,
+    redis.tls?.key,
+  ].filter(
     (v): v is string => v !== undefined && v !== '',
   );
 }

@@ -84,7 +84,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const storage =
     overrides.storage === 'memory'
       ? createMemoryStorage(clock)
-      : createRedisStorage({ url: config.redis.url, keys, clock, logger, client: overrides.redis });
+      : createRedisStorage({ redis: config.redis, keys, clock, logger, client: overrides.redis });
   const { ticketStore, componentTokenStore, authorizerStore, locks } = storage;
   const metrics = new Metrics({ clock, storage: storage.health, tickets: ticketStore, componentTokens: componentTokenStore, authorizers: authorizerStore });
   const componentApi = new ComponentApi({

@@ -1,3 +1,4 @@
+import type { RedisSettings } from '../config';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import { RedisAuthCodeStore, type AuthCodeStore } from './auth-code-store';
@@ -37,8 +38,8 @@ export interface Storage extends StoreSet {
   readonly redis: Redis | undefined;
 }
 
-export function createRedisStorage(opts: { url: string; keys: Keys; clock: Clock; logger: Logger; client?: Redis }): Storage {
-  const redis = opts.client ?? createRedis(opts.url, opts.logger);
+export function createRedisStorage(opts: { redis: RedisSettings; keys: Keys; clock: Clock; logger: Logger; client?: Redis }): Storage {
+  const redis = opts.client ?? createRedis(opts.redis, opts.logger);
   const { keys, clock } = opts;
   return {
     redis,
