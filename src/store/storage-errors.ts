@@ -19,7 +19,22 @@ function rethrowStorageError(err: unknown): never {
   throw toStorageError(err);
 }
 
+/**
+ * Replies Redis gives while a failover or a resharding is under way (a demoted master, a replica
+ * loading its data, a Cluster without a quorum): the command can succeed when retried, like an outage.
+ */
+const SWITCHING_OVER = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) /;
+
+/** EXECABORT of a MULTI whose queued commands met a demoted master (ioredis lists them as previousErrors). */
+function abortedBySwitchOver(err: Error): boolean {
+  const previous = (err as { previousErrors?: Error[] }).previousErrors;
+  return err.message.startsWith('EXECABORT') && !!previous?.some((e) => SWITCHING_OVER.test(e.message));
+}
+
 function toStorageError(err: unknown): unknown {
+  if (err instanceof ReplyError && (SWITCHING_OVER.test((err as Error).message) || abortedBySwitchOver(err as Error))) {
+    return new StorageUnavailableError(`storage (Redis) is switching over: ${(err as Error).message}`);
+  }
   if (err instanceof ReplyError || err instanceof StorageUnavailableError) return err;
   return new StorageUnavailableError(`storage (Redis) is unavailable: ${(err as Error).message}`);
 }
@@ -29,7 +44,7 @@ export async function execTransaction(transaction: ChainableCommander): Promise<
   const results = await storageOp(() => transaction.exec());
   if (!results) throw new StorageUnavailableError('storage (Redis) aborted a transaction');
   return results.map(([err, value]) => {
-    if (err) throw err;
+    if (err) throw toStorageError(err);
     return value;
   });
 }

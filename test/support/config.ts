@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../src/config';
-import { testRedisUrl, uniquePrefix } from './redis';
+import { testRedisEnv, uniquePrefix } from './redis';
 
 /** Demo component credentials shared by tests and the emulator (never real ones). */
 export const TEST_COMPONENT = {
@@ -16,7 +16,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     WECHAT_COMPONENT_APPSECRET: TEST_COMPONENT.appSecret,
     WECHAT_COMPONENT_TOKEN: TEST_COMPONENT.token,
     WECHAT_COMPONENT_AES_KEY: TEST_COMPONENT.aesKey,
-    REDIS_URL: testRedisUrl(),
+    // A test that points the service at its own server (REDIS_URL) leaves the shared topology out.
+    ...(overrides.REDIS_URL ? {} : testRedisEnv()),
     REDIS_KEY_PREFIX: uniquePrefix(),
     LOG_LEVEL: 'silent',
     REFRESHER_ENABLED: 'false',

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { startSharedTopology } from './redis-topologies';
 
 /**
  * Gives every test a real Redis: REDIS_URL when set, otherwise a throwaway
@@ -11,6 +12,11 @@ import Redis from 'ioredis';
  * each file works under its own key prefix (see test/support/redis.ts).
  */
 export default async function globalSetup(): Promise<void> {
+  const topology = process.env.TEST_REDIS_TOPOLOGY;
+  if (topology && topology !== 'standalone') {
+    (globalThis as { __testTopologyStop?: () => Promise<void> }).__testTopologyStop = await startSharedTopology(topology);
+    return;
+  }
   if (process.env.REDIS_URL) {
     await assertRedisAnswers(process.env.REDIS_URL);
     return;

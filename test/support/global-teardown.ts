@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 
 /** Stops the throwaway redis-server of global-setup by its process group (SIGTERM, then SIGKILL after 3 s). */
 export default async function globalTeardown(): Promise<void> {
+  await (globalThis as { __testTopologyStop?: () => Promise<void> }).__testTopologyStop?.();
   const child = (globalThis as { __testRedis?: ChildProcess }).__testRedis;
   if (!child?.pid || child.exitCode !== null) return;
   const pid = child.pid;

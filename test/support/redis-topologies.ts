@@ -356,3 +356,26 @@ async function readText(path: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(path, 'utf8');
 }
+
+/**
+ * The global setup's part for TEST_REDIS_TOPOLOGY=cluster|sentinel: starts the group once per jest
+ * run and publishes it to the test workers through TEST_REDIS_* variables (never REDIS_SENTINELS /
+ * REDIS_CLUSTER_NODES themselves, which would clash with REDIS_URL in a child's environment).
+ */
+export async function startSharedTopology(topology: string): Promise<() => Promise<void>> {
+  if (topology === 'cluster') {
+    const cluster = await TestCluster.start();
+    process.env.TEST_REDIS_CLUSTER_NODES = cluster.nodesSetting;
+    process.env.REDIS_URL = `redis://${cluster.nodesSetting.split(',')[0]}/0`;
+    return () => cluster.stop();
+  }
+  if (topology === 'sentinel') {
+    const group = await TestSentinelGroup.start();
+    const master = await group.master();
+    process.env.TEST_REDIS_SENTINELS = group.sentinelsSetting;
+    process.env.TEST_REDIS_SENTINEL_NAME = SENTINEL_MASTER_NAME;
+    process.env.REDIS_URL = `redis://${master.host}:${master.port}/0`;
+    return () => group.stop();
+  }
+  throw new Error(`TEST_REDIS_TOPOLOGY must be standalone, cluster or sentinel (got ${topology})`);
+}

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config';
 import { createContainer } from '../../src/container';
 import { AppError } from '../../src/errors';
 import { waitUntilReady } from '../../src/store/redis';
+import { blockingDuplicate } from './redis';
 
 export type WorkerResult = { ok: true; token: string } | { ok: false; code: string; message: string };
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const goKey = process.env.TOKEN_WORKER_GO_KEY;
 
   // A second connection for BLPOP: it blocks its connection, and the container's client has a command timeout.
-  const waiter = goKey ? container.redis.duplicate({ commandTimeout: undefined }) : undefined;
+  const waiter = goKey ? blockingDuplicate(container.redis) : undefined;
   if (waiter && !(await waitUntilReady(waiter, 5000))) throw new Error('redis not reachable');
   process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);
   if (waiter && goKey) {

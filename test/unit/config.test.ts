@@ -23,7 +23,7 @@ describe('config', () => {
     expect(config.port).toBe(3000);
     expect(config.publicBaseUrl).toBe('http://localhost:3000');
     expect(config.wechat.apiBaseUrl).toBe('https://api.weixin.qq.com');
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379/0', keyPrefix: 'wxopen', db: 0 });
+    expect(config.redis).toMatchObject({ url: 'redis://127.0.0.1:6379/0', keyPrefix: 'wxopen', db: 0 });
     expect(config.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
     expect(config.tokenRefreshMarginSeconds).toBe(900);
     expect(config.internalApiToken).toBeUndefined();
