@@ -16,8 +16,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     WECHAT_COMPONENT_APPSECRET: TEST_COMPONENT.appSecret,
     WECHAT_COMPONENT_TOKEN: TEST_COMPONENT.token,
     WECHAT_COMPONENT_AES_KEY: TEST_COMPONENT.aesKey,
-    // A test that points the service at its own server (REDIS_URL) leaves the shared topology out.
-    ...(overrides.REDIS_URL ? {} : testRedisEnv()),
+    // A test that points the service at its own Redis leaves the shared topology out.
+    ...(overrides.REDIS_URL || overrides.REDIS_SENTINELS || overrides.REDIS_CLUSTER_NODES ? {} : testRedisEnv()),
     REDIS_KEY_PREFIX: uniquePrefix(),
     LOG_LEVEL: 'silent',
     REFRESHER_ENABLED: 'false',
