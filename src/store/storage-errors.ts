@@ -20,10 +20,11 @@ function rethrowStorageError(err: unknown): never {
 }
 
 /**
- * Replies Redis gives while a failover or a resharding is under way (a demoted master, a replica
- * loading its data, a Cluster without a quorum): the command can succeed when retried, like an outage.
+ * Replies Redis gives while a failover or a resharding is under way (a demoted master, a master that
+ * lost its replica under min-replicas-to-write, a replica loading its data, a Cluster without a quorum):
+ * the command can succeed when retried, like an outage.
  */
-const SWITCHING_OVER = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) /;
+const SWITCHING_OVER = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) /;
 
 /** EXECABORT of a MULTI whose queued commands met a demoted master (ioredis lists them as previousErrors). */
 function abortedBySwitchOver(err: Error): boolean {

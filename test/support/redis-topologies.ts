@@ -161,9 +161,13 @@ export class TestSentinelGroup extends ProcessGroup {
   static async start(): Promise<TestSentinelGroup> {
     const group = new TestSentinelGroup();
     try {
-      const master = await group.spawnRedis('master', (dir, port) => baseArgs(port, dir));
+      // A master that lost its replica refuses writes (NOREPLICAS): during a failover, the old master
+      // cannot acknowledge writes that the promoted replica will never see.
+      // No 5 s wait before a full sync: a demoted master catches up as soon as it is reconfigured.
+      const durability = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '5', '--repl-diskless-sync-delay', '0'];
+      const master = await group.spawnRedis('master', (dir, port) => [...baseArgs(port, dir), ...durability]);
       await eventually(() => answersPing(group.endpointOf(master)), { what: 'sentinel master up', timeoutMs: 10_000 });
-      const replica = await group.spawnRedis('replica', (dir, port) => [...baseArgs(port, dir), '--replicaof', '127.0.0.1', String(master.port)]);
+      const replica = await group.spawnRedis('replica', (dir, port) => [...baseArgs(port, dir), ...durability, '--replicaof', '127.0.0.1', String(master.port)]);
       await eventually(async () => String(await commandOn(group.endpointOf(replica), 'INFO', 'replication')).includes('master_link_status:up'), {
         what: 'replica in sync',
         timeoutMs: 15_000,
