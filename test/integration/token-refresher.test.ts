@@ -35,8 +35,9 @@ describe('refresher (ManualClock shared with the emulator)', () => {
     for (let elapsed = 0; elapsed < 6 * HOUR; elapsed += STEP) {
       h.clock.advance(STEP);
       await Promise.all([h.container.refresher.runOnce(), other.refresher.runOnce()]);
-      // What an internal service does: one GET per token, no refreshing of its own.
-      const values = await redis.mget(keys.componentAccessToken, ...accounts.map((a) => keys.authorizerAccessToken(a.appid)));
+      // What an internal service does: one GET per token, no refreshing of its own (not MGET: on a Cluster the
+      // keys live in different slots).
+      const values = await Promise.all([keys.componentAccessToken, ...accounts.map((a) => keys.authorizerAccessToken(a.appid))].map((k) => redis.get(k)));
       const stale = values.filter((v) => v === null || h.emulator.tokenStatus(v) !== 'valid');
       expect({ elapsedMinutes: (elapsed + STEP) / MINUTE, stale }).toEqual({ elapsedMinutes: (elapsed + STEP) / MINUTE, stale: [] });
     }
