@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import type { Keys } from './keys';
 import { storageOp } from './storage-errors';
 
