@@ -31,6 +31,7 @@ describe('config: Redis topologies', () => {
       username: undefined,
       password: undefined,
       tls: undefined,
+      db: 0,
     });
   });
 
