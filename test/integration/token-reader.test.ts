@@ -15,7 +15,7 @@ import {
 } from '../../src/client/token-reader';
 import { generateAccounts } from '../../src/sandbox/emulator';
 import { startHarness, type Harness } from '../support/emulator';
-import { newTestRedis, testRedisUrl } from '../support/redis';
+import { newTestRedis, testRedisUrl, testTopology } from '../support/redis';
 import { ROOT } from '../support/spawn';
 
 const SECRET = 'reader-test-internal-secret-0123';
@@ -135,7 +135,9 @@ describe('reader contract: src/client/token-reader.ts and docs/redis-keys.md (sa
     const commands = block!.trim().split('\n');
     expect(commands.every((line) => line.startsWith('redis-cli '))).toBe(true);
 
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block!], {
+    // On a Cluster, redis-cli follows MOVED redirections only with -c (docs/redis-topologies.md).
+    const script = testTopology() === 'cluster' ? block!.replaceAll('redis-cli ', 'redis-cli -c ') : block!;
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], {
       env: { PATH: process.env.PATH, REDIS_URL: testRedisUrl(), P: h.container.keys.root, A },
     });
     const [componentToken, authorizerToken, ttl, status, ...schedule] = stdout.trim().split('\n');
