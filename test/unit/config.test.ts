@@ -74,7 +74,7 @@ describe('config', () => {
 
   it('requires a long enough internal API token when one is set', () => {
     expect(problemsOf({ ...valid, INTERNAL_API_TOKEN: 'short' })).toEqual([
-      'INTERNAL_API_TOKEN: must be at least 16 characters when set',
+      'INTERNAL_API_TOKEN: must be at least 32 characters when set',
     ]);
     expect(loadConfig({ ...valid, INTERNAL_API_TOKEN: '' }).internalApiToken).toBeUndefined();
   });
