@@ -105,15 +105,15 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const { ticketStore, componentTokenStore, locks } = storage;
   // Account events need Redis (the outbox shares each account's transactions); memory mode has none.
   let webhookDelivery: WebhookDelivery | undefined;
-  let metricsHook: Pick<Metrics, 'onEventsAppended'> | undefined;
   const accountEvents = storage.redis
     ? new AccountEvents({
         stream: new RedisEventStream(storage.redis, keys, config.eventsMaxLen),
         clock,
         logger,
         sweepGraceMs: overrides.events?.sweepGraceMs,
+        // Called only after the container is built (an event needs a request or a start), when `metrics` exists.
         onAppended: (events) => {
-          metricsHook?.onEventsAppended(events);
+          metrics.onEventsAppended(events);
           webhookDelivery?.wake();
         },
       })
@@ -138,7 +138,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       ? () => Promise.all(webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await (t.queue as RedisWebhookQueue).oldestUndelivered() })))
       : undefined,
   });
-  metricsHook = metrics;
   if (webhookTargets.length) {
     const sender = new WebhookSender({ secrets: config.webhooks.secrets, timeoutMs: config.webhooks.timeoutMs });
     webhookDelivery = new WebhookDelivery(

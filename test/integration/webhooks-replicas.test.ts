@@ -61,7 +61,7 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
     // Both replicas have created the group (at its end) before the first event.
     await eventually(async () => (await redis.exists(keys.webhookLease(webhookGroup(receiver.url)))) === 1, { what: 'a deliverer' });
 
-    let pushTo = replicas[0]!;
+    const pushTo = replicas[0]!;
     emulator.setPushUrl(`${pushTo.url}/auth`);
     expect(await emulator.pushTicket()).toMatchObject({ delivered: true });
     const expected: [string, AccountEvent['type']][] = [];
@@ -106,10 +106,7 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
     receiver.release();
     receiver.mode = 'ok';
     const survivor = replicas.find((r) => r !== victim)!;
-    if (pushTo === victim) {
-      pushTo = survivor;
-      emulator.setPushUrl(`${survivor.url}/auth`);
-    }
+    if (pushTo === victim) emulator.setPushUrl(`${survivor.url}/auth`);
 
     await authorize(C, 'updateauthorized', [3]);
     await revoke(A);
