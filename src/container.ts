@@ -2,7 +2,6 @@ import { systemClock, type Clock } from './clock';
 import { secretValues, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
-import { createHash } from 'node:crypto';
 import { AccountEvents } from './services/account-events';
 import { AuthorizationService } from './services/authorization-service';
 import { MessageService, type MessageServiceOptions } from './services/message-service';
@@ -15,7 +14,7 @@ import { Refresher, refresherOptions, type RefresherOptions } from './services/r
 import { TokenService } from './services/token-service';
 import { WebhookDelivery, type WebhookTarget } from './services/webhook-delivery';
 import { RedisEventStream } from './store/event-stream';
-import { RedisWebhookQueue } from './store/webhook-queue';
+import { RedisWebhookQueue, webhookGroup } from './store/webhook-queue';
 import { WebhookSender, targetLabel } from './webhooks/webhook-sender';
 import type { AuthorizerStore } from './store/authorizer-store';
 import { createKeys, type Keys } from './store/keys';
@@ -89,10 +88,6 @@ export interface ContainerOverrides {
   events?: { sweepGraceMs?: number; sweepIntervalMs?: number };
 }
 
-/** The consumer group of a webhook target: stable for its URL, and no URL (or its secrets) in Redis. */
-export function webhookGroup(url: string): string {
-  return `webhook:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
-}
 
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
@@ -121,7 +116,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const authorizerStore = accountEvents ? accountEvents.authorizerStore(storage.authorizerStore) : storage.authorizerStore;
   const authCodes = accountEvents ? accountEvents.authCodeStore(storage.authCodes) : storage.authCodes;
   const redisForWebhooks = storage.redis;
-  const webhookTargets: WebhookTarget[] = redisForWebhooks
+  const webhookTargets: (WebhookTarget & { queue: RedisWebhookQueue })[] = redisForWebhooks
     ? config.webhooks.urls.map((url) => ({
         url,
         label: targetLabel(url),
@@ -135,7 +130,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     componentTokens: componentTokenStore,
     authorizers: authorizerStore,
     webhookBacklog: webhookTargets.length
-      ? () => Promise.all(webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await (t.queue as RedisWebhookQueue).oldestUndelivered() })))
+      ? () => Promise.all(webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await t.queue.oldestUndelivered() })))
       : undefined,
   });
   if (webhookTargets.length) {

@@ -32,8 +32,10 @@ export interface AccountEventsDeps {
   readonly sweepGraceMs?: number;
 }
 
+/** Omit over each member of a union (plain Omit would merge the members). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** Event fields beyond the ones every event has. */
-type EventBody = AccountEvent extends infer E ? (E extends AccountEvent ? Omit<E, 'event_id' | 'authorizer_appid' | 'occurred_at'> : never) : never;
+type EventBody = DistributiveOmit<AccountEvent, 'event_id' | 'authorizer_appid' | 'occurred_at'>;
 
 /**
  * Which state change is which event (docs/events.md), and writing each one with its change: the

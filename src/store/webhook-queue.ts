@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ReplyError } from 'ioredis';
 import { eventFromFields, eventToFields, type AccountEvent } from '../client/account-events';
 import type { Keys } from './keys';
@@ -13,6 +14,11 @@ export interface QueuedEvent {
   readonly id: string;
   /** undefined when the entry was trimmed (MAXLEN) before it was delivered. */
   readonly event: AccountEvent | undefined;
+}
+
+/** The consumer group of a webhook target: stable for its URL, and no URL (or its secrets) in Redis. */
+export function webhookGroup(url: string): string {
+  return `webhook:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
 }
 
 type RawEntry = [string, string[] | null] | null;

@@ -1,5 +1,5 @@
 import type { AccountEvent } from '../../src/client/account-events';
-import { webhookGroup } from '../../src/container';
+import { webhookGroup } from '../../src/store/webhook-queue';
 import { createKeys } from '../../src/store/keys';
 import { createEmulator, type Emulator } from '../../src/sandbox/emulator';
 import { TEST_COMPONENT, testEnv } from '../support/config';

@@ -4,7 +4,7 @@ import { startHarness, type Harness } from '../support/emulator';
 import { captureLogs } from '../support/log-capture';
 import { newTestRedis } from '../support/redis';
 import { WebhookReceiver } from '../support/webhook-receiver';
-import { webhookGroup } from '../../src/container';
+import { webhookGroup } from '../../src/store/webhook-queue';
 
 const OA = 'wx3c5a7e19b2d40f81';
 const SECRET_A = 'webhook-secret-a-0123456789abcdef0123';
