@@ -59,11 +59,15 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
     }
   });
 
-  it('the public port still serves /auth, /authorize, /healthz and /readyz', async () => {
+  it('the public port still serves /auth, /authorize, the message URL, /healthz and /readyz', async () => {
     expect(await get(`${publicSide.url}/healthz`)).toBe(200);
     expect(await get(`${publicSide.url}/readyz`)).toBe(200);
     expect(await get(`${publicSide.url}/authorize`)).toBe(200);
     expect(await get(`${publicSide.url}/auth`)).not.toBe(404); // the admin's redirect without a code: 400
+    const message = await fetch(`${publicSide.url}/wx3c5a7e19b2d40f81/callback`, { method: 'POST', body: '<xml/>' });
+    expect(message.status).not.toBe(404); // WeChat's message URL (unsigned here: refused, but routed)
+    const onInternal = await fetch(`${internalSide.url}/wx3c5a7e19b2d40f81/callback`, { method: 'POST', body: '<xml/>' });
+    expect(onInternal.status).toBe(404);
   });
 
   it('the internal port serves the internal API and /metrics, and not the public pages', async () => {
