@@ -81,7 +81,9 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
   it('the real process (src/main.ts) with INTERNAL_PORT: /metrics and /internal/* are 404 on PORT and served on INTERNAL_PORT', async () => {
     const service = await ServiceProcess.start(testEnv({ INTERNAL_API_TOKENS: `billing:${BILLING}`, WECHAT_API_BASE_URL: h.emulatorUrl }), { internalPort: true });
     try {
-      await eventually(() => fetch(`${service.internalUrl}/healthz`).then((r) => r.ok), { timeoutMs: 20_000, what: 'the internal listener' });
+      for (const url of [service.url, service.internalUrl]) {
+        await eventually(() => fetch(`${url}/healthz`).then((r) => r.ok), { timeoutMs: 20_000, what: `the listener ${url}` });
+      }
       expect(await get(`${service.url}/metrics`)).toBe(404);
       expect(await get(`${service.url}/internal/authorizers`, BILLING)).toBe(404);
       expect(await get(`${service.internalUrl}/metrics`)).toBe(200);

@@ -57,7 +57,9 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
     });
     const keys = createKeys(env.REDIS_KEY_PREFIX!, TEST_COMPONENT.appId);
     replicas.push(await ServiceProcess.start(env, { internalPort: true }), await ServiceProcess.start(env, { internalPort: true }));
-    for (const r of replicas) await eventually(() => fetch(`${r.url}/healthz`).then((res) => res.ok), { timeoutMs: 20_000, what: `replica ${r.pid} up` });
+    for (const url of replicas.flatMap((r) => [r.url, r.internalUrl])) {
+      await eventually(() => fetch(`${url}/healthz`).then((res) => res.ok), { timeoutMs: 20_000, what: `${url} up` });
+    }
     // Both replicas have created the group (at its end) before the first event.
     await eventually(async () => (await redis.exists(keys.webhookLease(webhookGroup(receiver.url)))) === 1, { what: 'a deliverer' });
 
