@@ -36,7 +36,8 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
     ids = (await streamEvents(redis, h.container.keys.events)).map((e) => e.event_id);
     expect(ids).toHaveLength(3);
     dir = mkdtempSync(join(tmpdir(), 'wxopen-events-docs-'));
-    // A consumer project that depends on this repository (and ioredis), as the Node examples import them.
+    // A consumer project that depends on this package (and ioredis), as the Node examples import them; the
+    // package's `source` export condition (node -C source) points at the TypeScript sources, so no build is needed.
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(ROOT, join(dir, 'node_modules', 'wxopen-auth'));
     for (const dep of ['ioredis', 'tsx']) symlinkSync(join(ROOT, 'node_modules', dep), join(dir, 'node_modules', dep));
@@ -71,7 +72,7 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
 
   it('Node: the typed consumer reads, types and acknowledges them (group "tenants")', async () => {
     writeFileSync(join(dir, 'consumer.mts'), example('node'));
-    const out = run(process.execPath, ['--import', 'tsx', 'consumer.mts']);
+    const out = run(process.execPath, ['-C', 'source', '--import', 'tsx', 'consumer.mts']);
     const lines = out.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^provision ${OA} ${ids[0]} \\[[\\d,]*\\]$`));
     expect(lines[1]).toBe(`updateauthorized ${OA} ${ids[1]}`);
@@ -106,7 +107,7 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
     writeFileSync(join(dir, 'receiver.mts'), example('node-verify'));
     const port = await freePort();
     const secret = 'receiver-secret-0123456789abcdef012345';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'receiver.mts'], {
+    const child = spawn(process.execPath, ['-C', 'source', '--import', 'tsx', 'receiver.mts'], {
       cwd: dir,
       detached: true,
       env: { ...env, PORT: String(port), WEBHOOK_SECRET: secret },

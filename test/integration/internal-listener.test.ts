@@ -43,7 +43,7 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
   let internalSide: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
-    h = await startHarness({ env: { INTERNAL_PORT: '0', INTERNAL_API_TOKENS: `billing:${BILLING}` } });
+    h = await startHarness({ env: { INTERNAL_PORT: '3001', INTERNAL_API_TOKENS: `billing:${BILLING}` } });
     publicSide = await listen(createApp(h.container));
     internalSide = await listen(createInternalApp(h.container));
   });
