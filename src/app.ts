@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { Router, type ErrorRequestHandler, type Express } from 'express';
 import type { HttpLogger } from 'pino-http';
 import type { Container } from './container';
 import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from './errors';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
+import { internalClientOf } from './routes/bearer-auth';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
 import { declaredLengthWithin, MAX_REQUEST_BODY_BYTES } from './routes/body-limit';
@@ -13,38 +14,61 @@ import { metricsRoutes } from './routes/metrics';
 import { requestLogging } from './routes/request-logging';
 import { securityHeaders } from './routes/security-headers';
 
+/**
+ * The public listener (PORT). Without INTERNAL_PORT it serves everything; with it, only what WeChat,
+ * admins and the orchestrator must reach — /auth, /authorize, the message URL, /healthz, /readyz and
+ * static assets — and every other path (the internal API and /metrics included) is the ordinary 404.
+ */
 export function createApp(container: Container): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  // Every response is dynamic (tokens with no-store, pages, probes): an ETag would only hash each body.
-  app.disable('etag');
-  app.set('trust proxy', 'loopback');
-
-  logBeforeExpress(
-    app,
-    requestLogging(container.logger, { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }),
-  );
-  // A declared body larger than any route reads is refused before a byte of it is read (each route
-  // then checks its own, smaller limit the same way).
-  app.use(declaredLengthWithin(MAX_REQUEST_BODY_BYTES));
-
+  const app = baseApp(container);
+  const split = container.config.internalPort !== undefined;
   // The internal JSON API first: the hot path for internal services, with its own response headers
   // (routes/internal.ts); helmet's document headers are for the pages and everything after them.
-  app.use(
-    internalRoutes({
-      bearerToken: container.config.internalApiToken,
-      tokenService: container.tokenService,
-      authorizers: container.authorizerStore,
-      recovery: container.recovery,
-      clock: container.clock,
-    }),
-  );
+  if (!split) app.use(internalApiRoutes(container));
   app.use(securityHeaders(container.config));
   app.use(healthRoutes(container.readiness));
-  app.use(metricsRoutes(container.metrics));
-  app.use(authPushRoutes(container.pushService));
-  app.use(messageCallbackRoutes(container.messageService));
-  app.use(
+  if (!split) app.use(internalSurfaces(container));
+  app.use(publicSurfaces(container));
+  return finish(app, container);
+}
+
+/** The internal listener (INTERNAL_PORT): the internal API, /metrics, the admin surfaces, and the probes. */
+export function createInternalApp(container: Container): Express {
+  const app = baseApp(container);
+  app.use(internalApiRoutes(container));
+  app.use(securityHeaders(container.config));
+  app.use(healthRoutes(container.readiness));
+  app.use(internalSurfaces(container));
+  return finish(app, container);
+}
+
+/**
+ * What only the platform's own network may reach, after the security headers: /metrics and the
+ * admin surfaces. Mount new admin routers (the console) here, and they follow INTERNAL_PORT.
+ */
+function internalSurfaces(container: Container): Router {
+  const router = Router();
+  router.use(metricsRoutes(container.metrics));
+  return router;
+}
+
+function internalApiRoutes(container: Container): Router {
+  return internalRoutes({
+    clients: container.config.internalApiClients,
+    onBearerCheck: container.metrics.onInternalApiRequest,
+    tokenService: container.tokenService,
+    authorizers: container.authorizerStore,
+    recovery: container.recovery,
+    clock: container.clock,
+  });
+}
+
+/** What WeChat (pushes, the message URL) and account admins (the authorization flow) reach. */
+function publicSurfaces(container: Container): Router {
+  const router = Router();
+  router.use(authPushRoutes(container.pushService));
+  router.use(messageCallbackRoutes(container.messageService));
+  router.use(
     authorizeRoutes({
       componentAppId: container.config.component.appId,
       publicBaseUrl: container.config.publicBaseUrl,
@@ -59,7 +83,33 @@ export function createApp(container: Container): Express {
       views: container.views,
     }),
   );
+  return router;
+}
 
+function baseApp(container: Container): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Every response is dynamic (tokens with no-store, pages, probes): an ETag would only hash each body.
+  app.disable('etag');
+  app.set('trust proxy', 'loopback');
+
+  logBeforeExpress(
+    app,
+    requestLogging(container.logger, {
+      ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+      fields: (req) => {
+        const client = internalClientOf(req);
+        return client === undefined ? undefined : { client };
+      },
+    }),
+  );
+  // A declared body larger than any route reads is refused before a byte of it is read (each route
+  // then checks its own, smaller limit the same way).
+  app.use(declaredLengthWithin(MAX_REQUEST_BODY_BYTES));
+  return app;
+}
+
+function finish(app: Express, container: Container): Express {
   app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(container));
   return app;

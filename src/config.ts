@@ -87,9 +87,14 @@ const intIn = (min: number, max: number) =>
  * b64token characters. A space or a non-ASCII character can never arrive intact, so every request would get 401.
  */
 const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** Bearer and webhook secrets: long enough that guessing is hopeless (INTERNAL_API_TOKEN was 16 before issue 15). */
+const MIN_SECRET_LENGTH = 32;
+const CLIENT_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The client name of INTERNAL_API_TOKEN in logs and metrics. */
+export const DEFAULT_INTERNAL_CLIENT = 'default';
 export const bearerToken = z
   .string()
-  .min(16, 'must be at least 16 characters when set')
+  .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters when set`)
   .regex(BEARER_TOKEN_RE, 'must contain only the characters A-Z a-z 0-9 - . _ ~ + / (then optional trailing =), no spaces or non-ASCII');
 
 /** `host:port,host:port` (IPv6 hosts in brackets: `[::1]:6379`). */
@@ -158,6 +163,17 @@ const schema = z.object({
   REDIS_TLS_SERVERNAME: optional(z.string().min(1)),
   REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default('wxopen'),
   INTERNAL_API_TOKEN: optional(bearerToken),
+  INTERNAL_API_TOKENS: optional(z.string()),
+  INTERNAL_PORT: optional(intIn(1, 65535)),
+  EVENTS_MAX_LEN: optional(intIn(100, 100_000_000)).default(100_000),
+  WEBHOOK_URLS: optional(z.string()),
+  WEBHOOK_SECRET: optional(z.string()),
+  WEBHOOK_TIMEOUT_MS: optional(intIn(100, 60_000)).default(5000),
+  WEBHOOK_RETRY_BASE_MS: optional(intIn(10, 3_600_000)).default(1000),
+  WEBHOOK_RETRY_MAX_MS: optional(intIn(10, 86_400_000)).default(300_000),
+  WEBHOOK_DEAD_LETTER_AFTER_SECONDS: optional(intIn(1, 30 * 86400)).default(86400),
+  WEBHOOK_LEASE_MS: optional(intIn(300, 600_000)).default(15_000),
+  WEBHOOK_POLL_MS: optional(intIn(10, 60_000)).default(1000),
   TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
   PUSH_MAX_AGE_SECONDS: optional(intIn(0, 86400)).default(0),
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
@@ -194,7 +210,68 @@ const schema = z.object({
       if (e[name] !== undefined) problem(name, `is set but TLS is off (${standalone ? 'REDIS_URL is not rediss://' : 'REDIS_TLS is not true'})`);
     }
   }
+  if (e.INTERNAL_API_TOKENS !== undefined) for (const p of internalClientProblems(e.INTERNAL_API_TOKENS)) problem('INTERNAL_API_TOKENS', p);
+  if (e.INTERNAL_PORT !== undefined && e.INTERNAL_PORT === e.PORT) problem('INTERNAL_PORT', 'must differ from PORT');
+  if (e.WEBHOOK_URLS !== undefined) {
+    for (const p of webhookUrlProblems(e.WEBHOOK_URLS)) problem('WEBHOOK_URLS', p);
+    if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when WEBHOOK_URLS is set');
+  }
+  if (e.WEBHOOK_SECRET !== undefined) {
+    for (const secret of e.WEBHOOK_SECRET.split(',')) {
+      if (secret.trim().length < MIN_SECRET_LENGTH) problem('WEBHOOK_SECRET', `every secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    }
+  }
+  if (e.WEBHOOK_RETRY_MAX_MS < e.WEBHOOK_RETRY_BASE_MS) problem('WEBHOOK_RETRY_MAX_MS', 'must be at least WEBHOOK_RETRY_BASE_MS');
 });
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** One line per bad URL: https:// only, http:// only for a loopback host (local receivers, tests). */
+function webhookUrlProblems(list: string): string[] {
+  const urls = list.split(',').map((u) => u.trim());
+  if (urls.every((u) => u === '')) return ['must list at least one URL'];
+  return urls.flatMap((raw) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return [`"${raw.slice(0, 80)}" is not a URL`];
+    }
+    if (url.username || url.password) return [`${url.origin}: must not carry credentials (sign with WEBHOOK_SECRET)`];
+    if (url.protocol === 'https:') return [];
+    if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname))) return [];
+    if (url.protocol === 'http:') return [`${url.origin}: http:// is allowed only for a loopback host; use https://`];
+    return [`${url.origin || raw.slice(0, 80)}: must be an https:// URL`];
+  });
+}
+
+/** `name:secret,name:secret` — one line per problem, never quoting a secret. */
+function internalClientProblems(list: string): string[] {
+  const problems: string[] = [];
+  const secrets = new Set<string>();
+  list.split(',').forEach((entry, i) => {
+    const colon = entry.indexOf(':');
+    const name = entry.slice(0, colon).trim();
+    const secret = entry.slice(colon + 1).trim();
+    // A name listed twice is one client with two secrets: the old and the new one during a rotation.
+    if (colon < 0 || !CLIENT_NAME_RE.test(name)) problems.push(`entry ${i + 1}: must be name:secret (name of letters, digits, _ . -)`);
+    else if (secret.length < MIN_SECRET_LENGTH) problems.push(`entry ${i + 1} ("${name}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    else if (!BEARER_TOKEN_RE.test(secret)) problems.push(`entry ${i + 1} ("${name}"): the secret must contain only A-Z a-z 0-9 - . _ ~ + / (then optional trailing =)`);
+    else if (secrets.has(secret)) problems.push(`entry ${i + 1} ("${name}"): the same secret is listed twice`);
+    else secrets.add(secret);
+  });
+  return problems;
+}
+
+function internalClients(e: { INTERNAL_API_TOKEN?: string; INTERNAL_API_TOKENS?: string }): InternalApiClient[] {
+  const clients: InternalApiClient[] = [];
+  if (e.INTERNAL_API_TOKEN) clients.push({ name: DEFAULT_INTERNAL_CLIENT, secret: e.INTERNAL_API_TOKEN });
+  for (const entry of e.INTERNAL_API_TOKENS?.split(',') ?? []) {
+    const colon = entry.indexOf(':');
+    clients.push({ name: entry.slice(0, colon).trim(), secret: entry.slice(colon + 1).trim() });
+  }
+  return clients;
+}
 
 export interface RedisEndpoint {
   readonly host: string;
@@ -235,6 +312,12 @@ export interface RedisSettings {
   readonly db: number;
 }
 
+/** One caller of the internal API: its name shows in logs and metrics, its secret nowhere. */
+export interface InternalApiClient {
+  readonly name: string;
+  readonly secret: string;
+}
+
 export interface Config {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly port: number;
@@ -254,6 +337,23 @@ export interface Config {
   };
   readonly redis: RedisSettings;
   readonly internalApiToken: string | undefined;
+  /** INTERNAL_API_TOKEN (as client "default") and INTERNAL_API_TOKENS; empty = no internal API. */
+  readonly internalApiClients: readonly InternalApiClient[];
+  /** When set, /internal/*, /metrics and the admin surfaces listen here only. */
+  readonly internalPort: number | undefined;
+  /** MAXLEN ~ of the account event stream P:events. */
+  readonly eventsMaxLen: number;
+  readonly webhooks: {
+    readonly urls: readonly string[];
+    /** WEBHOOK_SECRET: every secret signs each body (one v1 each), so receivers can rotate. */
+    readonly secrets: readonly string[];
+    readonly timeoutMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly deadLetterAfterSeconds: number;
+    readonly leaseMs: number;
+    readonly pollMs: number;
+  };
   readonly tokenRefreshMarginSeconds: number;
   /** 0 = off: pushes are not rejected for their age. */
   readonly pushMaxAgeSeconds: number;
@@ -330,6 +430,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     },
     redis: redisSettings(e),
     internalApiToken: e.INTERNAL_API_TOKEN,
+    internalApiClients: internalClients(e),
+    internalPort: e.INTERNAL_PORT,
+    eventsMaxLen: e.EVENTS_MAX_LEN,
+    webhooks: {
+      urls: (e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+      secrets: (e.WEBHOOK_SECRET ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+      deadLetterAfterSeconds: e.WEBHOOK_DEAD_LETTER_AFTER_SECONDS,
+      leaseMs: e.WEBHOOK_LEASE_MS,
+      pollMs: e.WEBHOOK_POLL_MS,
+    },
     tokenRefreshMarginSeconds: e.TOKEN_REFRESH_MARGIN_SECONDS,
     pushMaxAgeSeconds: e.PUSH_MAX_AGE_SECONDS,
     refresher: { enabled: e.REFRESHER_ENABLED === 'true', concurrency: e.REFRESHER_CONCURRENCY },
@@ -380,6 +493,8 @@ export function secretValues(config: Config): string[] {
   const sentinelPassword = redis.topology.kind === 'sentinel' ? redis.topology.sentinelPassword : undefined;
   return [
     config.internalApiToken,
+    ...config.internalApiClients.map((c) => c.secret),
+    ...config.webhooks.secrets,
     component.appSecret,
     component.token,
     component.aesKey,

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from './clock';
 import { secretValues, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
+import { AccountEvents } from './services/account-events';
 import { AuthorizationService } from './services/authorization-service';
 import { MessageService, type MessageServiceOptions } from './services/message-service';
 import { PushService } from './services/push-service';
@@ -11,6 +12,10 @@ import { RecoveryService } from './services/recovery';
 import { refreshLockTiming, type RefreshLockTiming } from './services/refresh-coordinator';
 import { Refresher, refresherOptions, type RefresherOptions } from './services/refresher';
 import { TokenService } from './services/token-service';
+import { WebhookDelivery, type WebhookTarget } from './services/webhook-delivery';
+import { RedisEventStream } from './store/event-stream';
+import { RedisWebhookQueue, webhookGroup } from './store/webhook-queue';
+import { WebhookSender, targetLabel } from './webhooks/webhook-sender';
 import type { AuthorizerStore } from './store/authorizer-store';
 import { createKeys, type Keys } from './store/keys';
 import { LOCK_DEFAULTS, type Locks } from './store/lock';
@@ -53,6 +58,10 @@ export interface Container {
   readonly readiness: ReadinessService;
   /** Restores refresh tokens from api_get_authorizer_list (POST /internal/recover, `npm run recover`). */
   readonly recovery: RecoveryService;
+  /** Account events (P:events): undefined on in-memory storage. */
+  readonly accountEvents: AccountEvents | undefined;
+  /** Delivery of the events to WEBHOOK_URLS: undefined without webhooks (or on in-memory storage). */
+  readonly webhookDelivery: WebhookDelivery | undefined;
   /** Starts background work: the refresher, when REFRESHER_ENABLED. Idempotent. */
   start(): void;
   /** Stops background work and closes connections; safe to call twice. */
@@ -75,7 +84,10 @@ export interface ContainerOverrides {
   messages?: Partial<MessageServiceOptions>;
   /** An account was marked reauthorization_required (metrics). */
   onReauthorizationRequired?: (appid: string, errcode: number | undefined) => void;
+  /** Outbox sweep timing (tests): entries younger than the grace are left to their writer. */
+  events?: { sweepGraceMs?: number; sweepIntervalMs?: number };
 }
+
 
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
@@ -85,8 +97,55 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     overrides.storage === 'memory'
       ? createMemoryStorage(clock)
       : createRedisStorage({ redis: config.redis, keys, clock, logger, client: overrides.redis });
-  const { ticketStore, componentTokenStore, authorizerStore, locks } = storage;
-  const metrics = new Metrics({ clock, storage: storage.health, tickets: ticketStore, componentTokens: componentTokenStore, authorizers: authorizerStore });
+  const { ticketStore, componentTokenStore, locks } = storage;
+  // Account events need Redis (the outbox shares each account's transactions); memory mode has none.
+  let webhookDelivery: WebhookDelivery | undefined;
+  const accountEvents = storage.redis
+    ? new AccountEvents({
+        stream: new RedisEventStream(storage.redis, keys, config.eventsMaxLen),
+        clock,
+        logger,
+        sweepGraceMs: overrides.events?.sweepGraceMs,
+        // Called only after the container is built (an event needs a request or a start), when `metrics` exists.
+        onAppended: (events) => {
+          metrics.onEventsAppended(events);
+          webhookDelivery?.wake();
+        },
+      })
+    : undefined;
+  const authorizerStore = accountEvents ? accountEvents.authorizerStore(storage.authorizerStore) : storage.authorizerStore;
+  const authCodes = accountEvents ? accountEvents.authCodeStore(storage.authCodes) : storage.authCodes;
+  const redisForWebhooks = storage.redis;
+  const webhookTargets: (WebhookTarget & { queue: RedisWebhookQueue })[] = redisForWebhooks
+    ? config.webhooks.urls.map((url) => ({
+        url,
+        label: targetLabel(url),
+        queue: new RedisWebhookQueue(redisForWebhooks, keys, webhookGroup(url), config.eventsMaxLen),
+      }))
+    : [];
+  const metrics = new Metrics({
+    clock,
+    storage: storage.health,
+    tickets: ticketStore,
+    componentTokens: componentTokenStore,
+    authorizers: authorizerStore,
+    webhookBacklog: webhookTargets.length
+      ? () => Promise.all(webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await t.queue.oldestUndelivered() })))
+      : undefined,
+  });
+  if (webhookTargets.length) {
+    const sender = new WebhookSender({ secrets: config.webhooks.secrets, timeoutMs: config.webhooks.timeoutMs });
+    webhookDelivery = new WebhookDelivery(
+      { targets: webhookTargets, send: (url, event) => sender.send(url, event), clock, logger, observer: metrics.webhookObserver },
+      {
+        retryBaseMs: config.webhooks.retryBaseMs,
+        retryMaxMs: config.webhooks.retryMaxMs,
+        deadLetterAfterMs: config.webhooks.deadLetterAfterSeconds * 1000,
+        leaseMs: config.webhooks.leaseMs,
+        pollMs: config.webhooks.pollMs,
+      },
+    );
+  }
   const componentApi = new ComponentApi({
     baseUrl: config.wechat.apiBaseUrl,
     timeoutMs: config.wechat.httpTimeoutMs,
@@ -134,7 +193,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const authorizationService = new AuthorizationService({
     tokenService,
     authorizers: authorizerStore,
-    codes: storage.authCodes,
+    codes: authCodes,
     locks,
     keys,
     clock,
@@ -205,6 +264,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   });
 
   let closed: Promise<void> | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweep = () =>
+    accountEvents?.sweep().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'event outbox sweep failed; it runs again later'));
   return {
     config,
     logger,
@@ -229,11 +291,23 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     metrics,
     readiness,
     recovery,
+    accountEvents,
+    webhookDelivery,
     start() {
-      if (config.refresher.enabled && !closed) refresher.start();
+      if (closed) return;
+      if (config.refresher.enabled) refresher.start();
+      if (accountEvents && !sweepTimer) {
+        // At start, then now and then: events a crashed writer left in an outbox reach the stream.
+        void sweep();
+        sweepTimer = setInterval(() => void sweep(), overrides.events?.sweepIntervalMs ?? 60_000);
+        sweepTimer.unref();
+      }
+      webhookDelivery?.start();
     },
     close() {
       closed ??= (async () => {
+        clearInterval(sweepTimer);
+        await webhookDelivery?.stop();
         await refresher.stop();
         await messageService.drain();
         // A background refresh holds a lock and may be mid-write: let it finish (its calls are bounded by timeouts).

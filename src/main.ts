@@ -1,6 +1,6 @@
 import 'dotenv/config';
 import type { Server } from 'node:http';
-import { createApp } from './app';
+import { createApp, createInternalApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createContainer, type Container } from './container';
 import { createHttpServer, listen, listenProblem } from './http-server';
@@ -58,6 +58,14 @@ async function main(): Promise<void> {
   // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
   await listen(server, config.port).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, config.port)));
   logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
+  // INTERNAL_PORT: the internal API, /metrics and the admin surfaces get their own listener (docs/events.md).
+  let internalServer: Server | undefined;
+  if (config.internalPort !== undefined) {
+    const internalPort = config.internalPort;
+    internalServer = createHttpServer(createInternalApp(container), config.http);
+    await listen(internalServer, internalPort).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, internalPort)));
+    logger.info({ internalPort }, 'internal listener: /internal, /metrics and the admin surfaces');
+  }
   // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
   container.start();
 
@@ -71,12 +79,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS);
     force.unref();
-    server.close(async () => {
+    const closeServer = (s: Server | undefined) =>
+      new Promise<void>((resolve) => {
+        if (!s) return resolve();
+        s.close(() => resolve());
+        s.closeIdleConnections();
+      });
+    void Promise.all([closeServer(server), closeServer(internalServer)]).then(async () => {
       await container.close();
       logger.info('stopped');
       process.exit(0);
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

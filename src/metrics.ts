@@ -16,6 +16,8 @@ export interface MetricsSources {
   readonly tickets: TicketStore;
   readonly componentTokens: ComponentTokenStore;
   readonly authorizers: AuthorizerStore;
+  /** Per webhook target, the occurred_at of its oldest unacknowledged event (undefined: up to date). */
+  readonly webhookBacklog?: () => Promise<{ target: string; oldestOccurredAt: number | undefined }[]>;
 }
 
 const KNOWN_INFO_TYPES = new Set(['component_verify_ticket', 'authorized', 'updateauthorized', 'unauthorized', 'unparsed']);
@@ -49,6 +51,10 @@ export class Metrics {
   readonly onMessage: OnMessage;
   readonly refreshObserver: RefreshObserver;
   readonly onReauthorizationRequired: (appid: string, errcode: number | undefined) => void;
+  /** A bearer check of the internal API: the client's name, or undefined when refused. */
+  readonly onInternalApiRequest: (client: string | undefined) => void;
+  readonly onEventsAppended: (events: readonly { type: string }[]) => void;
+  readonly webhookObserver: { onDelivered(target: string): void; onRetry(target: string): void; onDeadLettered(target: string): void };
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -77,6 +83,32 @@ export class Metrics {
 
     const reauthorizations = new Counter({ name: 'wxopen_reauthorizations_required_total', help: 'Accounts marked reauthorization_required, by the errcode that caused it', labelNames: ['errcode'], registers });
     this.onReauthorizationRequired = (_appid, errcode) => reauthorizations.inc({ errcode: errcode === undefined ? 'none' : String(errcode) });
+
+    const internalRequests = new Counter({ name: 'wxopen_internal_api_requests_total', help: 'Internal API requests by client name (INTERNAL_API_TOKENS; "default" = INTERNAL_API_TOKEN; "none" = refused bearer)', labelNames: ['client'], registers });
+    this.onInternalApiRequest = (client) => internalRequests.inc({ client: client ?? 'none' });
+
+    const events = new Counter({ name: 'wxopen_events_appended_total', help: 'Account events appended to the event stream by this instance, by type', labelNames: ['type'], registers });
+    this.onEventsAppended = (list) => {
+      for (const e of list) events.inc({ type: e.type });
+    };
+
+    const webhookLabels = ['target'];
+    const delivered = new Counter({ name: 'wxopen_webhook_delivered_total', help: 'Webhook events delivered (2xx) by target origin', labelNames: webhookLabels, registers });
+    const retried = new Counter({ name: 'wxopen_webhook_retries_total', help: 'Failed webhook attempts that will be retried, by target origin', labelNames: webhookLabels, registers });
+    const deadLettered = new Counter({ name: 'wxopen_webhook_dead_lettered_total', help: 'Webhook events moved to the dead-letter stream, by target origin', labelNames: webhookLabels, registers });
+    this.webhookObserver = {
+      onDelivered: (target) => delivered.inc({ target }),
+      onRetry: (target) => retried.inc({ target }),
+      onDeadLettered: (target) => deadLettered.inc({ target }),
+    };
+    const backlog = sources.webhookBacklog;
+    if (backlog) {
+      stateGauge('wxopen_webhook_oldest_undelivered_age_seconds', 'Age of the oldest event a webhook target has not acknowledged (0 when up to date), by target origin', registers, async (g) => {
+        for (const { target, oldestOccurredAt } of await backlog()) {
+          g.set({ target }, oldestOccurredAt === undefined ? 0 : Math.max(0, SECONDS(sources.clock.now() - oldestOccurredAt)));
+        }
+      }, webhookLabels);
+    }
 
     registerStateGauges(sources, registers);
   }

@@ -4,15 +4,18 @@ import { BadRequestError } from '../errors';
 import { recoveryReportJson, type RecoveryService } from '../services/recovery';
 import type { TokenService } from '../services/token-service';
 import type { AuthorizerStore } from '../store/authorizer-store';
-import { requireBearer } from './bearer-auth';
+import type { InternalApiClient } from '../config';
+import { requireBearer, type OnBearerCheck } from './bearer-auth';
 import { declaredLengthWithin } from './body-limit';
 
 /** `{ "reason": … }` is a few bytes. */
 const INVALIDATE_BODY_LIMIT_BYTES = 8 * 1024;
 
 export interface InternalRoutesDeps {
-  /** INTERNAL_API_TOKEN; undefined = no internal API at all. */
-  readonly bearerToken: string | undefined;
+  /** INTERNAL_API_TOKEN and INTERNAL_API_TOKENS; none = no internal API at all. */
+  readonly clients: readonly InternalApiClient[];
+  /** Every bearer check, by client (metrics). */
+  readonly onBearerCheck?: OnBearerCheck;
   readonly tokenService: Pick<TokenService, 'getComponentAccessToken' | 'getAuthorizerAccessToken' | 'invalidate'>;
   readonly authorizers: Pick<AuthorizerStore, 'list'>;
   readonly recovery: Pick<RecoveryService, 'run'>;
@@ -54,9 +57,9 @@ const MAX_TOKEN_LENGTH = 2048;
  */
 export function internalRoutes(deps: InternalRoutesDeps): Router {
   const router = Router();
-  if (!deps.bearerToken) return router;
+  if (deps.clients.length === 0) return router;
   const { tokenService, clock } = deps;
-  const checkBearer = requireBearer(deps.bearerToken);
+  const checkBearer = requireBearer(deps.clients, deps.onBearerCheck);
   // Every route runs the guard first; any other /internal path meets it in the catch-all at the end.
   // (One `use('/internal', guard)` in front would cost each token read a layer and a URL rewrite.)
   const guard: RequestHandler = (req, res, next) => {

@@ -9,6 +9,8 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export interface RequestLoggingOptions {
   /** Requests whose completion is not logged (probes, scrapes); they still get an id and `req.log`. */
   readonly ignore?: (req: IncomingMessage) => boolean;
+  /** Extra fields of a request's line, known once it is handled (e.g. the internal API client's name). */
+  readonly fields?: (req: IncomingMessage) => Record<string, unknown> | undefined;
 }
 
 /**
@@ -43,5 +45,8 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
       return 'info';
     },
     autoLogging: options.ignore ? { ignore: options.ignore } : true,
+    // Asked at the start (nothing known yet) and for the completion line; pino-http skips an undefined
+    // answer (no child logger), though its type says object.
+    ...(options.fields ? { customProps: (req: IncomingMessage) => options.fields!(req) as object } : {}),
   });
 }

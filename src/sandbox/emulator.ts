@@ -54,7 +54,7 @@ export interface Emulator {
   pushTicket(): Promise<PushResult>;
   currentTicket(): string | undefined;
   /** Same effects as confirming on the page; `updateauthorized` when the account was already authorized. */
-  authorize(appid: string, opts?: { push?: boolean }): Promise<{ authCode: string; expiresIn: number; push?: PushResult }>;
+  authorize(appid: string, opts?: { push?: boolean; funcInfo?: number[] }): Promise<{ authCode: string; expiresIn: number; push?: PushResult }>;
   /** Pushes `unauthorized`; the refresh token then answers 61023 and the access tokens 40001. */
   revoke(appid: string, opts?: { push?: boolean }): Promise<PushResult | undefined>;
   tokenStatus(token: string): 'valid' | 'expired' | 'unknown';
@@ -133,7 +133,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     runReleaseTest: (options) => ctx.releaseTest.run(options),
     pushTicket: () => ctx.ticketPusher.pushTicket(),
     currentTicket: () => ctx.state.tickets.current(),
-    authorize: (appid, opts) => ctx.authorize(appid, { push: opts?.push }),
+    authorize: (appid, opts) => ctx.authorize(appid, { push: opts?.push, funcInfo: opts?.funcInfo }),
     revoke: (appid, opts) => ctx.revoke(appid, opts),
     tokenStatus: (token) => ctx.state.tokens.status(token),
     invalidateToken: (token) => {

@@ -17,7 +17,7 @@ import { createEmulator, type Emulator } from './emulator';
 import { readSandboxSettings, SANDBOX_KEY_PREFIX, SandboxSettingsError, type SandboxSettings } from './sandbox-settings';
 import { findRedisServer, startThrowawayRedis, type ThrowawayRedis } from './throwaway-redis';
 
-const DEMO_INTERNAL_API_TOKEN = 'sandbox-internal-api-token';
+const DEMO_INTERNAL_API_TOKEN = 'sandbox-internal-api-token-0123456789';
 /** The admin's browser, WeChat's domain rule and the printed URLs all use this host. */
 const PUBLIC_HOST = 'localhost';
 

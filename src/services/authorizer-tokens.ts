@@ -129,7 +129,7 @@ export class AuthorizerTokens {
   }
 
   private async requireReauthorization(appid: string, errcode: number | undefined, reason: string, failedRefreshToken: string | undefined): Promise<never> {
-    const marked = await this.deps.store.markReauthorizationRequired(appid, reason, failedRefreshToken);
+    const marked = await this.deps.store.markReauthorizationRequired(appid, reason, failedRefreshToken, errcode);
     if (marked) {
       // The line an operator searches for: the account's admin must open the authorization page again.
       this.deps.logger.error(

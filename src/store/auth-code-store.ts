@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { OutboxWrite } from './event-stream';
 import type { Keys } from './keys';
 import type { Redis } from './redis';
-import { storageOp } from './storage-errors';
+import { execTransaction, storageOp } from './storage-errors';
 
 /**
  * Bookkeeping of authorization codes. The same code reaches us twice — in the
@@ -23,7 +24,8 @@ export interface PendingAuthorization {
 export interface AuthCodeStore {
   usedBy(authCode: string): Promise<string | undefined>;
   markUsed(authCode: string, appid: string, ttlSeconds: number): Promise<void>;
-  savePending(pending: PendingAuthorization, ttlSeconds: number): Promise<void>;
+  /** `outbox`: an event written in the same transaction (event-stream.ts); ignored by stores without events. */
+  savePending(pending: PendingAuthorization, ttlSeconds: number, outbox?: OutboxWrite): Promise<void>;
   getPending(appid: string): Promise<PendingAuthorization | undefined>;
   clearPending(appid: string): Promise<void>;
 }
@@ -46,10 +48,14 @@ export class RedisAuthCodeStore implements AuthCodeStore {
     await storageOp(() => this.redis.set(this.keys.usedAuthCode(authCodeDigest(authCode)), appid, 'EX', ttlSeconds));
   }
 
-  async savePending(pending: PendingAuthorization, ttlSeconds: number): Promise<void> {
-    await storageOp(() =>
-      this.redis.set(this.keys.pendingAuthorization(pending.appid), JSON.stringify(pending), 'EX', ttlSeconds),
-    );
+  async savePending(pending: PendingAuthorization, ttlSeconds: number, outbox?: OutboxWrite): Promise<void> {
+    const key = this.keys.pendingAuthorization(pending.appid);
+    if (!outbox) {
+      await storageOp(() => this.redis.set(key, JSON.stringify(pending), 'EX', ttlSeconds));
+      return;
+    }
+    const tx = this.redis.multi().set(key, JSON.stringify(pending), 'EX', ttlSeconds);
+    await execTransaction(tx.hset(this.keys.authorizerOutbox(pending.appid), outbox.eventId, outbox.json));
   }
 
   async getPending(appid: string): Promise<PendingAuthorization | undefined> {

@@ -22,13 +22,21 @@ if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'refresh_token', ARGV[6]) end
 return 1
 `;
 
-/** ARGV: appid, now, reason, the refresh token that failed or ''. Returns 1 if marked. */
+/**
+ * An event for the account's outbox (event-stream.ts), written only when the script makes its change:
+ * KEYS[n] = `P:authorizer:{A}:outbox`, ARGV[i] = event id or '', ARGV[i + 1] = event JSON.
+ */
+const writeOutbox = (key: number, arg: number) =>
+  `if ARGV[${arg}] ~= '' then redis.call('HSET', KEYS[${key}], ARGV[${arg}], ARGV[${arg + 1}]) end`;
+
+/** KEYS[4] = outbox. ARGV: appid, now, reason, the refresh token that failed or '', event id or '', event JSON. Returns 1 if marked. */
 export const MARK_REAUTHORIZATION_REQUIRED = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'authorized' then return 0 end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'refresh_token') ~= ARGV[4] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'reauthorization_required', 'reauthorization_reason', ARGV[3], 'updated_at', ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
+${writeOutbox(4, 5)}
 return 1
 `;
 
@@ -40,8 +48,8 @@ return 1
 `;
 
 /**
- * Recovery after a data loss: KEYS[4] = the private set of known appids. ARGV: appid, refresh token,
- * authorized_at, func_info JSON, now, listedAt. Returns 1 restored, 0 not needed (authorized with a
+ * Recovery after a data loss: KEYS[4] = the private set of known appids, KEYS[5] = outbox. ARGV: appid, refresh token,
+ * authorized_at, func_info JSON, now, listedAt, event id or '', event JSON. Returns 1 restored, 0 not needed (authorized with a
  * refresh token), 2 that same refresh token already failed, 3 revoked after the list was read.
  * The access token is dropped and the account scheduled now, so the next read verifies the refresh token.
  */
@@ -58,6 +66,7 @@ redis.call('HDEL', KEYS[1], 'reauthorization_reason', 'unauthorized_at')
 redis.call('DEL', KEYS[2])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
+${writeOutbox(5, 7)}
 return 1
 `;
 

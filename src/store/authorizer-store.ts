@@ -1,3 +1,4 @@
+import type { OutboxWrite } from './event-stream';
 import type { Fence } from './lock';
 import type { StoredToken } from './token-store';
 
@@ -72,9 +73,13 @@ export interface DueAuthorizer {
   readonly expiresAt: number;
 }
 
+/**
+ * The state-changing writes take an optional `outbox` event (event-stream.ts): written in the same
+ * transaction as the change, and only if the change is made. Stores without an event stream ignore it.
+ */
 export interface AuthorizerStore {
   /** Status authorized; hash, access token and schedule in one transaction. */
-  saveAuthorization(authorization: NewAuthorization): Promise<void>;
+  saveAuthorization(authorization: NewAuthorization, outbox?: OutboxWrite): Promise<void>;
   /**
    * Only while the account is authorized; false if it no longer is (nothing written). With a fence, only while
    * that lock is still held by its owner, checked in the same atomic step (LockLostError otherwise).
@@ -83,9 +88,9 @@ export interface AuthorizerStore {
   /** Deletes the access token and schedules the account for an immediate refresh. */
   dropAccessToken(appid: string): Promise<void>;
   /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. */
-  markUnauthorized(appid: string): Promise<void>;
-  /** Only if still authorized with `failedRefreshToken` (when given); false otherwise. */
-  markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean>;
+  markUnauthorized(appid: string, outbox?: OutboxWrite): Promise<void>;
+  /** Only if still authorized with `failedRefreshToken` (when given); false otherwise. `errcode`: WeChat's, for the event. */
+  markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, errcode?: number, outbox?: OutboxWrite): Promise<boolean>;
   /** Updates a known account; false (nothing written) for an unknown appid. */
   saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean>;
   get(appid: string): Promise<AuthorizerRecord | undefined>;
@@ -99,7 +104,7 @@ export interface AuthorizerStore {
   /** How many stored accounts have each status (readiness, metrics). */
   countByStatus(): Promise<Record<AuthorizerStatus, number>>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */
-  restoreRefreshToken(restore: RefreshTokenRestore): Promise<RestoreOutcome>;
+  restoreRefreshToken(restore: RefreshTokenRestore, outbox?: OutboxWrite): Promise<RestoreOutcome>;
   /**
    * Accounts whose access token expires at or before `untilMs`, soonest first (equal expiries by
    * appid), skipping the first `offset` of them, at most `limit`.

@@ -34,6 +34,20 @@ export interface Keys {
   readonly messages: string;
   /** De-duplication id of one message on the message URL (shares the push de-duplication records). */
   messageDedupId(authorizerAppid: string, messageId: string): string;
+  // account events (docs/events.md)
+  /** Public stream of account events (authorized, updateauthorized, …), capped with MAXLEN ~. */
+  readonly events: string;
+  /** Events a webhook target gave up on (after WEBHOOK_DEAD_LETTER_AFTER_SECONDS of failures). */
+  readonly eventsDeadLetter: string;
+  /**
+   * Events written to an account's outbox but maybe not yet to the stream (members `appid event_id`):
+   * added before the state change, removed once the event is in the stream, so the sweep finds a crashed writer's.
+   */
+  readonly eventsUnpublished: string;
+  /** Hash event_id → event JSON, written in the same transaction as the account's state change (same slot). */
+  authorizerOutbox(appid: string): string;
+  /** The one replica delivering to a webhook target (identified by its consumer group name). */
+  webhookLease(group: string): string;
 }
 
 export function createKeys(prefix: string, componentAppId: string): Keys {
@@ -61,5 +75,10 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     lock: (name: string) => `${P}:lock:${name}`,
     messages: `${P}:messages`,
     messageDedupId: (authorizerAppid: string, messageId: string) => `msg:${authorizerAppid}:${messageId}`,
+    events: `${P}:events`,
+    eventsDeadLetter: `${P}:events:dead_letter`,
+    eventsUnpublished: `${P}:events:unpublished`,
+    authorizerOutbox: (appid: string) => `${P}:authorizer:{${appid}}:outbox`,
+    webhookLease: (group: string) => `${P}:lock:webhook:${group}`,
   });
 }

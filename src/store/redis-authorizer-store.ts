@@ -12,6 +12,7 @@ import type {
   RefreshTokenRestore,
   RestoreOutcome,
 } from './authorizer-store';
+import type { OutboxWrite } from './event-stream';
 import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
@@ -26,9 +27,9 @@ const STATUS_BATCH = 1000;
 /** The scripts of authorizer-scripts.ts as ioredis commands (KEYS and ARGV are documented there). */
 const SCRIPTS = {
   saveAccessToken: { name: 'wxSaveAuthorizerAccessToken', numberOfKeys: 4, lua: SAVE_ACCESS_TOKEN },
-  markReauthorizationRequired: { name: 'wxMarkReauthorizationRequired', numberOfKeys: 3, lua: MARK_REAUTHORIZATION_REQUIRED },
+  markReauthorizationRequired: { name: 'wxMarkReauthorizationRequired', numberOfKeys: 4, lua: MARK_REAUTHORIZATION_REQUIRED },
   updateIfExists: { name: 'wxUpdateIfExists', numberOfKeys: 1, lua: UPDATE_IF_EXISTS },
-  restoreRefreshToken: { name: 'wxRestoreRefreshToken', numberOfKeys: 4, lua: RESTORE_REFRESH_TOKEN },
+  restoreRefreshToken: { name: 'wxRestoreRefreshToken', numberOfKeys: 5, lua: RESTORE_REFRESH_TOKEN },
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
 } as const satisfies Record<string, LuaScript>;
 
@@ -48,7 +49,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     defineScripts(redis, Object.values(SCRIPTS));
   }
 
-  async saveAuthorization(a: NewAuthorization): Promise<void> {
+  async saveAuthorization(a: NewAuthorization, outbox?: OutboxWrite): Promise<void> {
     const now = this.clock.now();
     const { hash, token } = this.keysOf(a.appid);
     const tx = this.redis.multi();
@@ -70,6 +71,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       else tx.zrem(this.keys.authorizers, a.appid);
     }
     tx.sadd(this.keys.knownAuthorizers, a.appid);
+    if (outbox) tx.hset(this.keys.authorizerOutbox(a.appid), outbox.eventId, outbox.json);
     await execTransaction(tx);
   }
 
@@ -89,25 +91,26 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     await execTransaction(this.redis.multi().del(token).zadd(this.keys.authorizers, 'XX', 0, appid));
   }
 
-  async markUnauthorized(appid: string): Promise<void> {
+  async markUnauthorized(appid: string, outbox?: OutboxWrite): Promise<void> {
     const now = String(this.clock.now());
     const { hash, token } = this.keysOf(appid);
-    await execTransaction(
-      this.redis
-        .multi()
-        .hset(hash, { status: 'unauthorized', unauthorized_at: now, updated_at: now })
-        .hdel(hash, 'refresh_token', 'reauthorization_reason')
-        .del(token)
-        .zrem(this.keys.authorizers, appid)
-        .sadd(this.keys.knownAuthorizers, appid),
-    );
+    const tx = this.redis
+      .multi()
+      .hset(hash, { status: 'unauthorized', unauthorized_at: now, updated_at: now })
+      .hdel(hash, 'refresh_token', 'reauthorization_reason')
+      .del(token)
+      .zrem(this.keys.authorizers, appid)
+      .sadd(this.keys.knownAuthorizers, appid);
+    if (outbox) tx.hset(this.keys.authorizerOutbox(appid), outbox.eventId, outbox.json);
+    await execTransaction(tx);
   }
 
-  async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean> {
+  async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, _errcode?: number, outbox?: OutboxWrite): Promise<boolean> {
     const { hash, token } = this.keysOf(appid);
-    const args = [appid, this.clock.now(), reason, failedRefreshToken ?? ''];
+    const args = [appid, this.clock.now(), reason, failedRefreshToken ?? '', ...outboxArgs(outbox)];
+    const outboxKey = this.keys.authorizerOutbox(appid);
     const marked = await storageOp(() =>
-      runScript(this.redis, SCRIPTS.markReauthorizationRequired, [hash, token, this.keys.authorizers], args),
+      runScript(this.redis, SCRIPTS.markReauthorizationRequired, [hash, token, this.keys.authorizers, outboxKey], args),
     );
     return marked === 1;
   }
@@ -154,11 +157,12 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return counts;
   }
 
-  async restoreRefreshToken(r: RefreshTokenRestore): Promise<RestoreOutcome> {
+  async restoreRefreshToken(r: RefreshTokenRestore, outbox?: OutboxWrite): Promise<RestoreOutcome> {
     const { hash, token } = this.keysOf(r.appid);
-    const args = [r.appid, r.refreshToken, r.authorizedAt, JSON.stringify(r.funcInfo), this.clock.now(), r.listedAt];
+    const args = [r.appid, r.refreshToken, r.authorizedAt, JSON.stringify(r.funcInfo), this.clock.now(), r.listedAt, ...outboxArgs(outbox)];
+    const outboxKey = this.keys.authorizerOutbox(r.appid);
     const outcome = await storageOp(() =>
-      runScript(this.redis, SCRIPTS.restoreRefreshToken, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers], args),
+      runScript(this.redis, SCRIPTS.restoreRefreshToken, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers, outboxKey], args),
     );
     return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
   }
@@ -201,6 +205,11 @@ export class RedisAuthorizerStore implements AuthorizerStore {
   private keysOf(appid: string): { hash: string; token: string } {
     return { hash: this.keys.authorizer(appid), token: this.keys.authorizerAccessToken(appid) };
   }
+}
+
+/** The two trailing ARGV of a script that may write an outbox event: its id and JSON, or '' ''. */
+function outboxArgs(outbox: OutboxWrite | undefined): [string, string] {
+  return outbox ? [outbox.eventId, outbox.json] : ['', ''];
 }
 
 function toRecord(appid: string, h: Record<string, string>, token: string | null, score: string | null): AuthorizerRecord {

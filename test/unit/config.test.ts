@@ -74,7 +74,7 @@ describe('config', () => {
 
   it('requires a long enough internal API token when one is set', () => {
     expect(problemsOf({ ...valid, INTERNAL_API_TOKEN: 'short' })).toEqual([
-      'INTERNAL_API_TOKEN: must be at least 16 characters when set',
+      'INTERNAL_API_TOKEN: must be at least 32 characters when set',
     ]);
     expect(loadConfig({ ...valid, INTERNAL_API_TOKEN: '' }).internalApiToken).toBeUndefined();
   });
@@ -98,12 +98,13 @@ describe('config', () => {
   });
 
   it('refuses an internal API token a Bearer header cannot carry intact, without echoing it', () => {
-    for (const token of ['has spaces inside it!!', 'ünïcödé-token-0123456789', 'tab\tseparated-0123456789']) {
+    // Each at least 32 characters (issue 15), so the charset is the only problem.
+    for (const token of ['has spaces inside it!! 0123456789abc', 'ünïcödé-token-0123456789abcdefghijk', 'tab\tseparated-0123456789abcdefghijk']) {
       const problems = problemsOf({ ...valid, INTERNAL_API_TOKEN: token });
       expect(problems).toEqual([expect.stringMatching(/^INTERNAL_API_TOKEN: must contain only the characters/)]);
       expect(problems[0]).not.toContain(token);
     }
-    expect(loadConfig({ ...valid, INTERNAL_API_TOKEN: 'abc-DEF_0123.456~789+/==' }).internalApiToken).toBe('abc-DEF_0123.456~789+/==');
+    expect(loadConfig({ ...valid, INTERNAL_API_TOKEN: 'abc-DEF_0123.456~789+/0123456789ab==' }).internalApiToken).toBe('abc-DEF_0123.456~789+/0123456789ab==');
   });
 
   it("takes REDIS_URL's database from its path and refuses one that is not a decimal integer", () => {
@@ -129,7 +130,10 @@ describe('config', () => {
   });
 
   it('lists every configured secret value for the logger', () => {
-    const config = loadConfig({ ...valid, INTERNAL_API_TOKEN: 'internal-token-0123456789' });
-    expect(secretValues(config).sort()).toEqual(['internal-token-0123456789', 'secret', 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
+    const bearer = 'internal-token-0123456789abcdefghij';
+    const client = 'billing-token-0123456789abcdefghijk';
+    const webhook = 'webhook-secret-0123456789abcdefghij';
+    const config = loadConfig({ ...valid, INTERNAL_API_TOKEN: bearer, INTERNAL_API_TOKENS: `billing:${client}`, WEBHOOK_URLS: 'https://h.example.com/x', WEBHOOK_SECRET: webhook });
+    expect(secretValues(config).sort()).toEqual([bearer, bearer, client, webhook, 'secret', 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
   });
 });
