@@ -72,6 +72,20 @@ export interface DueAuthorizer {
   readonly expiresAt: number;
 }
 
+/** A page of the account listing (the console): accounts whose appid or name contains `text`, sorted by appid. */
+export interface AuthorizerSearch {
+  /** Case-insensitive substring of the appid or the nick name; empty or absent = every account. */
+  readonly text?: string;
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export interface AuthorizerPage {
+  /** How many accounts match, over all pages. */
+  readonly total: number;
+  readonly records: AuthorizerRecord[];
+}
+
 export interface AuthorizerStore {
   /** Status authorized; hash, access token and schedule in one transaction. */
   saveAuthorization(authorization: NewAuthorization): Promise<void>;
@@ -96,6 +110,8 @@ export interface AuthorizerStore {
   getTokenState(appid: string): Promise<AuthorizerTokenState | undefined>;
   /** Every account ever stored, whatever its status, sorted by appid. */
   list(): Promise<AuthorizerRecord[]>;
+  /** One page of the accounts matching a search; reads the full records of that page only. */
+  search(search: AuthorizerSearch): Promise<AuthorizerPage>;
   /** How many stored accounts have each status (readiness, metrics). */
   countByStatus(): Promise<Record<AuthorizerStatus, number>>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */

@@ -19,6 +19,10 @@ export interface Keys {
   readonly componentAccessTokenExpiry: string;
   /** Set of every authorizer appid ever stored, whatever its status (the zset holds only refreshable ones). */
   readonly knownAuthorizers: string;
+  /** Hash appid → nick name of every known account: the console's search reads it instead of every account hash. */
+  readonly authorizerNames: string;
+  /** Key prefix of one console login rate limit (rate-limiter-flexible appends `:<ip or user name>`). */
+  consoleLoginLimit(per: 'ip' | 'user'): string;
   /** In the slot of `componentAccessToken` (as is its expiry), so the token's fenced write is one script. */
   readonly componentTokenLock: string;
   /** In the account's `{appid}` slot, with its access token. */
@@ -52,6 +56,8 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     ticketMeta: `${P}:component_verify_ticket:meta`,
     componentAccessTokenExpiry: `${P}:expires_at:${componentTokenSlot}`,
     knownAuthorizers: `${P}:authorizers:known`,
+    authorizerNames: `${P}:authorizers:names`,
+    consoleLoginLimit: (per: 'ip' | 'user') => `${P}:console:login_limit:${per}`,
     componentTokenLock: `${P}:lock:${componentTokenSlot}`,
     authorizerTokenLock: (appid: string) => `${P}:authorizer:{${appid}}:lock`,
     pushDedup: (id: string) => `${P}:push:${id}`,

@@ -2,7 +2,9 @@ import type { Clock } from '../clock';
 import { LockLostError } from '../errors';
 import type {
   AccountInfo,
+  AuthorizerPage,
   AuthorizerRecord,
+  AuthorizerSearch,
   AuthorizerStatus,
   AuthorizerStore,
   AuthorizerTokenState,
@@ -119,6 +121,8 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       if (value !== undefined) fields.push(field, value);
     }
     const updated = await storageOp(() => runScript(this.redis, SCRIPTS.updateIfExists, [this.keysOf(appid).hash], fields));
+    // The name index is a search aid, not part of the contract: a separate write (another slot in a Cluster).
+    if (updated === 1 && info.nickName !== undefined) await storageOp(() => this.redis.hset(this.keys.authorizerNames, appid, info.nickName ?? ''));
     return updated === 1;
   }
 
@@ -139,6 +143,40 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   async list(): Promise<AuthorizerRecord[]> {
     return this.getMany(await this.allAppids());
+  }
+
+  async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
+    const appids = await this.allAppids();
+    const needle = text?.trim().toLowerCase();
+    let matching = appids;
+    if (needle) {
+      const names = await this.namesOf(appids);
+      matching = appids.filter((appid) => appid.toLowerCase().includes(needle) || (names.get(appid) ?? '').toLowerCase().includes(needle));
+    }
+    const start = Math.max(0, offset);
+    return { total: matching.length, records: await this.getMany(matching.slice(start, start + Math.max(0, limit))) };
+  }
+
+  /**
+   * Nick names from the name index. Accounts missing from it (stored before it existed) are read from
+   * their hashes once and added with HSETNX, so a concurrent saveAccountInfo always wins.
+   */
+  private async namesOf(appids: string[]): Promise<Map<string, string>> {
+    const names = new Map(Object.entries(await storageOp(() => this.redis.hgetall(this.keys.authorizerNames))));
+    const missing = appids.filter((appid) => !names.has(appid));
+    for (let i = 0; i < missing.length; i += STATUS_BATCH) {
+      const slice = missing.slice(i, i + STATUS_BATCH);
+      const read = this.redis.pipeline();
+      for (const appid of slice) read.hget(this.keys.authorizer(appid), 'nick_name');
+      const found = (await execTransaction(read)) as (string | null)[];
+      const repair = this.redis.pipeline();
+      slice.forEach((appid, j) => {
+        names.set(appid, found[j] ?? '');
+        repair.hsetnx(this.keys.authorizerNames, appid, found[j] ?? '');
+      });
+      await execTransaction(repair);
+    }
+    return names;
   }
 
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {

@@ -1,7 +1,9 @@
 import type { Clock } from '../../clock';
 import type {
   AccountInfo,
+  AuthorizerPage,
   AuthorizerRecord,
+  AuthorizerSearch,
   AuthorizerStatus,
   AuthorizerStore,
   AuthorizerTokenState,
@@ -145,6 +147,16 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
 
   async list(): Promise<AuthorizerRecord[]> {
     return this.allAppids().flatMap((appid) => this.toRecord(appid) ?? []);
+  }
+
+  async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
+    const needle = text?.trim().toLowerCase();
+    const matching = this.allAppids().filter(
+      (appid) => !needle || appid.toLowerCase().includes(needle) || (this.hashes.get(appid)?.nickName ?? '').toLowerCase().includes(needle),
+    );
+    const start = Math.max(0, offset);
+    const page = matching.slice(start, start + Math.max(0, limit));
+    return { total: matching.length, records: page.flatMap((appid) => this.toRecord(appid) ?? []) };
   }
 
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
