@@ -27,6 +27,8 @@ export interface AuthorizerRecord extends AccountInfo {
   readonly funcInfo: FuncInfo;
   readonly authorizedAt?: number;
   readonly updatedAt?: number;
+  /** When the service last stored a refreshed access token (not set by the authorization itself). */
+  readonly tokenRefreshedAt?: number;
   readonly reauthorizationReason?: string;
   readonly accessToken?: StoredToken;
 }

@@ -250,6 +250,7 @@ function toRecord(appid: string, h: Record<string, string>, token: string | null
     funcInfo: parseFuncInfo(h.func_info),
     authorizedAt: num(h.authorized_at),
     updatedAt: num(h.updated_at),
+    ...(h.token_refreshed_at ? { tokenRefreshedAt: num(h.token_refreshed_at) } : {}),
     reauthorizationReason: h.reauthorization_reason,
     nickName: h.nick_name,
     userName: h.user_name,

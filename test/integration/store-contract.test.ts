@@ -305,6 +305,7 @@ describe.each([
         refreshToken: 'refresh-2',
         authorizedAt: NOW,
         updatedAt: NOW + HOUR,
+        tokenRefreshedAt: NOW + HOUR,
         accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 },
       });
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: A, expiresAt: NOW + HOUR + 7200_000 }]);

@@ -25,6 +25,7 @@ type AuthorizerHash = { -readonly [K in keyof AccountInfo]: AccountInfo[K] } & {
   funcInfoJson?: string;
   authorizedAt?: number;
   updatedAt?: number;
+  tokenRefreshedAt?: number;
   reauthorizationReason?: string;
   /** Written by restoreRefreshToken as in Redis; no record field shows it yet. */
   recoveredAt?: number;
@@ -88,6 +89,7 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     this.tokens.set(appid, accessToken, Math.max(1, Math.floor(expiresAt - now)));
     this.schedule.set(appid, expiresAt);
     hash.updatedAt = now;
+    hash.tokenRefreshedAt = now;
     if (rotatedRefreshToken) hash.refreshToken = rotatedRefreshToken;
     return true;
   }
@@ -222,6 +224,7 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
       funcInfo: parseFuncInfo(h.funcInfoJson),
       authorizedAt: h.authorizedAt,
       updatedAt: h.updatedAt,
+      ...(h.tokenRefreshedAt !== undefined ? { tokenRefreshedAt: h.tokenRefreshedAt } : {}),
       reauthorizationReason: h.reauthorizationReason,
       nickName: h.nickName,
       userName: h.userName,
