@@ -2,14 +2,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { HttpLogger } from 'pino-http';
 import type { Container } from './container';
-import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from './errors';
+import { AppError, BadRequestError, PayloadTooLargeError, StorageUnavailableError } from './errors';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
+import { createConsoleRouter } from './routes/console';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
 import { declaredLengthWithin, MAX_REQUEST_BODY_BYTES } from './routes/body-limit';
 import { messageCallbackRoutes } from './routes/message-callback';
+import { pageLocale } from './routes/locale';
 import { metricsRoutes } from './routes/metrics';
+import { notFound, publicFiles } from './routes/pages';
 import { requestLogging } from './routes/request-logging';
 import { securityHeaders } from './routes/security-headers';
 
@@ -39,11 +42,16 @@ export function createApp(container: Container): Express {
       clock: container.clock,
     }),
   );
+  // The operators' console: its own headers, session and CSRF; movable to another listener as one router.
+  app.use(createConsoleRouter(container));
   app.use(securityHeaders(container.config));
+  app.use(publicFiles());
   app.use(healthRoutes(container.readiness));
   app.use(metricsRoutes(container.metrics));
   app.use(authPushRoutes(container.pushService));
   app.use(messageCallbackRoutes(container.messageService));
+  // The admin's pages choose their language; POST /auth (WeChat's pushes) has no page and skips this.
+  app.get(['/authorize', '/auth'], pageLocale());
   app.use(
     authorizeRoutes({
       componentAppId: container.config.component.appId,
@@ -60,7 +68,7 @@ export function createApp(container: Container): Express {
     }),
   );
 
-  app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
+  app.use(notFound(container.views));
   app.use(errorHandler(container));
   return app;
 }
