@@ -118,7 +118,8 @@ describe('operator console', () => {
     await agent.get('/console').expect(200);
     h.clock.advance(2000);
     const res = await agent.get('/console').expect(303);
-    expect(res.headers.location).toBe('/console/login?next=%2Fconsole');
+    expect(res.headers.location).toBe('/console/login?next=%2Fconsole&expired=1');
+    expect((await agent.get(res.headers.location as string).expect(200)).text).toContain('登录已过期');
   });
 
   it('refuses a wrong password and an unknown user alike, and signs out', async () => {

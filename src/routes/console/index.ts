@@ -8,7 +8,7 @@ import { consoleActions } from './actions';
 import { consoleCsrf, type ConsoleCsrf } from './csrf';
 import { consoleLogin } from './login';
 import { consolePages } from './pages';
-import { CONSOLE_PATH, sessionCookies, sessionOf } from './session';
+import { CONSOLE_PATH, sessionCookies, sessionExpired, sessionOf } from './session';
 import type { ConsoleView } from './render';
 
 /**
@@ -45,8 +45,10 @@ export function createConsoleRouter(container: Container): Router {
   // Everything below needs a signed-in operator; a browser without one is sent to the sign-in page.
   inner.use((req, res, next) => {
     if (sessionOf(res)?.operator) return next();
-    const back = req.method === 'GET' ? `?next=${encodeURIComponent(req.originalUrl)}` : '';
-    res.redirect(303, `${CONSOLE_PATH}/login${back}`);
+    const query = new URLSearchParams();
+    if (req.method === 'GET') query.set('next', req.originalUrl);
+    if (sessionExpired(res)) query.set('expired', '1');
+    res.redirect(303, `${CONSOLE_PATH}/login${query.size ? `?${query}` : ''}`);
   });
   inner.use(csrf.protect);
   inner.use(consolePages({ service: services.service, view }));

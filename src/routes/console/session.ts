@@ -33,6 +33,11 @@ export function sessionOf(res: Response): ConsoleSession | undefined {
   return res.locals.consoleSession as ConsoleSession | undefined;
 }
 
+/** A signed-in session that has just run out (the sign-in page then says so). */
+export function sessionExpired(res: Response): boolean {
+  return res.locals.consoleSessionExpired === true;
+}
+
 export function sessionCookies(options: { secret: string; ttlSeconds: number; clock: Clock }): SessionCookies {
   const { secret, ttlSeconds, clock } = options;
   const cookieOptions = (req: Request) => ({
@@ -41,6 +46,7 @@ export function sessionCookies(options: { secret: string; ttlSeconds: number; cl
     secure: req.secure,
     path: CONSOLE_PATH,
   });
+  /** The signed session, expired or not; undefined when absent, forged or malformed. */
   const read = (req: Request): ConsoleSession | undefined => {
     const raw = (req.cookies as Record<string, string | undefined>)[SESSION_COOKIE];
     if (!raw) return undefined;
@@ -49,7 +55,7 @@ export function sessionCookies(options: { secret: string; ttlSeconds: number; cl
     try {
       const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ConsoleSession;
       if (typeof session.sid !== 'string' || typeof session.exp !== 'number') return undefined;
-      return session.exp > clock.now() ? session : undefined;
+      return session;
     } catch {
       return undefined;
     }
@@ -57,7 +63,10 @@ export function sessionCookies(options: { secret: string; ttlSeconds: number; cl
   return {
     middleware: (req, res, next) => {
       req.cookies = parseCookies(req.get('cookie') ?? '');
-      res.locals.consoleSession = read(req);
+      const session = read(req);
+      const live = session && session.exp > clock.now();
+      res.locals.consoleSession = live ? session : undefined;
+      res.locals.consoleSessionExpired = !live && !!session?.operator;
       next();
     },
     start(req, res, operator) {
