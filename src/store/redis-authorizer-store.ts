@@ -15,6 +15,7 @@ import type {
   RestoreOutcome,
 } from './authorizer-store';
 import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import { AuthorizerIndex } from './authorizer-index';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
 import { defineScripts, runScript, type LuaScript } from './lua-script';
@@ -42,12 +43,15 @@ const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'ki
  * one MULTI, and the conditional ones (see authorizer-scripts.ts) one Lua script.
  */
 export class RedisAuthorizerStore implements AuthorizerStore {
+  private readonly index: AuthorizerIndex;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly clock: Clock,
   ) {
     defineScripts(redis, Object.values(SCRIPTS));
+    this.index = new AuthorizerIndex(redis, keys);
   }
 
   async saveAuthorization(a: NewAuthorization): Promise<void> {
@@ -73,6 +77,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     }
     tx.sadd(this.keys.knownAuthorizers, a.appid);
     await execTransaction(tx);
+    await this.index.add(a.appid);
   }
 
   async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
@@ -103,6 +108,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
         .zrem(this.keys.authorizers, appid)
         .sadd(this.keys.knownAuthorizers, appid),
     );
+    await this.index.add(appid);
   }
 
   async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean> {
@@ -121,8 +127,8 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       if (value !== undefined) fields.push(field, value);
     }
     const updated = await storageOp(() => runScript(this.redis, SCRIPTS.updateIfExists, [this.keysOf(appid).hash], fields));
-    // The name index is a search aid, not part of the contract: a separate write (another slot in a Cluster).
-    if (updated === 1 && info.nickName !== undefined) await storageOp(() => this.redis.hset(this.keys.authorizerNames, appid, info.nickName ?? ''));
+    // The listing index is a search aid, not part of the contract: a separate write (another slot in a Cluster).
+    if (updated === 1 && info.nickName !== undefined) await this.index.add(appid, info.nickName);
     return updated === 1;
   }
 
@@ -146,37 +152,16 @@ export class RedisAuthorizerStore implements AuthorizerStore {
   }
 
   async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
-    const appids = await this.allAppids();
-    const needle = text?.trim().toLowerCase();
-    let matching = appids;
-    if (needle) {
-      const names = await this.namesOf(appids);
-      matching = appids.filter((appid) => appid.toLowerCase().includes(needle) || (names.get(appid) ?? '').toLowerCase().includes(needle));
-    }
+    await this.index.backfill(() => this.allAppids());
+    const needle = text?.trim().toLowerCase().replace(/[\x00-\x1f]/g, '');
     const start = Math.max(0, offset);
-    return { total: matching.length, records: await this.getMany(matching.slice(start, start + Math.max(0, limit))) };
-  }
-
-  /**
-   * Nick names from the name index. Accounts missing from it (stored before it existed) are read from
-   * their hashes once and added with HSETNX, so a concurrent saveAccountInfo always wins.
-   */
-  private async namesOf(appids: string[]): Promise<Map<string, string>> {
-    const names = new Map(Object.entries(await storageOp(() => this.redis.hgetall(this.keys.authorizerNames))));
-    const missing = appids.filter((appid) => !names.has(appid));
-    for (let i = 0; i < missing.length; i += STATUS_BATCH) {
-      const slice = missing.slice(i, i + STATUS_BATCH);
-      const read = this.redis.pipeline();
-      for (const appid of slice) read.hget(this.keys.authorizer(appid), 'nick_name');
-      const found = (await execTransaction(read)) as (string | null)[];
-      const repair = this.redis.pipeline();
-      slice.forEach((appid, j) => {
-        names.set(appid, found[j] ?? '');
-        repair.hsetnx(this.keys.authorizerNames, appid, found[j] ?? '');
-      });
-      await execTransaction(repair);
+    const count = Math.max(0, limit);
+    if (!needle) {
+      const [total, page] = await Promise.all([this.index.count(), this.index.page(start, count)]);
+      return { total, records: await this.getMany(page) };
     }
-    return names;
+    const matching = await this.index.search(needle);
+    return { total: matching.length, records: await this.getMany(matching.slice(start, start + count)) };
   }
 
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
@@ -198,7 +183,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const outcome = await storageOp(() =>
       runScript(this.redis, SCRIPTS.restoreRefreshToken, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers], args),
     );
-    return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
+    const result = RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
+    if (result === 'restored') await this.index.add(r.appid);
+    return result;
   }
 
   async dueForRefresh(untilMs: number, limit: number, offset = 0): Promise<DueAuthorizer[]> {
