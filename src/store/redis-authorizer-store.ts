@@ -153,7 +153,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
     await this.index.backfill(() => this.allAppids());
-    const needle = text?.trim().toLowerCase().replace(/[\x00-\x1f]/g, '');
+    const needle = text?.trim().toLowerCase().replace(/\p{Cc}/gu, '');
     const start = Math.max(0, offset);
     const count = Math.max(0, limit);
     if (!needle) {
