@@ -11,7 +11,7 @@ import { execTransaction, storageOp } from './storage-errors';
  * written after the account's own writes, not part of design.md's key contract.
  */
 const SEPARATOR = '\0';
-const SCAN_COUNT = 5000;
+const SCAN_COUNT = 20_000;
 const BACKFILL_BATCH = 1000;
 
 /**
@@ -63,6 +63,12 @@ export class AuthorizerIndex {
     if (limit <= 0) return [];
     const members = await storageOp(() => this.redis.zrange(this.keys.authorizerIndex, String(offset), String(offset + limit - 1)));
     return members.map(appidOf);
+  }
+
+  /** The appids that start with `prefix` (case as given): O(log n), for an operator pasting an appid. */
+  async withPrefix(prefix: string): Promise<string[]> {
+    const members = await storageOp(() => this.redis.zrangebylex(this.keys.authorizerIndex, `[${prefix}`, `[${prefix}\xff`));
+    return members.map(appidOf).filter((appid) => appid.startsWith(prefix));
   }
 
   /** Every appid whose appid or name contains `needle` (already lowercased), sorted. */

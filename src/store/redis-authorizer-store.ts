@@ -35,6 +35,8 @@ const SCRIPTS = {
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
 } as const satisfies Record<string, LuaScript>;
 
+const APPID_START_RE = /^wx[A-Za-z0-9]{4,32}$/;
+
 /** Hash field of each AccountInfo property. */
 const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
 
@@ -160,7 +162,10 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       const [total, page] = await Promise.all([this.index.count(), this.index.page(start, count)]);
       return { total, records: await this.getMany(page) };
     }
-    const matching = await this.index.search(needle);
+    // Text that looks like the start of an appid is first tried as one (an index range, not a scan).
+    const typed = text?.trim() ?? '';
+    const byPrefix = APPID_START_RE.test(typed) ? await this.index.withPrefix(typed) : [];
+    const matching = byPrefix.length > 0 ? byPrefix : await this.index.search(needle);
     return { total: matching.length, records: await this.getMany(matching.slice(start, start + count)) };
   }
 
