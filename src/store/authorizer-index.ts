@@ -88,21 +88,24 @@ export class AuthorizerIndex {
 
   /**
    * Accounts stored before the index existed (or by a replica that did not write it yet) get their entry,
-   * with the name from their hash. Cheap when nothing is missing: two cardinalities.
+   * with the name from their hash. Cheap when nothing is missing (two cardinalities); otherwise the known
+   * set is walked with SSCAN, a slice at a time, so no single command carries every account.
    */
-  async backfill(knownAppids: () => Promise<string[]>): Promise<void> {
+  async backfill(): Promise<void> {
     const [indexed, known] = await storageOp(() => Promise.all([this.redis.zcard(this.keys.authorizerIndex), this.redis.scard(this.keys.knownAuthorizers)]));
     if (indexed >= known) return;
-    const appids = await knownAppids();
-    for (let i = 0; i < appids.length; i += BACKFILL_BATCH) {
-      const slice = appids.slice(i, i + BACKFILL_BATCH);
+    let cursor = '0';
+    do {
+      const [next, slice] = await storageOp(() => this.redis.sscan(this.keys.knownAuthorizers, cursor, 'COUNT', String(BACKFILL_BATCH)));
+      cursor = next;
+      if (slice.length === 0) continue;
       const read = this.redis.pipeline();
       for (const appid of slice) read.hget(this.keys.authorizer(appid), 'nick_name');
       const names = (await execTransaction(read)) as (string | null)[];
       const write = this.redis.pipeline();
       slice.forEach((appid, j) => write.eval(INDEX_ACCOUNT.lua, 1, this.keys.authorizerIndex, appid, searchable(appid, names[j] ?? undefined), '0'));
       await execTransaction(write);
-    }
+    } while (cursor !== '0');
   }
 }
 

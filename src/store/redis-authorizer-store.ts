@@ -154,7 +154,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
   }
 
   async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
-    await this.index.backfill(() => this.allAppids());
+    await this.index.backfill();
     const needle = text?.trim().toLowerCase().replace(/\p{Cc}/gu, '');
     const start = Math.max(0, offset);
     const count = Math.max(0, limit);
