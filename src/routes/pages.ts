@@ -8,19 +8,18 @@ import { pageContext, pageLocale } from './locale';
 const PUBLIC_DIR = join(__dirname, '..', '..', 'public');
 const WEEK_SECONDS = 7 * 24 * 3600;
 
-/** Small files every page may ask for (favicon, the console's copy button), read once, cached by browsers. */
+/** A small file of public/, read once, cached by browsers for a week. */
+export function publicFile(file: string, type: string): RequestHandler {
+  const body = readFileSync(join(PUBLIC_DIR, file));
+  return (_req, res) => {
+    res.set('Cache-Control', `public, max-age=${WEEK_SECONDS}`).type(type).send(body);
+  };
+}
+
+/** What every page may ask for: the favicon. (The console serves its own script, routes/console.) */
 export function publicFiles(): Router {
   const router = Router();
-  const files: [string, string, string][] = [
-    ['/favicon.ico', 'favicon.ico', 'image/x-icon'],
-    ['/console/assets/console.js', 'console.js', 'text/javascript; charset=utf-8'],
-  ];
-  for (const [path, file, type] of files) {
-    const body = readFileSync(join(PUBLIC_DIR, file));
-    router.get(path, (_req, res) => {
-      res.set('Cache-Control', `public, max-age=${WEEK_SECONDS}`).type(type).send(body);
-    });
-  }
+  router.get('/favicon.ico', publicFile('favicon.ico', 'image/x-icon'));
   return router;
 }
 

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Keys } from './keys';
 import type { Redis } from './redis';
 
@@ -23,25 +23,34 @@ export interface LoginLimitOptions {
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimitOptions = { perIp: 20, perUser: 5, windowSeconds: 15 * 60 };
 
+type Library = typeof import('rate-limiter-flexible');
+
 export function createLoginLimits(keys: Keys, redis: Redis | undefined, options: LoginLimitOptions = DEFAULT_LOGIN_LIMITS): LoginLimits {
-  const make = (per: 'ip' | 'user'): RateLimiterAbstract => {
-    const common = { keyPrefix: keys.consoleLoginLimit(per), points: per === 'ip' ? options.perIp : options.perUser, duration: options.windowSeconds };
-    return redis ? new RateLimiterRedis({ ...common, storeClient: redis }) : new RateLimiterMemory(common);
-  };
-  const limiters = { ip: make('ip'), user: make('user') };
+  // Loaded at the first sign-in, not at start: the library loads every store it supports (~0.1-0.2 s), and
+  // processes that never serve the console (token workers, CLIs) should not pay for it.
+  let loaded: Promise<{ lib: Library; limiters: Record<'ip' | 'user', RateLimiterAbstract> }> | undefined;
+  const load = () =>
+    (loaded ??= import('rate-limiter-flexible').then((lib) => {
+      const make = (per: 'ip' | 'user'): RateLimiterAbstract => {
+        const common = { keyPrefix: keys.consoleLoginLimit(per), points: per === 'ip' ? options.perIp : options.perUser, duration: options.windowSeconds };
+        return redis ? new lib.RateLimiterRedis({ ...common, storeClient: redis }) : new lib.RateLimiterMemory(common);
+      };
+      return { lib, limiters: { ip: make('ip'), user: make('user') } };
+    }));
   return {
     async take(per, key) {
+      const { lib, limiters } = await load();
       try {
         await limiters[per].consume(key);
         return 0;
       } catch (rejection) {
         // A RateLimiterRes is "over the limit"; anything else is a store failure and propagates.
-        if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
+        if (rejection instanceof lib.RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
         throw rejection;
       }
     },
     async clear(per, key) {
-      await limiters[per].delete(key);
+      await (await load()).limiters[per].delete(key);
     },
   };
 }

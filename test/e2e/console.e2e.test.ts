@@ -58,6 +58,10 @@ describe('operator console in a browser', () => {
     await page?.close();
   });
 
+  async function expectTextSoon(p: Page, selector: string, text: string): Promise<void> {
+    await p.locator(selector, { hasText: text }).waitFor();
+  }
+
   async function signIn(password = OPERATOR_PASSWORD): Promise<void> {
     await page.goto(`${base}/console`);
     await page.waitForURL((url) => url.pathname === '/console/login');
@@ -124,6 +128,9 @@ describe('operator console in a browser', () => {
     await page.goto(`${base}/console/accounts/${MP}`);
     const link = await page.locator('#reauthorization-link').inputValue();
     expect(link).toBe(`${base}/authorize?biz_appid=${MP}&auth_type=2`);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await page.click('#copy-link');
+    await expectTextSoon(page, '#copy-link', '已复制');
     await page.screenshot({ path: join(SHOTS, 'console-6-reauthorization.png'), fullPage: true });
 
     await page.click('#nav-recovery');

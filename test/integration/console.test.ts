@@ -71,6 +71,10 @@ describe('operator console', () => {
     const forged = await request(app).get('/console').set('Cookie', 'wxopen_console=eyJzaWQiOiJ4Iiwib3BlcmF0b3IiOiJvcHMiLCJleHAiOjk5OTk5OTk5OTk5OTl9.bad').expect(303);
     expect(forged.headers.location).toMatch(/^\/console\/login/);
     expect(await snapshot()).toEqual(before);
+    // The copy button's script is static and public.
+    const script = await request(app).get('/console/assets/console.js').expect(200);
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(script.headers['cache-control']).toMatch(/max-age/);
   });
 
   it('signs in with the right password, with a signed HttpOnly SameSite=Strict cookie that expires', async () => {

@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Container } from '../../container';
 import { AppError } from '../../errors';
 import { pageContext, pageLocale } from '../locale';
+import { publicFile } from '../pages';
 import { consoleActions } from './actions';
 import { consoleCsrf, type ConsoleCsrf } from './csrf';
 import { consoleLogin } from './login';
@@ -30,6 +31,8 @@ export function createConsoleRouter(container: Container): Router {
   const view: ConsoleView = { views, csrf };
 
   const inner = Router();
+  // The copy button's script: static and public, so before the sign-in check.
+  inner.get('/assets/console.js', publicFile('console.js', 'text/javascript; charset=utf-8'));
   inner.use(
     helmet({ referrerPolicy: { policy: 'same-origin' }, contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } }, strictTransportSecurity: false }),
     (_req, res, next) => {
