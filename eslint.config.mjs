@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // The console's one browser script (served as is, no build step).
+    files: ['public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', navigator: 'readonly', Element: 'readonly' } },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

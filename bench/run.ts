@@ -3,7 +3,7 @@
  *
  *   npm run bench                 full mode (under 10 minutes)
  *   npm run bench -- --quick      CI smoke mode (under 2 minutes; the scale scenario uses 10 000 accounts)
- *   npm run bench -- --only=push,storm     some scenarios only (push, message, token, storm, scale, cluster)
+ *   npm run bench -- --only=push,storm     some scenarios only (push, message, token, storm, scale, cluster, console)
  *   npm run bench -- --profile    the service processes write V8 CPU profiles (node --cpu-prof) to a temp dir
  *
  * Redis: REDIS_URL when set, otherwise a throwaway redis-server. Traffic stays on 127.0.0.1. Prints a table with
@@ -17,6 +17,7 @@ import { machineInfo, progress } from './lib/common';
 import { startBenchRedis, type BenchRedis } from './lib/redis';
 import { renderTable, writeReport, type BenchReport, type ScenarioResult } from './lib/report';
 import { clusterScenario } from './scenarios/cluster';
+import { consoleScenario } from './scenarios/console';
 import { messageScenario } from './scenarios/message';
 import { pushScenario } from './scenarios/push';
 import { scaleScenario } from './scenarios/scale';
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   storm: stormScenario,
   scale: scaleScenario,
   cluster: clusterScenario,
+  console: consoleScenario,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[]; profile: boolean } {

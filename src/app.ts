@@ -2,15 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type ErrorRequestHandler, type Express } from 'express';
 import type { HttpLogger } from 'pino-http';
 import type { Container } from './container';
-import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from './errors';
+import { AppError, BadRequestError, PayloadTooLargeError, StorageUnavailableError } from './errors';
 import { authPushRoutes } from './routes/auth-push';
 import { authorizeRoutes } from './routes/authorize';
 import { internalClientOf } from './routes/bearer-auth';
+import { createConsoleRouter } from './routes/console';
 import { healthRoutes } from './routes/health';
 import { internalRoutes } from './routes/internal';
 import { declaredLengthWithin, MAX_REQUEST_BODY_BYTES } from './routes/body-limit';
 import { messageCallbackRoutes } from './routes/message-callback';
+import { pageLocale } from './routes/locale';
 import { metricsRoutes } from './routes/metrics';
+import { notFound, publicFiles } from './routes/pages';
 import { requestLogging } from './routes/request-logging';
 import { securityHeaders } from './routes/security-headers';
 
@@ -24,8 +27,13 @@ export function createApp(container: Container): Express {
   const split = container.config.internalPort !== undefined;
   // The internal JSON API first: the hot path for internal services, with its own response headers
   // (routes/internal.ts); helmet's document headers are for the pages and everything after them.
-  if (!split) app.use(internalApiRoutes(container));
+  if (!split) {
+    app.use(internalApiRoutes(container));
+    // The operators' console: its own headers, session and CSRF, so it comes before the pages' headers.
+    app.use(createConsoleRouter(container));
+  }
   app.use(securityHeaders(container.config));
+  app.use(publicFiles());
   app.use(healthRoutes(container.readiness));
   if (!split) app.use(internalSurfaces(container));
   app.use(publicSurfaces(container));
@@ -36,15 +44,17 @@ export function createApp(container: Container): Express {
 export function createInternalApp(container: Container): Express {
   const app = baseApp(container);
   app.use(internalApiRoutes(container));
+  app.use(createConsoleRouter(container));
   app.use(securityHeaders(container.config));
+  app.use(publicFiles());
   app.use(healthRoutes(container.readiness));
   app.use(internalSurfaces(container));
   return finish(app, container);
 }
 
 /**
- * What only the platform's own network may reach, after the security headers: /metrics and the
- * admin surfaces. Mount new admin routers (the console) here, and they follow INTERNAL_PORT.
+ * What only the platform's own network may reach, after the security headers: /metrics. (The console, which
+ * sets its own headers, is mounted before them, next to the internal API, and follows INTERNAL_PORT too.)
  */
 function internalSurfaces(container: Container): Router {
   const router = Router();
@@ -68,6 +78,8 @@ function publicSurfaces(container: Container): Router {
   const router = Router();
   router.use(authPushRoutes(container.pushService));
   router.use(messageCallbackRoutes(container.messageService));
+  // The admin's pages choose their language; POST /auth (WeChat's pushes) has no page and skips this.
+  router.get(['/authorize', '/auth'], pageLocale());
   router.use(
     authorizeRoutes({
       componentAppId: container.config.component.appId,
@@ -110,7 +122,7 @@ function baseApp(container: Container): Express {
 }
 
 function finish(app: Express, container: Container): Express {
-  app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
+  app.use(notFound(container.views));
   app.use(errorHandler(container));
   return app;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parsePasswordHash, type PasswordHash } from './password-hash';
 
 /**
  * The only reader of process.env. Validated once at start; bad configuration
@@ -128,6 +129,23 @@ const pem = z.string().transform((value, ctx) => {
   }
 });
 
+const CONSOLE_USER_RE = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/** CONSOLE_USERS=name:scrypt-hash,name:scrypt-hash (hashes from `npm run console:hash-password`). */
+const consoleUsers = z.string().transform((value, ctx) => {
+  const users = new Map<string, PasswordHash>();
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const name = colon < 0 ? entry : entry.slice(0, colon);
+    const hash = colon < 0 ? undefined : parsePasswordHash(entry.slice(colon + 1));
+    if (!CONSOLE_USER_RE.test(name)) ctx.addIssue({ code: 'custom', message: `user "${name.slice(0, 64)}": names are 1-64 of A-Z a-z 0-9 _ . @ -` });
+    else if (!hash) ctx.addIssue({ code: 'custom', message: `user "${name}": expected name:scrypt-hash (npm run console:hash-password prints one)` });
+    else if (users.has(name)) ctx.addIssue({ code: 'custom', message: `user "${name}" is listed twice` });
+    else users.set(name, hash);
+  }
+  return users;
+});
+
 const required = (name: string) => z.string({ error: `${name} is required` }).min(1, 'must not be empty');
 /** Empty strings in .env files mean "unset". */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -184,6 +202,9 @@ const schema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.headersTimeoutMs),
   HTTP_REQUEST_TIMEOUT_MS: optional(intIn(100, 3_600_000)).default(HTTP_DEFAULTS.requestTimeoutMs),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.keepAliveTimeoutMs),
+  CONSOLE_USERS: optional(consoleUsers),
+  CONSOLE_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters when set')),
+  CONSOLE_SESSION_TTL_SECONDS: optional(intIn(60, 7 * 86400)).default(8 * 3600),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
   RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
@@ -362,6 +383,18 @@ export interface Config {
   readonly readinessStartupGraceSeconds: number;
   readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
   readonly logLevel: string;
+  /**
+   * The operators' console (/console): absent without CONSOLE_USERS (the console then answers 404).
+   * Without CONSOLE_SESSION_SECRET sessions are signed with a per-process random key (one instance,
+   * sessions end with the process); production requires it.
+   */
+  readonly console:
+    | {
+        readonly users: ReadonlyMap<string, PasswordHash>;
+        readonly sessionSecret: string | undefined;
+        readonly sessionTtlSeconds: number;
+      }
+    | undefined;
   /** Shown on the admin's pages. */
   readonly platformName: string;
   /** The message URL (`/:appid/callback`). */
@@ -401,6 +434,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     throw new ConfigError([...new Set(problems)]);
   }
   const e = parsed.data;
+  const nodeEnv = e.NODE_ENV ?? 'development';
+  const consoleUsers = e.CONSOLE_USERS && e.CONSOLE_USERS.size > 0 ? e.CONSOLE_USERS : undefined;
+  if (consoleUsers && nodeEnv === 'production' && !e.CONSOLE_SESSION_SECRET) {
+    throw new ConfigError(['CONSOLE_SESSION_SECRET: is required in production when CONSOLE_USERS is set (replicas must share it)']);
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     // node:http refuses this pair at start; said here in the config's words instead.
     throw new ConfigError([`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`]);
@@ -412,7 +450,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     ]);
   }
   return deepFreeze({
-    nodeEnv: e.NODE_ENV ?? 'development',
+    nodeEnv,
     port: e.PORT,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     component: {
@@ -453,6 +491,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
     logLevel: e.LOG_LEVEL,
+    console: consoleUsers
+      ? { users: consoleUsers, sessionSecret: e.CONSOLE_SESSION_SECRET, sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS }
+      : undefined,
     platformName: e.PLATFORM_NAME,
     messages: { maxLen: e.MESSAGES_MAX_LEN, releaseTestResponder: e.RELEASE_TEST_RESPONDER === 'true' },
   });

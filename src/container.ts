@@ -5,6 +5,9 @@ import { Metrics } from './metrics';
 import { AccountEvents } from './services/account-events';
 import { AuthorizationService } from './services/authorization-service';
 import { MessageService, type MessageServiceOptions } from './services/message-service';
+import { RecentActivity } from './services/console-activity';
+import { ConsoleAuth } from './services/console-auth';
+import { ConsoleService, type ConsoleEventSource } from './services/console-service';
 import { PushService } from './services/push-service';
 import { PushTicketStarter } from './services/push-ticket-starter';
 import { ReadinessService } from './services/readiness';
@@ -19,6 +22,7 @@ import { WebhookSender, targetLabel } from './webhooks/webhook-sender';
 import type { AuthorizerStore } from './store/authorizer-store';
 import { createKeys, type Keys } from './store/keys';
 import { LOCK_DEFAULTS, type Locks } from './store/lock';
+import { createLoginLimits, type LoginLimitOptions } from './store/login-limits';
 import type { Redis } from './store/redis';
 import { MemoryMessageStream, RedisMessageStream } from './store/message-stream';
 import { createMemoryStorage, createRedisStorage, type StorageHealth } from './store/storage';
@@ -62,6 +66,8 @@ export interface Container {
   readonly accountEvents: AccountEvents | undefined;
   /** Delivery of the events to WEBHOOK_URLS: undefined without webhooks (or on in-memory storage). */
   readonly webhookDelivery: WebhookDelivery | undefined;
+  /** The operators' console (/console): only with CONSOLE_USERS. */
+  readonly console: { readonly service: ConsoleService; readonly auth: ConsoleAuth } | undefined;
   /** Starts background work: the refresher, when REFRESHER_ENABLED. Idempotent. */
   start(): void;
   /** Stops background work and closes connections; safe to call twice. */
@@ -82,6 +88,10 @@ export interface ContainerOverrides {
   onWeChatCall?: OnWeChatCall;
   /** Message URL deadlines (tests use small ones). */
   messages?: Partial<MessageServiceOptions>;
+  /** Console login attempts allowed per IP / per user (tests use small ones). */
+  consoleLoginLimits?: LoginLimitOptions;
+  /** The event stream's view for the console (issue 15), when it exists. */
+  consoleEvents?: ConsoleEventSource;
   /** An account was marked reauthorization_required (metrics). */
   onReauthorizationRequired?: (appid: string, errcode: number | undefined) => void;
   /** Outbox sweep timing (tests): entries younger than the grace are left to their writer. */
@@ -146,6 +156,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       },
     );
   }
+  // The console's "last hour", fed by the same hooks as the Prometheus counters.
+  const activity = new RecentActivity(clock);
   const componentApi = new ComponentApi({
     baseUrl: config.wechat.apiBaseUrl,
     timeoutMs: config.wechat.httpTimeoutMs,
@@ -153,6 +165,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     componentAppSecret: config.component.appSecret,
     onCall: (api, errcode, durationMs) => {
       metrics.onWeChatCall(api, errcode, durationMs);
+      activity.onWeChatCall(errcode);
       overrides.onWeChatCall?.(api, errcode, durationMs);
     },
   });
@@ -176,7 +189,13 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       metrics.onReauthorizationRequired(appid, errcode);
       overrides.onReauthorizationRequired?.(appid, errcode);
     },
-    observer: metrics.refreshObserver,
+    observer: {
+      ...metrics.refreshObserver,
+      onRefresh: (kind, outcome, durationMs) => {
+        metrics.refreshObserver.onRefresh?.(kind, outcome, durationMs);
+        activity.onRefresh(outcome);
+      },
+    },
   });
   const refresher = new Refresher(
     {
@@ -263,6 +282,31 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     concurrency: config.refresher.concurrency,
   });
 
+  const consoleParts = config.console
+    ? {
+        auth: new ConsoleAuth({
+          users: config.console.users,
+          limits: createLoginLimits(keys, storage.redis, overrides.consoleLoginLimits),
+          logger,
+        }),
+        service: new ConsoleService({
+          authorizers: authorizerStore,
+          tickets: ticketStore,
+          componentTokens: componentTokenStore,
+          pending: storage.authCodes,
+          tokenService,
+          recovery,
+          activity,
+          failures: refresher,
+          clock,
+          logger,
+          publicBaseUrl: config.publicBaseUrl,
+          marginMs: config.tokenRefreshMarginSeconds * 1000,
+          events: overrides.consoleEvents,
+        }),
+      }
+    : undefined;
+
   let closed: Promise<void> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = () =>
@@ -293,6 +337,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     recovery,
     accountEvents,
     webhookDelivery,
+    console: consoleParts,
     start() {
       if (closed) return;
       if (config.refresher.enabled) refresher.start();

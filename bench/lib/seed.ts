@@ -88,13 +88,15 @@ export async function seedTicket(redis: Redis, keys: Keys, ticket: string, recei
  * Writes accounts as RedisAuthorizerStore.saveAuthorization does (hash, access token with its TTL, schedule zset,
  * known set), `batch` accounts per pipeline. `expiresAt(i)` is the service-clock expiry of the i-th account's token.
  */
-export async function seedAuthorizers(
+export async function seedAuthorizers<A extends AuthorizedAccount>(
   redis: Redis,
   keys: Keys,
-  accounts: readonly AuthorizedAccount[],
+  accounts: readonly A[],
   now: number,
   expiresAt: (i: number) => number,
   batch = 1000,
+  /** More hash fields per account (the console's names and kinds). */
+  moreFields?: (account: A) => Record<string, string>,
 ): Promise<void> {
   for (let start = 0; start < accounts.length; start += batch) {
     const pipeline = redis.pipeline();
@@ -107,6 +109,7 @@ export async function seedAuthorizers(
         authorized_at: String(now),
         updated_at: String(now),
         refresh_token: a.refreshToken,
+        ...moreFields?.(a),
       });
       pipeline.set(keys.authorizerAccessToken(a.appid), a.accessToken, 'PX', Math.max(1, Math.floor(expiry - now)));
       pipeline.zadd(keys.authorizers, expiry, a.appid);

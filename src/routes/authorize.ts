@@ -2,7 +2,9 @@ import { Router, type Request, type Response } from 'express';
 import { AppError, BadRequestError, StorageUnavailableError, TicketMissingError, WeChatApiError } from '../errors';
 import type { AuthorizationService } from '../services/authorization-service';
 import type { TokenService } from '../services/token-service';
+import type { MessageKey } from '../i18n';
 import type { Views } from '../views';
+import { pageContext } from './locale';
 import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
 
 export interface AuthorizeRouteDeps {
@@ -32,8 +34,7 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
     try {
       const { authType, bizAppid } = readChoice(req);
       await deps.assertStorageAvailable();
-      const mobile = new URLSearchParams({ mobile: '1', auth_type: authType ?? '3', ...(bizAppid ? { biz_appid: bizAppid } : {}) });
-      res.type('html').send(deps.views.render('authorize', { authType: authType ?? '3', bizAppid, mobileHref: `/auth?${mobile}` }));
+      res.type('html').send(deps.views.render('authorize', pageContext(res), { authType: authType ?? '3', bizAppid }));
     } catch (err) {
       renderError(deps.views, req, res, err);
     }
@@ -45,7 +46,7 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
       if (authCode !== undefined) {
         if (!AUTH_CODE_RE.test(authCode)) throw new BadRequestError('auth_code is malformed');
         const account = await deps.authorizations.completeFromCallback(authCode);
-        res.type('html').send(deps.views.render('authorized', { ...account, kindLabel: kindLabel(account.kind) }));
+        res.type('html').send(deps.views.render('authorized', pageContext(res), { ...account }));
         return;
       }
       const { authType, bizAppid } = readChoice(req);
@@ -86,49 +87,47 @@ function wantsMobile(req: Request): boolean {
   return req.query.mobile === '1' || /MicroMessenger/i.test(req.get('user-agent') ?? '');
 }
 
-function kindLabel(kind: string | undefined): string {
-  if (kind === 'mini_program') return 'Mini Program (小程序)';
-  if (kind === 'official_account') return 'Official Account (公众号)';
-  return 'not known yet';
-}
-
 const CODE_ERRORS = new Set([61009, 61010]);
 
-/** Plain words for the admin; the details stay in the log. */
+/** Plain words for the admin, in the page's language; the details stay in the log. */
 function renderError(views: Views, req: Request, res: Response, err: unknown): void {
   let status = 500;
-  let title = 'Something went wrong';
-  let explanation = 'The authorization could not be completed. Please try again in a moment.';
+  let titleKey: MessageKey = 'error.internal.title';
+  let explanationKey: MessageKey = 'error.internal.explanation';
+  let detail: string | undefined;
   let code = 'internal_error';
   if (err instanceof WeChatApiError && CODE_ERRORS.has(err.errcode)) {
     status = 400;
-    title = 'This authorization link has expired or was already used';
-    explanation = 'Authorization codes work once and only for a few minutes. Start again to get a fresh one.';
+    titleKey = 'error.codeUsed.title';
+    explanationKey = 'error.codeUsed.explanation';
     code = `wechat_${err.errcode}`;
   } else if (err instanceof TicketMissingError) {
     status = 503;
-    title = 'The platform is not ready yet';
-    explanation = 'WeChat has not yet sent this platform its verification ticket (it arrives every 10 minutes). Please try again shortly.';
+    titleKey = 'error.notReady.title';
+    explanationKey = 'error.notReady.explanation';
     code = err.code;
   } else if (err instanceof StorageUnavailableError) {
     // The platform's own storage, not WeChat: naming WeChat would send the admin to the wrong culprit.
     status = 503;
-    title = '平台存储暂不可用 · The platform\'s storage is unavailable';
-    explanation =
-      '平台暂时无法读写数据，授权未能完成，请稍后重试。 The platform cannot reach its storage right now, so the authorization could not be completed. Please try again in a few minutes.';
+    titleKey = 'error.storage.title';
+    explanationKey = 'error.storage.explanation';
     code = err.code;
   } else if (err instanceof BadRequestError) {
     status = 400;
-    title = 'This link is not valid';
-    explanation = err.message;
+    titleKey = 'error.badLink.title';
+    explanationKey = 'error.badLink.explanation';
+    detail = err.message;
     code = err.code;
   } else if (err instanceof AppError) {
     status = err.httpStatus;
-    title = 'WeChat could not complete the authorization';
-    explanation = 'WeChat answered with an error or did not answer in time. Please try again.';
+    titleKey = 'error.wechat.title';
+    explanationKey = 'error.wechat.explanation';
     code = err instanceof WeChatApiError ? `wechat_${err.errcode}` : err.code;
   }
   if (status >= 500) req.log.error({ err }, 'authorization flow failed');
   else req.log.warn({ code }, 'authorization flow refused');
-  res.status(status).type('html').send(views.render('error', { title, explanation, code, requestId: String(req.id) }));
+  res
+    .status(status)
+    .type('html')
+    .send(views.render('error', pageContext(res), { titleKey, explanationKey, detail, code, requestId: String(req.id) }));
 }

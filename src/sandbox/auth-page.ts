@@ -8,7 +8,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type { FakeAccount } from './accounts';
 import { CodeBook } from './codes';
 import type { SandboxContext } from './context';
-import { errorPage, escapeHtml, layout, sendPage } from './html';
+import { errorPage, escapeHtml, layout, pageLanguage, sendPage, type PageLanguage } from './html';
 import { appendAuthCode, checkLoginRequest, type LoginRequest } from './login-request';
 
 /**
@@ -26,7 +26,6 @@ export const CONFIRM_PATH = '/cgi-bin/componentloginpage/confirm';
 const SESSION_SECONDS = 1800;
 // A page listing 100 000 generated accounts helps nobody; biz_appid reaches any single one.
 const MAX_LISTED = 50;
-const KIND_LABEL: Record<FakeAccount['kind'], string> = { official_account: '公众号', mini_program: '小程序' };
 
 function accepts(request: LoginRequest): (account: FakeAccount) => boolean {
   // biz_appid wins over a conflicting auth_type, as WeChat documents.
@@ -40,27 +39,30 @@ function grantedFuncs(account: FakeAccount, request: LoginRequest): number[] {
   return request.categoryIds ? account.funcInfo.filter((id) => request.categoryIds?.includes(id)) : [...account.funcInfo];
 }
 
-function accountItem(ctx: SandboxContext, account: FakeAccount, checked: boolean): string {
+function accountItem(ctx: SandboxContext, lang: PageLanguage, account: FakeAccount, checked: boolean): string {
   const authorized = ctx.state.authorizations.isAuthorized(account.appid);
   const id = `account-${account.appid}`;
   return `<li data-account="${escapeHtml(account.appid)}" data-kind="${account.kind}" data-authorized="${authorized}">
 <label for="${escapeHtml(id)}"><input type="radio" name="appid" id="${escapeHtml(id)}" value="${escapeHtml(account.appid)}" required${checked ? ' checked' : ''}>
-<span class="grow"><span class="name">${escapeHtml(account.nickName)}</span><span class="badge">${KIND_LABEL[account.kind]}</span>${authorized ? '<span class="badge on">已授权</span>' : ''}<br>
+<span class="grow"><span class="name">${escapeHtml(account.nickName)}</span><span class="badge">${escapeHtml(lang.t(`kind.${account.kind}.short`))}</span>${authorized ? `<span class="badge on">${escapeHtml(lang.t('sandbox.authorized'))}</span>` : ''}<br>
 <span class="muted">${escapeHtml(account.principalName)} · ${escapeHtml(account.userName)} · ${escapeHtml(account.appid)}</span></span></label></li>`;
 }
 
-function renderChooser(ctx: SandboxContext, session: string, request: PageSession, accounts: FakeAccount[]): string {
-  const items = accounts.map((account) => accountItem(ctx, account, accounts.length === 1)).join('\n');
+function renderChooser(ctx: SandboxContext, lang: PageLanguage, session: string, request: PageSession, accounts: FakeAccount[]): string {
+  const { t } = lang;
+  const items = accounts.map((account) => accountItem(ctx, lang, account, accounts.length === 1)).join('\n');
   const list = accounts.length
     ? `<ul class="accounts" id="accounts">\n${items}\n</ul>`
-    : '<p id="no-accounts" class="notice">没有符合条件的账号（auth_type / biz_appid）。</p>';
-  return `<h1>授权给第三方平台</h1>
-<p>第三方平台 <code>${escapeHtml(ctx.options.componentAppId)}</code> 请求获得你的公众号或小程序的权限。请选择要授权的账号。</p>
+    : `<p id="no-accounts" class="notice">${escapeHtml(t('sandbox.noAccounts'))}</p>`;
+  const steps = request.mobile ? '' : `<p class="muted" id="scan-hint">${escapeHtml(t('sandbox.scanHint'))}</p>`;
+  return `<h1>${escapeHtml(t('sandbox.authorizeTitle'))}</h1>
+<p>${escapeHtml(t('sandbox.authorizeIntro', { component: ctx.options.componentAppId }))}</p>
+${steps}
 <form method="post" action="${CONFIRM_PATH}" id="authorize-form">
 <input type="hidden" name="session" value="${escapeHtml(session)}">
 ${list}
-<p class="muted">授权后将跳转到：${escapeHtml(request.redirectUri)}</p>
-<button type="submit" id="confirm"${accounts.length ? '' : ' disabled'}>确认授权</button>
+<p class="muted">${escapeHtml(t('sandbox.redirectTo', { uri: request.redirectUri }))}</p>
+<button type="submit" id="confirm"${accounts.length ? '' : ' disabled'}>${escapeHtml(t('sandbox.confirm'))}</button>
 </form>`;
 }
 
@@ -69,9 +71,11 @@ export function authPage(ctx: SandboxContext): Router {
   const sessions = new CodeBook<PageSession>(ctx.clock, SESSION_SECONDS, 'session-');
 
   const show = (mobile: boolean) => (req: Request, res: Response) => {
-    const title = '授权失败';
+    const lang = pageLanguage(req);
+    const { t } = lang;
+    const title = t('sandbox.authFailed');
     if (mobile && req.query.action !== 'bindcomponent') {
-      return sendPage(res, 400, errorPage(title, 'action', '缺少 action=bindcomponent 参数。', { mobile }));
+      return sendPage(res, 400, errorPage(lang, title, 'action', t('sandbox.error.action'), { mobile }));
     }
     const check = checkLoginRequest({
       query: req.query as Record<string, unknown>,
@@ -80,35 +84,38 @@ export function authPage(ctx: SandboxContext): Router {
       registeredDomain: ctx.options.registeredDomain,
       refererOptional: mobile,
     });
-    if (!check.ok) return sendPage(res, check.status, errorPage(title, check.kind, check.message, { mobile }));
+    // check.message is WeChat's own wording (Chinese, as WeChat shows it in every language).
+    if (!check.ok) return sendPage(res, check.status, errorPage(lang, title, check.kind, check.message, { mobile }));
     const request = check.request;
     if (request.bizAppId !== undefined && !ctx.state.accounts.get(request.bizAppId)) {
-      return sendPage(res, 400, errorPage(title, 'biz_appid', 'biz_appid 无效：没有这个账号。', { mobile }));
+      return sendPage(res, 400, errorPage(lang, title, 'biz_appid', t('sandbox.error.bizAppid'), { mobile }));
     }
     const code = ctx.state.preAuthCodes.consume(request.preAuthCode);
     if (!code.ok) {
-      const message = code.reason === 'expired' ? 'PreAuthCode已过期，请重新发起授权。' : 'PreAuthCode无效（不存在或已使用）。';
-      return sendPage(res, 400, errorPage(title, 'pre_auth_code', message, { mobile }));
+      const message = t(code.reason === 'expired' ? 'sandbox.error.preAuthCodeExpired' : 'sandbox.error.preAuthCodeInvalid');
+      return sendPage(res, 400, errorPage(lang, title, 'pre_auth_code', message, { mobile }));
     }
     const session = sessions.issue({ ...request, mobile }).code;
     const accounts = ctx.state.accounts.firstMatching(accepts(request), MAX_LISTED);
-    sendPage(res, 200, layout('授权', renderChooser(ctx, session, { ...request, mobile }, accounts), { mobile }));
+    sendPage(res, 200, layout(lang, t('sandbox.authorizeTitle'), renderChooser(ctx, lang, session, { ...request, mobile }, accounts), { mobile }));
   };
 
   router.get('/cgi-bin/componentloginpage', show(false));
   router.get(['/wxaopen/safe/bindcomponent', '/safe/bindcomponent'], show(true));
 
   router.post(CONFIRM_PATH, express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
+    const lang = pageLanguage(req);
+    const { t } = lang;
     const form = (req.body ?? {}) as Record<string, unknown>;
     const sessionId = typeof form.session === 'string' ? form.session : '';
     const found = sessions.peek(sessionId);
     if (!found.ok) {
-      return sendPage(res, 400, errorPage('授权失败', 'session', '页面已过期或已使用，请回到第三方平台重新发起授权。'));
+      return sendPage(res, 400, errorPage(lang, t('sandbox.authFailed'), 'session', t('sandbox.error.session')));
     }
     const request = found.value;
     const account = typeof form.appid === 'string' ? ctx.state.accounts.get(form.appid) : undefined;
     if (!account || !accepts(request)(account)) {
-      const page = errorPage('授权失败', 'appid', '请选择一个可授权的账号。', { mobile: request.mobile });
+      const page = errorPage(lang, t('sandbox.authFailed'), 'appid', t('sandbox.error.appid'), { mobile: request.mobile });
       return sendPage(res, 400, page);
     }
     sessions.consume(sessionId);

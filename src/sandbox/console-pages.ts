@@ -5,12 +5,12 @@
  */
 import { Router } from 'express';
 import type { SandboxContext } from './context';
-import { escapeHtml, layout, sendPage } from './html';
+import { escapeHtml, layout, pageLanguage, sendPage, type PageLanguage } from './html';
 import { SandboxError } from './state';
 
 const MAX_ROWS = 200;
 
-function homePage(ctx: SandboxContext): string {
+function homePage(ctx: SandboxContext, { t }: PageLanguage): string {
   const { options } = ctx;
   const pushes = ctx.pusher.history().slice(-10).reverse();
   const rows = pushes
@@ -19,21 +19,21 @@ function homePage(ctx: SandboxContext): string {
         `<tr data-push="${escapeHtml(p.infoType)}"><td>${escapeHtml(new Date(p.at).toISOString())}</td><td>${escapeHtml(p.infoType)}</td><td>${escapeHtml(p.authorizerAppid ?? '')}</td><td>${p.delivered ? '✓ success' : `✗ ${escapeHtml(p.lastError ?? String(p.lastStatus ?? ''))}`}</td><td>${p.attempts}</td></tr>`,
     )
     .join('\n');
-  return `<h1>WeChat emulator</h1>
-<p>This server plays WeChat for a third-party platform: the component API under <code>/cgi-bin/component/</code>, the
-authorization pages, encrypted pushes and a JSON control API under <code>/sandbox/</code>.</p>
+  const none = escapeHtml(t('sandbox.home.none'));
+  return `<h1>${escapeHtml(t('sandbox.home.title'))}</h1>
+<p>${escapeHtml(t('sandbox.home.intro'))}</p>
 <table>
 <tr><th>component_appid</th><td><code>${escapeHtml(options.componentAppId)}</code></td></tr>
-<tr><th>push URL</th><td id="push-url">${escapeHtml(ctx.pusher.pushUrl ?? '(none)')}</td></tr>
-<tr><th>registered domain</th><td>${escapeHtml(options.registeredDomain ?? '(no domain checks)')}</td></tr>
-<tr><th>accounts</th><td>${ctx.state.accounts.size}, ${ctx.state.authorizations.authorizedCount} authorized</td></tr>
+<tr><th>${escapeHtml(t('sandbox.home.pushUrl'))}</th><td id="push-url">${escapeHtml(ctx.pusher.pushUrl ?? none)}</td></tr>
+<tr><th>${escapeHtml(t('sandbox.home.domain'))}</th><td>${escapeHtml(options.registeredDomain ?? t('sandbox.home.noDomainChecks'))}</td></tr>
+<tr><th>${escapeHtml(t('sandbox.home.accounts'))}</th><td>${escapeHtml(t('sandbox.home.accountCount', { count: ctx.state.accounts.size, authorized: ctx.state.authorizations.authorizedCount }))}</td></tr>
 </table>
-<p><a href="/authorizations" id="authorizations-link">授权管理 (revoke authorizations)</a> · <a href="/release-test" id="release-test-link">全网发布接入检测 (release test)</a></p>
-<h2>Recent pushes</h2>
-${rows ? `<table id="pushes"><tr><th>at</th><th>InfoType</th><th>account</th><th>result</th><th>attempts</th></tr>\n${rows}\n</table>` : '<p class="muted">No pushes yet.</p>'}`;
+<p><a href="/authorizations" id="authorizations-link">${escapeHtml(t('sandbox.home.authorizationsLink'))}</a> · <a href="/release-test" id="release-test-link">${escapeHtml(t('sandbox.home.releaseTestLink'))}</a></p>
+<h2>${escapeHtml(t('sandbox.home.pushes'))}</h2>
+${rows ? `<table id="pushes"><tr><th>${escapeHtml(t('sandbox.home.at'))}</th><th>InfoType</th><th>${escapeHtml(t('sandbox.home.account'))}</th><th>${escapeHtml(t('sandbox.home.result'))}</th><th>${escapeHtml(t('sandbox.home.attempts'))}</th></tr>\n${rows}\n</table>` : `<p class="muted">${escapeHtml(t('sandbox.home.noPushes'))}</p>`}`;
 }
 
-function authorizationsPage(ctx: SandboxContext, revoked: string | undefined): string {
+function authorizationsPage(ctx: SandboxContext, { t }: PageLanguage, revoked: string | undefined): string {
   const { state } = ctx;
   const appids = state.authorizations.page(0, MAX_ROWS);
   const rows = appids
@@ -42,15 +42,15 @@ function authorizationsPage(ctx: SandboxContext, revoked: string | undefined): s
       const name = account?.nickName ?? appid;
       const action = `/authorizations/${encodeURIComponent(appid)}/revoke`;
       return `<li data-account="${escapeHtml(appid)}"><div class="row"><span class="grow"><span class="name">${escapeHtml(name)}</span><br><span class="muted">${escapeHtml(appid)}</span></span>
-<form method="post" action="${escapeHtml(action)}"><button type="submit" class="danger" data-revoke="${escapeHtml(appid)}">取消授权</button></form></div></li>`;
+<form method="post" action="${escapeHtml(action)}"><button type="submit" class="danger" data-revoke="${escapeHtml(appid)}">${escapeHtml(t('sandbox.revoke'))}</button></form></div></li>`;
     })
     .join('\n');
-  const notice = revoked ? `<p class="notice" id="revoked" data-account="${escapeHtml(revoked)}">已取消 ${escapeHtml(revoked)} 的授权。</p>` : '';
-  return `<h1>授权管理</h1>
-<p>已授权给第三方平台 <code>${escapeHtml(ctx.options.componentAppId)}</code> 的账号（${state.authorizations.authorizedCount}）。</p>
+  const notice = revoked ? `<p class="notice" id="revoked" data-account="${escapeHtml(revoked)}">${escapeHtml(t('sandbox.revoked', { appid: revoked }))}</p>` : '';
+  return `<h1>${escapeHtml(t('sandbox.authorizations'))}</h1>
+<p>${escapeHtml(t('sandbox.authorizationsIntro', { component: ctx.options.componentAppId, count: state.authorizations.authorizedCount }))}</p>
 ${notice}
-${rows ? `<ul class="accounts" id="authorized">\n${rows}\n</ul>` : '<p class="muted" id="none-authorized">暂无已授权的账号。</p>'}
-<p><a href="/">← emulator home</a></p>`;
+${rows ? `<ul class="accounts" id="authorized">\n${rows}\n</ul>` : `<p class="muted" id="none-authorized">${escapeHtml(t('sandbox.noneAuthorized'))}</p>`}
+<p><a href="/">← ${escapeHtml(t('sandbox.home.back'))}</a></p>`;
 }
 
 function svg(kind: string, appid: string, nickName: string): string {
@@ -62,11 +62,15 @@ function svg(kind: string, appid: string, nickName: string): string {
 export function consolePages(ctx: SandboxContext): Router {
   const router = Router();
 
-  router.get('/', (_req, res) => sendPage(res, 200, layout('WeChat emulator', homePage(ctx))));
+  router.get('/', (req, res) => {
+    const lang = pageLanguage(req);
+    sendPage(res, 200, layout(lang, lang.t('sandbox.home.title'), homePage(ctx, lang)));
+  });
 
   router.get('/authorizations', (req, res) => {
+    const lang = pageLanguage(req);
     const revoked = typeof req.query.revoked === 'string' ? req.query.revoked : undefined;
-    sendPage(res, 200, layout('授权管理', authorizationsPage(ctx, revoked)));
+    sendPage(res, 200, layout(lang, lang.t('sandbox.authorizations'), authorizationsPage(ctx, lang, revoked)));
   });
 
   router.post('/authorizations/:appid/revoke', async (req, res) => {
@@ -75,7 +79,8 @@ export function consolePages(ctx: SandboxContext): Router {
       await ctx.revoke(appid);
     } catch (err) {
       if (!(err instanceof SandboxError)) throw err;
-      return sendPage(res, err.status, layout('授权管理', `<p id="error" class="error">${escapeHtml(err.message)}</p>`));
+      const lang = pageLanguage(req);
+      return sendPage(res, err.status, layout(lang, lang.t('sandbox.authorizations'), `<p id="error" class="error">${escapeHtml(err.message)}</p>`));
     }
     // Post/redirect/get, so a reload does not revoke twice.
     res.redirect(303, `/authorizations?revoked=${encodeURIComponent(appid)}`);

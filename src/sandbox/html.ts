@@ -2,7 +2,8 @@
  * Server-rendered HTML for the emulator's pages: escaping, one shared layout with a little inline CSS, and the
  * headers every page gets. No scripts anywhere: the pages work with plain forms and links.
  */
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { negotiateLocale, translator, type Locale, type Translate } from '../i18n';
 
 const ENTITIES: Readonly<Record<string, string>> = {
   '&': '&amp;',
@@ -43,9 +44,20 @@ td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #eee;font-size:14p
 code{font-size:13px;background:#f2f3f5;padding:0 4px;border-radius:3px}
 `;
 
-export function layout(title: string, body: string, opts: { mobile?: boolean } = {}): string {
+/** The page language of an emulator page: the service's rule (?lang=, then Accept-Language; zh-CN by default). */
+export interface PageLanguage {
+  readonly locale: Locale;
+  readonly t: Translate;
+}
+
+export function pageLanguage(req: Request): PageLanguage {
+  const locale = negotiateLocale({ query: req.query.lang, acceptLanguage: req.get('accept-language') });
+  return { locale, t: translator(locale) };
+}
+
+export function layout(lang: PageLanguage, title: string, body: string, opts: { mobile?: boolean } = {}): string {
   return `<!doctype html>
-<html lang="zh-CN">
+<html lang="${lang.locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -53,7 +65,7 @@ export function layout(title: string, body: string, opts: { mobile?: boolean } =
 <style>${CSS}</style>
 </head>
 <body${opts.mobile ? ' class="mobile"' : ''}>
-<header>微信开放平台 <small>Sandbox · WeChat emulator</small></header>
+<header>${escapeHtml(lang.t('sandbox.header'))} <small>${escapeHtml(lang.t('sandbox.headerNote'))}</small></header>
 <main>
 ${body}
 </main>
@@ -62,8 +74,9 @@ ${body}
 }
 
 /** An error page with a stable hook (`#error`, `data-error`) for browser tests. */
-export function errorPage(title: string, kind: string, message: string, opts: { mobile?: boolean } = {}): string {
+export function errorPage(lang: PageLanguage, title: string, kind: string, message: string, opts: { mobile?: boolean } = {}): string {
   return layout(
+    lang,
     title,
     `<h1>${escapeHtml(title)}</h1>\n<p id="error" class="error" data-error="${escapeHtml(kind)}">${escapeHtml(message)}</p>`,
     opts,

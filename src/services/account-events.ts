@@ -5,7 +5,9 @@ import type { Logger } from '../logger';
 import type { AuthCodeStore, PendingAuthorization } from '../store/auth-code-store';
 import type {
   AccountInfo,
+  AuthorizerPage,
   AuthorizerRecord,
+  AuthorizerSearch,
   AuthorizerStore,
   AuthorizerTokenState,
   DueAuthorizer,
@@ -189,6 +191,9 @@ class EventedAuthorizerStore implements AuthorizerStore {
   }
   list(): Promise<AuthorizerRecord[]> {
     return this.inner.list();
+  }
+  search(query: AuthorizerSearch): Promise<AuthorizerPage> {
+    return this.inner.search(query);
   }
   countByStatus() {
     return this.inner.countByStatus();

@@ -191,6 +191,11 @@ export class Refresher {
     }
   }
 
+  /** Failed refreshes of an account in a row, in this instance (0 once one succeeds). For the console. */
+  consecutiveFailures(appid: string): number {
+    return this.failures.get(appid)?.count ?? 0;
+  }
+
   private backingOff(appid: string, now: number): boolean {
     const failure = this.failures.get(appid);
     return !!failure && failure.retryAt > now;

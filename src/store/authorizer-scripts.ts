@@ -17,7 +17,7 @@ if ARGV[7] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[7] then return -1 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'authorized' then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[5])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[5], 'token_refreshed_at', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'refresh_token', ARGV[6]) end
 return 1
 `;

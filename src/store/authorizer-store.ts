@@ -28,6 +28,8 @@ export interface AuthorizerRecord extends AccountInfo {
   readonly funcInfo: FuncInfo;
   readonly authorizedAt?: number;
   readonly updatedAt?: number;
+  /** When the service last stored a refreshed access token (not set by the authorization itself). */
+  readonly tokenRefreshedAt?: number;
   readonly reauthorizationReason?: string;
   readonly accessToken?: StoredToken;
 }
@@ -73,6 +75,20 @@ export interface DueAuthorizer {
   readonly expiresAt: number;
 }
 
+/** A page of the account listing (the console): accounts whose appid or name contains `text`, sorted by appid. */
+export interface AuthorizerSearch {
+  /** Case-insensitive substring of the appid or the nick name; empty or absent = every account. */
+  readonly text?: string;
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export interface AuthorizerPage {
+  /** How many accounts match, over all pages. */
+  readonly total: number;
+  readonly records: AuthorizerRecord[];
+}
+
 /**
  * The state-changing writes take an optional `outbox` event (event-stream.ts): written in the same
  * transaction as the change, and only if the change is made. Stores without an event stream ignore it.
@@ -101,6 +117,8 @@ export interface AuthorizerStore {
   getTokenState(appid: string): Promise<AuthorizerTokenState | undefined>;
   /** Every account ever stored, whatever its status, sorted by appid. */
   list(): Promise<AuthorizerRecord[]>;
+  /** One page of the accounts matching a search; reads the full records of that page only. */
+  search(search: AuthorizerSearch): Promise<AuthorizerPage>;
   /** How many stored accounts have each status (readiness, metrics). */
   countByStatus(): Promise<Record<AuthorizerStatus, number>>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */

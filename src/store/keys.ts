@@ -19,6 +19,10 @@ export interface Keys {
   readonly componentAccessTokenExpiry: string;
   /** Set of every authorizer appid ever stored, whatever its status (the zset holds only refreshable ones). */
   readonly knownAuthorizers: string;
+  /** Zset (scores 0) of every stored account, `appid \0 searchable text`: the console's pages and search (authorizer-index.ts). */
+  readonly authorizerIndex: string;
+  /** Key prefix of one console login rate limit (rate-limiter-flexible appends `:<ip or user name>`). */
+  consoleLoginLimit(per: 'ip' | 'user'): string;
   /** In the slot of `componentAccessToken` (as is its expiry), so the token's fenced write is one script. */
   readonly componentTokenLock: string;
   /** In the account's `{appid}` slot, with its access token. */
@@ -66,6 +70,8 @@ export function createKeys(prefix: string, componentAppId: string): Keys {
     ticketMeta: `${P}:component_verify_ticket:meta`,
     componentAccessTokenExpiry: `${P}:expires_at:${componentTokenSlot}`,
     knownAuthorizers: `${P}:authorizers:known`,
+    authorizerIndex: `${P}:authorizers:index`,
+    consoleLoginLimit: (per: 'ip' | 'user') => `${P}:console:login_limit:${per}`,
     componentTokenLock: `${P}:lock:${componentTokenSlot}`,
     authorizerTokenLock: (appid: string) => `${P}:authorizer:{${appid}}:lock`,
     pushDedup: (id: string) => `${P}:push:${id}`,

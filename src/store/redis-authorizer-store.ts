@@ -2,7 +2,9 @@ import type { Clock } from '../clock';
 import { LockLostError } from '../errors';
 import type {
   AccountInfo,
+  AuthorizerPage,
   AuthorizerRecord,
+  AuthorizerSearch,
   AuthorizerStatus,
   AuthorizerStore,
   AuthorizerTokenState,
@@ -14,6 +16,7 @@ import type {
 } from './authorizer-store';
 import type { OutboxWrite } from './event-stream';
 import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import { AuthorizerIndex } from './authorizer-index';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
 import { defineScripts, runScript, type LuaScript } from './lua-script';
@@ -33,6 +36,8 @@ const SCRIPTS = {
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
 } as const satisfies Record<string, LuaScript>;
 
+const APPID_START_RE = /^wx[A-Za-z0-9]{4,32}$/;
+
 /** Hash field of each AccountInfo property. */
 const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
 
@@ -41,12 +46,15 @@ const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'ki
  * one MULTI, and the conditional ones (see authorizer-scripts.ts) one Lua script.
  */
 export class RedisAuthorizerStore implements AuthorizerStore {
+  private readonly index: AuthorizerIndex;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly clock: Clock,
   ) {
     defineScripts(redis, Object.values(SCRIPTS));
+    this.index = new AuthorizerIndex(redis, keys);
   }
 
   async saveAuthorization(a: NewAuthorization, outbox?: OutboxWrite): Promise<void> {
@@ -73,6 +81,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     tx.sadd(this.keys.knownAuthorizers, a.appid);
     if (outbox) tx.hset(this.keys.authorizerOutbox(a.appid), outbox.eventId, outbox.json);
     await execTransaction(tx);
+    await this.index.add(a.appid);
   }
 
   async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
@@ -103,6 +112,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       .sadd(this.keys.knownAuthorizers, appid);
     if (outbox) tx.hset(this.keys.authorizerOutbox(appid), outbox.eventId, outbox.json);
     await execTransaction(tx);
+    await this.index.add(appid);
   }
 
   async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, _errcode?: number, outbox?: OutboxWrite): Promise<boolean> {
@@ -122,6 +132,8 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       if (value !== undefined) fields.push(field, value);
     }
     const updated = await storageOp(() => runScript(this.redis, SCRIPTS.updateIfExists, [this.keysOf(appid).hash], fields));
+    // The listing index is a search aid, not part of the contract: a separate write (another slot in a Cluster).
+    if (updated === 1 && info.nickName !== undefined) await this.index.add(appid, info.nickName);
     return updated === 1;
   }
 
@@ -144,6 +156,22 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return this.getMany(await this.allAppids());
   }
 
+  async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
+    await this.index.backfill();
+    const needle = text?.trim().toLowerCase().replace(/\p{Cc}/gu, '');
+    const start = Math.max(0, offset);
+    const count = Math.max(0, limit);
+    if (!needle) {
+      const [total, page] = await Promise.all([this.index.count(), this.index.page(start, count)]);
+      return { total, records: await this.getMany(page) };
+    }
+    // Text that looks like the start of an appid is first tried as one (an index range, not a scan).
+    const typed = text?.trim() ?? '';
+    const byPrefix = APPID_START_RE.test(typed) ? await this.index.withPrefix(typed) : [];
+    const matching = byPrefix.length > 0 ? byPrefix : await this.index.search(needle);
+    return { total: matching.length, records: await this.getMany(matching.slice(start, start + count)) };
+  }
+
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
     const counts: Record<AuthorizerStatus, number> = { authorized: 0, unauthorized: 0, reauthorization_required: 0 };
     const appids = await this.allAppids();
@@ -164,7 +192,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const outcome = await storageOp(() =>
       runScript(this.redis, SCRIPTS.restoreRefreshToken, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers, outboxKey], args),
     );
-    return RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
+    const result = RESTORE_OUTCOMES[Number(outcome)] ?? 'not_needed';
+    if (result === 'restored') await this.index.add(r.appid);
+    return result;
   }
 
   async dueForRefresh(untilMs: number, limit: number, offset = 0): Promise<DueAuthorizer[]> {
@@ -221,6 +251,7 @@ function toRecord(appid: string, h: Record<string, string>, token: string | null
     funcInfo: parseFuncInfo(h.func_info),
     authorizedAt: num(h.authorized_at),
     updatedAt: num(h.updated_at),
+    ...(h.token_refreshed_at ? { tokenRefreshedAt: num(h.token_refreshed_at) } : {}),
     reauthorizationReason: h.reauthorization_reason,
     nickName: h.nick_name,
     userName: h.user_name,

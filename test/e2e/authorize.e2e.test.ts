@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -6,9 +6,10 @@ import { createApp } from '../../src/app';
 import { freePort } from '../support/global-setup';
 import { startHarness, type Harness } from '../support/emulator';
 import { newTestRedis } from '../support/redis';
+import { screenshotDir } from '../support/screenshots';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', 'artifacts');
+const ARTIFACTS = screenshotDir();
 /** The emulator's first demo Official Account. */
 const OA = 'wx3c5a7e19b2d40f81';
 
@@ -28,7 +29,6 @@ describe('authorization in a browser', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    mkdirSync(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -47,7 +47,7 @@ describe('authorization in a browser', () => {
     server = createApp(h.container).listen(port, '127.0.0.1');
     await new Promise<void>((r) => server.once('listening', () => r()));
     h.emulator.setPushUrl(`http://127.0.0.1:${port}/auth`);
-    page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1000, height: 900 }, locale: 'zh-CN' });
   });
   afterEach(async () => {
     await page?.close();
@@ -55,8 +55,21 @@ describe('authorization in a browser', () => {
     await h.close();
   });
 
+  it('shows the authorize page in English to an English browser', async () => {
+    const english = await browser.newPage({ viewport: { width: 1000, height: 900 }, locale: 'en-US' });
+    try {
+      await english.goto(`${base}/authorize`);
+      await expectText(english, 'h1', 'Authorize your account');
+      expect(await english.getAttribute('html', 'lang')).toBe('en');
+      await english.screenshot({ path: join(ARTIFACTS, '1-authorize-en.png'), fullPage: true });
+    } finally {
+      await english.close();
+    }
+  });
+
   it('an admin authorizes an account from our page and sees its name', async () => {
     await page.goto(`${base}/authorize`);
+    await expectText(page, 'h1', '授权你的公众号或小程序');
     await page.screenshot({ path: join(ARTIFACTS, '1-authorize.png'), fullPage: true });
 
     await page.click('#authorize-pc');

@@ -36,18 +36,47 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
   describe('GET /authorize', () => {
     beforeEach(() => start());
 
-    it('renders the page with a PC button, a phone link, the account-type choice and Referrer-Policy: origin', async () => {
+    it('renders the page in Chinese with a PC button, an in-WeChat button, the account-type choice and Referrer-Policy: origin', async () => {
       const res = await get('/authorize');
       expect(res.status).toBe(200);
       expect(res.headers.get('referrer-policy')).toBe('origin');
       expect(res.headers.get('content-security-policy')).toContain(`form-action 'self' ${h.emulatorUrl}`);
       const html = await res.text();
-      expect(html).toContain('Authorize your account');
+      expect(html).toContain('<html lang="zh-CN">');
+      expect(html).toContain('授权你的公众号或小程序');
+      expect(html).toContain('用公众号或小程序管理员的微信扫码');
       expect(html).toMatch(/<form method="get" action="\/auth"/);
       expect(html).toContain('id="authorize-pc"');
-      expect(html).toContain('href="/auth?mobile=1&amp;auth_type=3"');
+      // The H5 button submits the same form, so it carries the account type chosen above.
+      expect(html).toMatch(/<button type="submit" class="button secondary" id="authorize-mobile" name="mobile" value="1">/);
+      expect(html).toContain('href="/favicon.ico"');
       expect(html.match(/name="auth_type"/g)).toHaveLength(3);
       expect(html).toContain('name="viewport"');
+    });
+
+    it('speaks English by Accept-Language or ?lang=, and remembers ?lang= in a cookie', async () => {
+      const byHeader = await (await get('/authorize', { 'Accept-Language': 'en-US,en;q=0.9,zh-CN;q=0.5' })).text();
+      expect(byHeader).toContain('<html lang="en">');
+      expect(byHeader).toContain('Authorize your account');
+      expect(byHeader).toContain('scan it with the WeChat of the account');
+      const chinesePreferred = await (await get('/authorize', { 'Accept-Language': 'zh-TW,en;q=0.8' })).text();
+      expect(chinesePreferred).toContain('授权你的公众号或小程序');
+      const byQuery = await get('/authorize?lang=en&auth_type=2', { 'Accept-Language': 'zh-CN' });
+      expect(await byQuery.text()).toContain('Authorize your account');
+      const cookie = byQuery.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/^lang=en;/);
+      const remembered = await (await get('/authorize', { 'Accept-Language': 'zh-CN', Cookie: 'lang=en' })).text();
+      expect(remembered).toContain('Authorize your account');
+      // The language switch keeps the page's own parameters.
+      expect(remembered).toContain('href="/authorize?lang=zh-CN"');
+      expect(await (await get('/authorize?auth_type=2')).text()).toContain('href="/authorize?auth_type=2&amp;lang=en"');
+    });
+
+    it('sends the in-WeChat (H5) button to the H5 page with the account type the admin chose', async () => {
+      // What the browser sends when the admin picks 小程序 and presses the H5 button.
+      const location = (await get('/auth?auth_type=2&mobile=1')).headers.get('location') ?? '';
+      expect(location.startsWith(`${h.emulatorUrl}/wxaopen/safe/bindcomponent?`)).toBe(true);
+      expect(new URL(location).searchParams.get('auth_type')).toBe('2');
     });
 
     it('passes biz_appid through and refuses bad values with a 400 page', async () => {
@@ -128,7 +157,8 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
       const account = h.emulator.accounts().find((a) => a.appid === OA);
       expect(html).toContain(`<strong id="account-name">${account?.nickName}</strong>`);
       expect(html).toContain(OA);
-      expect(html).toContain('Official Account');
+      expect(html).toContain('公众号');
+      expect(html).toContain('<li data-permission-set="1">消息管理权限</li>');
       expect(h.emulator.callLog.count('api_query_auth')).toBe(1);
       const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
       expect(token && h.emulator.tokenStatus(token)).toBe('valid');
@@ -151,7 +181,7 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
       const res = await get('/auth?auth_code=queryauthcode@@@never-issued&expires_in=600');
       expect(res.status).toBe(400);
       const html = await res.text();
-      expect(html).toContain('expired or was already used');
+      expect(html).toContain('授权链接已过期或已使用');
       expect(html).toContain('href="/authorize"');
       expect(html).not.toMatch(/at .*\.ts:\d+/);
       // The only new keys may be the component token fetched to call api_query_auth (a legitimate cache).
@@ -173,7 +203,7 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
       await start({ withTicket: false });
       const res = await get('/auth');
       expect(res.status).toBe(503);
-      expect(await res.text()).toContain('not ready yet');
+      expect(await res.text()).toContain('平台尚未就绪');
     });
   });
 });

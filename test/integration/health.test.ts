@@ -83,4 +83,24 @@ describe('GET /healthz and /readyz', () => {
     expect(res.body.error.code).toBe('not_found');
     expect(res.headers['x-request-id']).toBeTruthy();
   });
+
+  it('answers people (Accept: text/html) with a 404 page in their language, and /internal/* always with JSON', async () => {
+    container = createContainer(testConfig());
+    const app = createApp(container);
+    const page = await request(app).get('/nope').set('Accept', 'text/html,*/*;q=0.8').expect(404);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('页面不存在');
+    const en = await request(app).get('/nope?lang=en').set('Accept', 'text/html').expect(404);
+    expect(en.text).toContain('Page not found');
+    const internal = await request(app).get('/internal/nope').set('Accept', 'text/html').expect(404);
+    expect(internal.headers['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('serves a favicon, cached by browsers', async () => {
+    container = createContainer(testConfig());
+    const res = await request(createApp(container)).get('/favicon.ico').expect(200);
+    expect(res.headers['content-type']).toBe('image/x-icon');
+    expect(res.headers['cache-control']).toMatch(/public, max-age=\d+/);
+    expect(res.body.subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+  });
 });

@@ -30,7 +30,9 @@ describe("the admin's pages during a storage outage (a Redis this test starts an
     expect(res.type).toBe('text/html');
     const title = /<h1>([^<]*)<\/h1>/.exec(res.text)?.[1] ?? '';
     expect(title).toMatch(/^平台存储暂不可用/);
-    expect(title).toContain('storage is unavailable');
+    // The same page in English for an English browser (catalogues, src/i18n).
+    const en = await request(createApp(h.container)).get(typeof path === 'string' ? path : path()).set('Accept-Language', 'en');
+    expect(/<h1>([^<]*)<\/h1>/.exec(en.text)?.[1]).toContain('storage is unavailable');
     expect(res.text).toContain('storage_unavailable');
     expect(res.text).not.toMatch(/WeChat answered|WeChat could not/);
     // Nothing reached WeChat: the failure is ours.

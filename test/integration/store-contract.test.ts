@@ -305,6 +305,7 @@ describe.each([
         refreshToken: 'refresh-2',
         authorizedAt: NOW,
         updatedAt: NOW + HOUR,
+        tokenRefreshedAt: NOW + HOUR,
         accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 },
       });
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: A, expiresAt: NOW + HOUR + 7200_000 }]);
@@ -496,6 +497,44 @@ describe.each([
         ['wxb', 'authorized'],
         ['wxc', 'unauthorized'],
       ]);
+    });
+
+    describe('search (the console listing)', () => {
+      const seed = async () => {
+        for (const appid of ['wxd4', 'wxa1', 'wxc3', 'wxb2']) await authorize(appid);
+        await h.authorizerStore.saveAccountInfo('wxa1', { nickName: '湖畔咖啡' });
+        await h.authorizerStore.saveAccountInfo('wxb2', { nickName: 'City Cycling' });
+        await h.authorizerStore.saveAccountInfo('wxc3', { nickName: '湖畔咖啡点单' });
+        await h.authorizerStore.markUnauthorized('wxd4');
+      };
+
+      it('pages through every account, whatever its status, sorted by appid', async () => {
+        await seed();
+        const first = await h.authorizerStore.search({ offset: 0, limit: 3 });
+        expect(first.total).toBe(4);
+        expect(first.records.map((r) => r.appid)).toEqual(['wxa1', 'wxb2', 'wxc3']);
+        const second = await h.authorizerStore.search({ offset: 3, limit: 3 });
+        expect(second).toEqual({ total: 4, records: [await h.authorizerStore.get('wxd4')] });
+        expect(await h.authorizerStore.search({ offset: 9, limit: 3 })).toEqual({ total: 4, records: [] });
+      });
+
+      it('finds accounts by a part of the appid or of the name, ignoring case', async () => {
+        await seed();
+        const appids = async (text: string) => (await h.authorizerStore.search({ text, offset: 0, limit: 10 })).records.map((r) => r.appid);
+        expect(await appids('湖畔')).toEqual(['wxa1', 'wxc3']);
+        expect(await appids('cycling')).toEqual(['wxb2']);
+        expect(await appids('XC3')).toEqual(['wxc3']);
+        expect(await appids('  点单 ')).toEqual(['wxc3']);
+        expect(await appids('nothing-like-it')).toEqual([]);
+        expect((await h.authorizerStore.search({ text: '湖畔', offset: 1, limit: 10 })).total).toBe(2);
+      });
+
+      it('finds an account by a name changed later', async () => {
+        await seed();
+        await h.authorizerStore.saveAccountInfo('wxb2', { nickName: '城市骑行' });
+        expect((await h.authorizerStore.search({ text: '骑行', offset: 0, limit: 10 })).records.map((r) => r.appid)).toEqual(['wxb2']);
+        expect((await h.authorizerStore.search({ text: 'cycling', offset: 0, limit: 10 })).total).toBe(0);
+      });
     });
 
     it('countByStatus counts every stored account by status', async () => {

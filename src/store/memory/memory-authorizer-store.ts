@@ -1,7 +1,9 @@
 import type { Clock } from '../../clock';
 import type {
   AccountInfo,
+  AuthorizerPage,
   AuthorizerRecord,
+  AuthorizerSearch,
   AuthorizerStatus,
   AuthorizerStore,
   AuthorizerTokenState,
@@ -23,6 +25,7 @@ type AuthorizerHash = { -readonly [K in keyof AccountInfo]: AccountInfo[K] } & {
   funcInfoJson?: string;
   authorizedAt?: number;
   updatedAt?: number;
+  tokenRefreshedAt?: number;
   reauthorizationReason?: string;
   /** Written by restoreRefreshToken as in Redis; no record field shows it yet. */
   recoveredAt?: number;
@@ -86,6 +89,7 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     this.tokens.set(appid, accessToken, Math.max(1, Math.floor(expiresAt - now)));
     this.schedule.set(appid, expiresAt);
     hash.updatedAt = now;
+    hash.tokenRefreshedAt = now;
     if (rotatedRefreshToken) hash.refreshToken = rotatedRefreshToken;
     return true;
   }
@@ -145,6 +149,16 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
 
   async list(): Promise<AuthorizerRecord[]> {
     return this.allAppids().flatMap((appid) => this.toRecord(appid) ?? []);
+  }
+
+  async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
+    const needle = text?.trim().toLowerCase();
+    const matching = this.allAppids().filter(
+      (appid) => !needle || appid.toLowerCase().includes(needle) || (this.hashes.get(appid)?.nickName ?? '').toLowerCase().includes(needle),
+    );
+    const start = Math.max(0, offset);
+    const page = matching.slice(start, start + Math.max(0, limit));
+    return { total: matching.length, records: page.flatMap((appid) => this.toRecord(appid) ?? []) };
   }
 
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
@@ -210,6 +224,7 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
       funcInfo: parseFuncInfo(h.funcInfoJson),
       authorizedAt: h.authorizedAt,
       updatedAt: h.updatedAt,
+      ...(h.tokenRefreshedAt !== undefined ? { tokenRefreshedAt: h.tokenRefreshedAt } : {}),
       reauthorizationReason: h.reauthorizationReason,
       nickName: h.nickName,
       userName: h.userName,
