@@ -16,7 +16,7 @@ import { refreshLockTiming, type RefreshLockTiming } from './services/refresh-co
 import { Refresher, refresherOptions, type RefresherOptions } from './services/refresher';
 import { TokenService } from './services/token-service';
 import { WebhookDelivery, type WebhookTarget } from './services/webhook-delivery';
-import { RedisEventStream } from './store/event-stream';
+import { EventHistory, RedisEventStream } from './store/event-stream';
 import { RedisWebhookQueue, webhookGroup } from './store/webhook-queue';
 import { WebhookSender, targetLabel } from './webhooks/webhook-sender';
 import type { AuthorizerStore } from './store/authorizer-store';
@@ -282,6 +282,19 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     concurrency: config.refresher.concurrency,
   });
 
+  // The console's history and backlog come from the event stream when there is one (Redis), else the stored timestamps.
+  const eventHistory = storage.redis ? new EventHistory(storage.redis, keys) : undefined;
+  const consoleEventSource: ConsoleEventSource | undefined = eventHistory
+    ? {
+        undeliveredCount: async () => (await Promise.all(webhookTargets.map((t) => t.queue.undeliveredCount()))).reduce((a, b) => a + b, 0),
+        accountHistory: async (appid, limit) =>
+          (await eventHistory.recentForAccount(appid, limit)).map((e) => ({
+            at: e.occurred_at,
+            type: e.type,
+            detail: 'errcode' in e ? `errcode ${e.errcode}` : 'reason' in e ? e.reason : undefined,
+          })),
+      }
+    : undefined;
   const consoleParts = config.console
     ? {
         auth: new ConsoleAuth({
@@ -302,7 +315,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
           logger,
           publicBaseUrl: config.publicBaseUrl,
           marginMs: config.tokenRefreshMarginSeconds * 1000,
-          events: overrides.consoleEvents,
+          events: overrides.consoleEvents ?? consoleEventSource,
         }),
       }
     : undefined;

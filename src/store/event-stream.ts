@@ -1,4 +1,4 @@
-import { eventToFields, type AccountEvent } from '../client/account-events';
+import { eventFromFields, eventToFields, type AccountEvent } from '../client/account-events';
 import type { Keys } from './keys';
 import type { Redis } from './redis';
 import { storageOp } from './storage-errors';
@@ -80,6 +80,32 @@ export class RedisEventStream {
         if (appid && eventId) found.push({ appid, eventId });
       }
     } while (cursor !== '0');
+    return found;
+  }
+}
+
+/** How far back the console looks for one account's history: the newest entries of the stream, not all of it. */
+const HISTORY_SCAN = 5000;
+
+export class EventHistory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** The account's newest events, newest first, among the stream's last HISTORY_SCAN entries (one XREVRANGE). */
+  async recentForAccount(appid: string, limit: number): Promise<AccountEvent[]> {
+    const entries = (await storageOp(() => this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', HISTORY_SCAN))) as [string, string[]][];
+    const found: AccountEvent[] = [];
+    for (const [, fields] of entries) {
+      if (found.length >= limit) break;
+      try {
+        const event = eventFromFields(fields);
+        if (event.authorizer_appid === appid) found.push(event);
+      } catch {
+        // an entry this version cannot read is not history it can show
+      }
+    }
     return found;
   }
 }

@@ -123,6 +123,14 @@ export class RedisWebhookQueue {
     await this.ack(entry.id);
   }
 
+  /** Events this target has not acknowledged: read but pending, plus not read yet (the group's lag). */
+  async undeliveredCount(): Promise<number> {
+    const groups = (await storageOp(() => this.redis.xinfo('GROUPS', this.keys.events))) as unknown[][];
+    const info = groups.map(pairs).find((g) => g.name === this.group);
+    if (!info) return 0;
+    return Number(info.pending ?? 0) + Number(info.lag ?? 0);
+  }
+
   /**
    * The occurred_at of the oldest event this target has not acknowledged (pending, or not read
    * yet), or undefined when it is up to date.
