@@ -286,7 +286,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const eventHistory = storage.redis ? new EventHistory(storage.redis, keys) : undefined;
   const consoleEventSource: ConsoleEventSource | undefined = eventHistory
     ? {
-        undeliveredCount: async () => (await Promise.all(webhookTargets.map((t) => t.queue.undeliveredCount()))).reduce((a, b) => a + b, 0),
+        ...(webhookTargets.length
+          ? { undeliveredCount: async () => (await Promise.all(webhookTargets.map((t) => t.queue.undeliveredCount()))).reduce((a, b) => a + b, 0) }
+          : {}),
         accountHistory: async (appid, limit) =>
           (await eventHistory.recentForAccount(appid, limit)).map((e) => ({
             at: e.occurred_at,

@@ -23,7 +23,8 @@ export interface AccountEvent {
  * shows undelivered events and event history only when the container hands it a provider.
  */
 export interface ConsoleEventSource {
-  undeliveredCount(): Promise<number>;
+  /** Absent without webhooks: nothing is waiting for delivery. */
+  undeliveredCount?(): Promise<number>;
   accountHistory(appid: string, limit: number): Promise<AccountEvent[]>;
 }
 
@@ -101,7 +102,7 @@ export class ConsoleService {
       tickets.get(),
       componentTokens.get(),
       authorizers.countByStatus(),
-      events?.undeliveredCount(),
+      events?.undeliveredCount?.(),
     ]);
     const now = clock.now();
     return {
@@ -136,7 +137,8 @@ export class ConsoleService {
       updatedAt: record.updatedAt,
       reauthorizationReason: record.reauthorizationReason,
       pending,
-      history,
+      // An account whose events have left the capped stream (or predate it) shows its stored timestamps.
+      history: history?.length ? history : undefined,
       reauthorizationLink: record.status === 'authorized' ? undefined : this.reauthorizationLink(record),
     };
   }

@@ -212,7 +212,8 @@ describe('operator console', () => {
     expect(page.text).toContain('湖畔咖啡');
     expect(page.text).toContain('消息管理权限');
     expect(page.text).toContain('自定义菜单权限');
-    expect(page.text).toContain('授权时间');
+    // History comes from the event stream P:events: the account's authorization is its newest event.
+    expect(page.text).toMatch(/<table class="grid" id="history">[\s\S]*<td>authorized<\/td>/);
     expect(page.text).not.toContain('reauthorization-link');
     const en = await agent.get(`/console/accounts/${OA}?lang=en`).expect(200);
     expect(en.text).toContain('Message management');
@@ -223,6 +224,9 @@ describe('operator console', () => {
     expect(mp.text).toContain('帐号管理权限（小程序）');
     expect(mp.text).toContain(`value="${h.config.publicBaseUrl}/authorize?biz_appid=${MP}&amp;auth_type=2"`);
     expect(mp.text).not.toContain('id="refresh"');
+    // An account with no event in the stream shows its stored timestamps.
+    await redis.xtrim(`${h.config.redis.keyPrefix}:${h.config.component.appId}:events`, 'MAXLEN', 0);
+    expect((await agent.get(`/console/accounts/${OA}`).expect(200)).text).toContain('授权时间');
     await agent.get('/console/accounts/wxdoesnotexist01').expect(404);
   });
 
