@@ -1,18 +1,11 @@
 import { z } from 'zod';
+import { aesKeyProblem } from './wechat/crypto';
+import { appIdSchema, appSecretSchema, componentTokenSchema } from './wechat/identifiers';
 
 /**
  * The only reader of process.env. Validated once at start; bad configuration
  * is reported one line per variable (see ConfigError) and never as a stack trace.
  */
-
-const AES_KEY_RE = /^[A-Za-z0-9]{43}$/;
-
-function aesKeyProblem(value: string): string | undefined {
-  if (value.length !== 43) return `must be exactly 43 characters (got ${value.length})`;
-  if (!AES_KEY_RE.test(value)) return 'must contain only letters and digits [A-Za-z0-9]';
-  if (Buffer.from(`${value}=`, 'base64').length !== 32) return 'must decode (base64 of key + "=") to 32 bytes';
-  return undefined;
-}
 
 const aesKey = z.string().superRefine((value, ctx) => {
   const problem = aesKeyProblem(value);
@@ -103,9 +96,9 @@ const schema = z.object({
   NODE_ENV: optional(z.enum(['development', 'production', 'test'])),
   PORT: optional(intIn(1, 65535)).default(3000),
   PUBLIC_BASE_URL: optional(httpUrl).default('http://localhost:3000'),
-  WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID'),
-  WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET'),
-  WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN'),
+  WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID').pipe(appIdSchema),
+  WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET').pipe(appSecretSchema),
+  WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN').pipe(componentTokenSchema),
   WECHAT_COMPONENT_AES_KEY: z.string({ error: 'WECHAT_COMPONENT_AES_KEY is required' }).pipe(aesKey),
   WECHAT_COMPONENT_PREVIOUS_AES_KEY: optional(aesKey),
   WECHAT_API_BASE_URL: optional(httpUrl).default('https://api.weixin.qq.com'),

@@ -3,6 +3,7 @@ import { AppError, BadRequestError, StorageUnavailableError, TicketMissingError,
 import type { AuthorizationService } from '../services/authorization-service';
 import type { TokenService } from '../services/token-service';
 import type { Views } from '../views';
+import { APPID_RULE, authCodeSchema, authTypeSchema, bizAppIdSchema } from '../wechat/identifiers';
 import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
 
 export interface AuthorizeRouteDeps {
@@ -16,10 +17,6 @@ export interface AuthorizeRouteDeps {
   assertStorageAvailable: () => Promise<void>;
   views: Views;
 }
-
-const AUTH_TYPES = new Set(['1', '2', '3']);
-const APPID_RE = /^wx[A-Za-z0-9]{6,32}$/;
-const AUTH_CODE_RE = /^[\x21-\x7e]{1,512}$/;
 
 /**
  * The admin's side of authorization: our "Authorize your account" page, the
@@ -43,7 +40,7 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
     try {
       const authCode = single(req.query.auth_code, 'auth_code');
       if (authCode !== undefined) {
-        if (!AUTH_CODE_RE.test(authCode)) throw new BadRequestError('auth_code is malformed');
+        if (!authCodeSchema.safeParse(authCode).success) throw new BadRequestError('auth_code is malformed');
         const account = await deps.authorizations.completeFromCallback(authCode);
         res.type('html').send(deps.views.render('authorized', { ...account, kindLabel: kindLabel(account.kind) }));
         return;
@@ -77,8 +74,8 @@ function single(value: unknown, name: string): string | undefined {
 function readChoice(req: Request): { authType: string | undefined; bizAppid: string | undefined } {
   const authType = single(req.query.auth_type, 'auth_type') || undefined;
   const bizAppid = single(req.query.biz_appid, 'biz_appid') || undefined;
-  if (authType !== undefined && !AUTH_TYPES.has(authType)) throw new BadRequestError('auth_type must be 1, 2 or 3');
-  if (bizAppid !== undefined && !APPID_RE.test(bizAppid)) throw new BadRequestError('biz_appid is not an appid');
+  if (authType !== undefined && !authTypeSchema.safeParse(authType).success) throw new BadRequestError('auth_type must be 1, 2 or 3');
+  if (bizAppid !== undefined && !bizAppIdSchema.safeParse(bizAppid).success) throw new BadRequestError(`biz_appid is not an appid (${APPID_RULE})`);
   return { authType, bizAppid };
 }
 

@@ -13,6 +13,7 @@ import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
 import { parseComponentPush, type AuthorizationPush, type ComponentPush, type TicketPush } from '../wechat/messages';
+import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
 import { XmlFormatError, textOf, type FlatXml } from '../wechat/xml';
 
 /** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
@@ -48,11 +49,8 @@ export interface PushServiceDeps {
   onPush?: OnPush;
 }
 
-export interface PushQuery {
-  timestamp?: unknown;
-  nonce?: unknown;
-  msg_signature?: unknown;
-}
+/** The request's query string as Express parsed it; checked against pushQuerySchema. */
+export type RawPushQuery = Record<string, unknown>;
 
 export interface PushOutcome {
   infoType: string;
@@ -60,8 +58,6 @@ export interface PushOutcome {
   /** The payload's CreateTime (Unix seconds). */
   createTime: number;
 }
-
-const REQUIRED_PARAMS = ['timestamp', 'nonce', 'msg_signature'] as const;
 
 /**
  * Handles one push to the authorization-event URL: signature first, then
@@ -77,7 +73,7 @@ export class PushService {
     this.duplicateWaitMs = deps.duplicateWaitMs ?? 3000;
   }
 
-  async receive(query: PushQuery, envelope: unknown): Promise<PushOutcome> {
+  async receive(query: RawPushQuery, envelope: unknown): Promise<PushOutcome> {
     let infoType = 'unparsed';
     try {
       const params = readParams(query);
@@ -191,14 +187,11 @@ interface Params {
   msgSignature: string;
 }
 
-function readParams(query: PushQuery): Params {
-  for (const name of REQUIRED_PARAMS) {
-    const value = query[name];
-    if (typeof value !== 'string' || value === '') {
-      throw new BadRequestError(`query parameter ${name} is required (once)`);
-    }
-  }
-  return { timestamp: query.timestamp as string, nonce: query.nonce as string, msgSignature: query.msg_signature as string };
+function readParams(query: RawPushQuery): Params {
+  const parsed = pushQuerySchema.safeParse(query);
+  if (!parsed.success) throw new BadRequestError(firstProblem(parsed.error));
+  const { timestamp, nonce, msg_signature: msgSignature } = parsed.data;
+  return { timestamp, nonce, msgSignature };
 }
 
 function readEncrypt(envelope: unknown): string {

@@ -2,7 +2,7 @@ import { ConfigError, loadConfig, secretValues } from '../../src/config';
 
 const valid = {
   WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
-  WECHAT_COMPONENT_APPSECRET: 'secret',
+  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
   WECHAT_COMPONENT_TOKEN: 'token',
   WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
@@ -59,6 +59,32 @@ describe('config', () => {
     expect(problemsOf({ ...valid, WECHAT_COMPONENT_PREVIOUS_AES_KEY: 'short' })).toEqual([
       'WECHAT_COMPONENT_PREVIOUS_AES_KEY: must be exactly 43 characters (got 5)',
     ]);
+  });
+
+  it.each(['not-an-appid', 'wx123', 'wx{evil}:x', ' wx1234567890abcdef', 'wx1234567890abcdef ', 'wx1234567890abcdef0'])(
+    'refuses WECHAT_COMPONENT_APPID %j with one line naming the appid rule',
+    (appid) => {
+      expect(problemsOf({ ...valid, WECHAT_COMPONENT_APPID: appid })).toEqual([
+        'WECHAT_COMPONENT_APPID: must be a WeChat appid: "wx" followed by 16 letters or digits',
+      ]);
+    },
+  );
+
+  it.each(['t', 'ab', 'with space', 'dash-ed', '令牌令牌', 'a'.repeat(33)])('refuses WECHAT_COMPONENT_TOKEN %j (3–32 letters or digits)', (token) => {
+    expect(problemsOf({ ...valid, WECHAT_COMPONENT_TOKEN: token })).toEqual([
+      'WECHAT_COMPONENT_TOKEN: must be 3 to 32 letters or digits, as the Open Platform console accepts',
+    ]);
+  });
+
+  it.each(['1', 'short-secret9', 'a secret with spaces ok', 'x'.repeat(65)])('refuses WECHAT_COMPONENT_APPSECRET %j', (secret) => {
+    const problems = problemsOf({ ...valid, WECHAT_COMPONENT_APPSECRET: secret });
+    expect(problems).toEqual([expect.stringMatching(/^WECHAT_COMPONENT_APPSECRET: must be 16 to 64 visible ASCII characters/)]);
+    if (secret.length > 3) expect(problems.join('\n')).not.toContain(secret); // a secret is never echoed
+  });
+
+  it('accepts a genuine-looking appid, token and secret', () => {
+    const config = loadConfig({ ...valid, WECHAT_COMPONENT_APPID: 'wx3c5a7e19b2d40f81', WECHAT_COMPONENT_TOKEN: 'abc', WECHAT_COMPONENT_APPSECRET: '0123456789abcdef0123456789abcdef' });
+    expect(config.component).toMatchObject({ appId: 'wx3c5a7e19b2d40f81', token: 'abc', appSecret: '0123456789abcdef0123456789abcdef' });
   });
 
   it('rejects malformed URLs and ports', () => {
