@@ -3,6 +3,7 @@
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/component_verify_ticket.html
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
+import { isAppId } from './identifiers';
 import { parseFlatXml, requiredText, textOf, XmlFormatError, type FlatXml } from './xml';
 
 interface PushBase {
@@ -49,6 +50,13 @@ function integer(fields: FlatXml, name: string, required: boolean): number | und
   return Number(trimmed);
 }
 
+/** An appid field: anything else (braces, `../`, 200 characters) must never reach a Redis key. */
+function appIdText(fields: FlatXml, name: string): string {
+  const text = requiredText(fields, name);
+  if (!isAppId(text)) throw new XmlFormatError(`<${name}> is not an appid`);
+  return text;
+}
+
 export function parseComponentPush(xml: string): ComponentPush {
   const fields = parseFlatXml(xml);
   const base: PushBase = { appId: requiredText(fields, 'AppId'), createTime: integer(fields, 'CreateTime', true) };
@@ -61,13 +69,13 @@ export function parseComponentPush(xml: string): ComponentPush {
       return {
         ...base,
         infoType,
-        authorizerAppid: requiredText(fields, 'AuthorizerAppid'),
+        authorizerAppid: appIdText(fields, 'AuthorizerAppid'),
         authorizationCode: requiredText(fields, 'AuthorizationCode'),
         authorizationCodeExpiredTime: integer(fields, 'AuthorizationCodeExpiredTime', false),
         preAuthCode: textOf(fields, 'PreAuthCode') || undefined,
       };
     case 'unauthorized':
-      return { ...base, infoType, authorizerAppid: requiredText(fields, 'AuthorizerAppid') };
+      return { ...base, infoType, authorizerAppid: appIdText(fields, 'AuthorizerAppid') };
     default:
       return { ...base, infoType: 'unknown', rawInfoType: infoType };
   }

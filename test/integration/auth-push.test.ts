@@ -241,6 +241,15 @@ describe('POST /auth (authorization-event pushes)', () => {
         const p = validTicket();
         return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
       }, 400, /Encrypt/],
+      // Issue 12 item 7: signed pushes whose AuthorizerAppid is not an appid (it would become a Redis key).
+      ['a signed authorized push with a hostile AuthorizerAppid', () =>
+        signedPush(authorizationPayload('authorized', `{${'../'.repeat(69)}}wx`, 'queryauthcode@@@x')), 400, /invalid_push.*AuthorizerAppid/],
+      ['a signed unauthorized push with a hostile AuthorizerAppid', () =>
+        signedPush(unauthorizedPayload(`wx{${'a'.repeat(200)}}/../x`)), 400, /invalid_push.*AuthorizerAppid/],
+      ['a signed updateauthorized push with a short AuthorizerAppid', () =>
+        signedPush(authorizationPayload('updateauthorized', 'wx123', 'queryauthcode@@@x')), 400, /AuthorizerAppid/],
+      ['a signed unauthorized push with an AuthorizerAppid padded by a space', () =>
+        signedPush(unauthorizedPayload(`${OA} `)), 400, /AuthorizerAppid/],
       ['a body over 64 KiB', () => ({ ...validTicket(), body: `<xml><Encrypt>${'A'.repeat(70 * 1024)}</Encrypt></xml>` }), 413, /payload_too_large/],
       ...(['timestamp', 'nonce', 'msg_signature'] as const).map(
         (name): [string, () => { path: string; body: string }, number, RegExp] => [

@@ -31,7 +31,7 @@ describe('parseComponentPush (protocol.md §2)', () => {
   <AppId><![CDATA[wxcomponent]]></AppId>
   <CreateTime>1413192760</CreateTime>
   <InfoType><![CDATA[${infoType}]]></InfoType>
-  <AuthorizerAppid><![CDATA[wxauthorizer]]></AuthorizerAppid>
+  <AuthorizerAppid><![CDATA[wxauthorizer000001]]></AuthorizerAppid>
   <AuthorizationCode><![CDATA[queryauthcode@@@abc]]></AuthorizationCode>
   <AuthorizationCodeExpiredTime>1413196360</AuthorizationCodeExpiredTime>
   <PreAuthCode><![CDATA[preauthcode@@@xyz]]></PreAuthCode>
@@ -40,7 +40,7 @@ describe('parseComponentPush (protocol.md §2)', () => {
       infoType,
       appId: 'wxcomponent',
       createTime: 1413192760,
-      authorizerAppid: 'wxauthorizer',
+      authorizerAppid: 'wxauthorizer000001',
       authorizationCode: 'queryauthcode@@@abc',
       authorizationCodeExpiredTime: 1413196360,
       preAuthCode: 'preauthcode@@@xyz',
@@ -50,12 +50,12 @@ describe('parseComponentPush (protocol.md §2)', () => {
   it('reads unauthorized (no code fields)', () => {
     const xml =
       '<xml><AppId>wxcomponent</AppId><CreateTime>1413192760</CreateTime><InfoType>unauthorized</InfoType>' +
-      '<AuthorizerAppid>wxauthorizer</AuthorizerAppid></xml>';
+      '<AuthorizerAppid>wxauthorizer000001</AuthorizerAppid></xml>';
     expect(parseComponentPush(xml)).toEqual({
       infoType: 'unauthorized',
       appId: 'wxcomponent',
       createTime: 1413192760,
-      authorizerAppid: 'wxauthorizer',
+      authorizerAppid: 'wxauthorizer000001',
     });
   });
 
@@ -74,7 +74,8 @@ describe('parseComponentPush (protocol.md §2)', () => {
   it.each([
     ['missing InfoType', '<xml><AppId>a</AppId><CreateTime>1</CreateTime></xml>', /InfoType/],
     ['missing ticket', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>component_verify_ticket</InfoType></xml>', /ComponentVerifyTicket/],
-    ['empty code', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>b</AuthorizerAppid><AuthorizationCode></AuthorizationCode></xml>', /AuthorizationCode/],
+    ['an AuthorizerAppid that is not an appid', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>{../x}</AuthorizerAppid></xml>', /AuthorizerAppid> is not an appid/],
+    ['empty code', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>wxauthorizer000001</AuthorizerAppid><AuthorizationCode></AuthorizationCode></xml>', /AuthorizationCode/],
     ['non-numeric CreateTime', '<xml><AppId>a</AppId><CreateTime>soon</CreateTime><InfoType>x</InfoType></xml>', /CreateTime/],
     ['a repeated element', '<xml><AppId>a</AppId><AppId>b</AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>', /AppId/],
     ['an element with children', '<xml><AppId><x>a</x></AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>', /AppId/],
