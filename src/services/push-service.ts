@@ -12,9 +12,9 @@ import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
-import { parseComponentPush, type AuthorizationPush, type ComponentPush, type TicketPush } from '../wechat/messages';
+import { parseComponentPush, type AuthorizationPush, type ComponentPush } from '../wechat/messages';
 import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
-import { XmlFormatError, textOf, type FlatXml } from '../wechat/xml';
+import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
 
 /** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
 export interface AuthorizationEffects {
@@ -124,36 +124,32 @@ export class PushService {
     }
   }
 
+  /** claim → effect → mark done, through the stores' interfaces; a failure releases the claim so WeChat's re-send redoes it. */
   private async applyOnce(pushId: string, push: ComponentPush): Promise<PushOutcome> {
     const infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
-    if (push.infoType === 'component_verify_ticket') {
-      // The push every platform gets every 10 minutes: claim, store and mark done in one storage step
-      // (one Redis round trip), bounded by the Redis client's command timeout rather than deadlineMs.
-      const { dedup, tickets, clock } = this.deps;
-      const result = await dedup.saveTicketOnce(pushId, push.ticket, clock.now(), tickets);
-      if (result === 'in_progress') await this.waitForOther(pushId);
-      return { infoType, duplicate: result !== 'stored', createTime: push.createTime };
-    }
+    const outcome = (duplicate: boolean): PushOutcome => ({ infoType, duplicate, createTime: push.createTime });
     const claim = await this.deps.dedup.claim(pushId);
-    if (claim === 'done') return { infoType, duplicate: true, createTime: push.createTime };
+    if (claim === 'done') return outcome(true);
     if (claim === 'in_progress') {
       await this.waitForOther(pushId);
-      return { infoType, duplicate: true, createTime: push.createTime };
+      return outcome(true);
     }
     try {
       await withDeadline(this.apply(push), this.deadlineMs);
       await this.deps.dedup.markDone(pushId);
-      return { infoType, duplicate: false, createTime: push.createTime };
+      return outcome(false);
     } catch (err) {
       await this.deps.dedup.release(pushId).catch(() => undefined);
       throw err;
     }
   }
 
-  /** The effect of a push other than a ticket (applyOnce stores tickets in one step with their claim). */
-  private async apply(push: Exclude<ComponentPush, TicketPush>): Promise<void> {
+  private async apply(push: ComponentPush): Promise<void> {
     const { logger } = this.deps;
     switch (push.infoType) {
+      case 'component_verify_ticket':
+        await this.deps.tickets.save(push.ticket, this.deps.clock.now());
+        return;
       case 'authorized':
       case 'updateauthorized':
         await this.deps.authorizations.completeFromPush(push);
@@ -198,7 +194,7 @@ function readEncrypt(envelope: unknown): string {
   if (!envelope || typeof envelope !== 'object') throw new InvalidPushError('the body must be WeChat\'s <xml> envelope');
   let encrypt: string | undefined;
   try {
-    encrypt = textOf(envelope as FlatXml, 'Encrypt');
+    encrypt = textOf(envelope as XmlFields, 'Encrypt');
   } catch (err) {
     throw new InvalidPushError((err as Error).message);
   }

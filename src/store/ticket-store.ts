@@ -38,11 +38,6 @@ export class RedisTicketStore implements TicketStore {
     );
   }
 
-  /** Whether this store writes `keys`' ticket keys on `redis`, so a script there may write them as `save` does. */
-  writesTo(redis: Redis, keys: Keys): boolean {
-    return this.redis === redis && this.keys.componentVerifyTicket === keys.componentVerifyTicket && this.keys.ticketMeta === keys.ticketMeta;
-  }
-
   async get(): Promise<TicketRecord | undefined> {
     const [ticket, meta] = await storageOp(() => this.redis.mget(this.keys.componentVerifyTicket, this.keys.ticketMeta));
     if (!ticket) return undefined;
@@ -55,7 +50,7 @@ export function isStorableTicket(ticket: string): boolean {
   return ticket.trim() !== '';
 }
 
-/** The private meta key's value (RedisTicketStore.save and the combined push write of push-dedup-store.ts). */
+/** The private meta key's value. */
 export function ticketMetaValue(receivedAt: number): string {
   return JSON.stringify({ receivedAt });
 }

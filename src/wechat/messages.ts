@@ -4,7 +4,7 @@
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
  */
 import { isAppId } from './identifiers';
-import { parseFlatXml, requiredText, textOf, XmlFormatError, type FlatXml } from './xml';
+import { parseXmlFields, requiredText, textOf, XmlFormatError, type XmlFields } from './xml-reading';
 
 interface PushBase {
   /** The component appid the payload names. */
@@ -40,9 +40,9 @@ export interface UnknownPush extends PushBase {
 
 export type ComponentPush = TicketPush | AuthorizationPush | UnauthorizationPush | UnknownPush;
 
-function integer(fields: FlatXml, name: string, required: true): number;
-function integer(fields: FlatXml, name: string, required: false): number | undefined;
-function integer(fields: FlatXml, name: string, required: boolean): number | undefined {
+function integer(fields: XmlFields, name: string, required: true): number;
+function integer(fields: XmlFields, name: string, required: false): number | undefined;
+function integer(fields: XmlFields, name: string, required: boolean): number | undefined {
   const text = required ? requiredText(fields, name) : textOf(fields, name);
   if (text === undefined || text === '') return undefined;
   const trimmed = text.trim();
@@ -51,14 +51,14 @@ function integer(fields: FlatXml, name: string, required: boolean): number | und
 }
 
 /** An appid field: anything else (braces, `../`, 200 characters) must never reach a Redis key. */
-function appIdText(fields: FlatXml, name: string): string {
+function appIdText(fields: XmlFields, name: string): string {
   const text = requiredText(fields, name);
   if (!isAppId(text)) throw new XmlFormatError(`<${name}> is not an appid`);
   return text;
 }
 
 export function parseComponentPush(xml: string): ComponentPush {
-  const fields = parseFlatXml(xml);
+  const fields = parseXmlFields(xml);
   const base: PushBase = { appId: requiredText(fields, 'AppId'), createTime: integer(fields, 'CreateTime', true) };
   const infoType = requiredText(fields, 'InfoType');
   switch (infoType) {

@@ -126,6 +126,13 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
     });
 
+    it('accepts an envelope and a payload with CR LF line ends, and a "<!DOCTYPE" inside CDATA as text', async () => {
+      const ticket = `ticket@@@<!DOCTYPE x [<!ENTITY e "boom">]>${randomTicket()}`;
+      const push = signedPush(ticketPayload(ticket).replace(/\n/g, '\r\n'));
+      await post({ ...push, body: push.body.replace(/\n/g, '\r\n') }).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+    });
+
     it('is routed as Express routes POST /auth (any case, optional trailing slash) and nothing else', async () => {
       const push = signedPush(ticketPayload(randomTicket()));
       await post({ ...push, path: push.path.replace('/auth?', '/auth/?') }).expect(200, 'success');
@@ -241,6 +248,37 @@ describe('POST /auth (authorization-event pushes)', () => {
         const p = validTicket();
         return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
       }, 400, /Encrypt/],
+      // The envelope reader's rules (src/wechat/xml-reading.ts), over HTTP.
+      ['an envelope whose root is not <xml>', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('<xml>', '<envelope>').replace('</xml>', '</envelope>') };
+      }, 400, /bad_request.*root element must be <xml>/],
+      ['loose text in the envelope root', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', 'loose</xml>') };
+      }, 400, /bad_request.*text directly inside/],
+      ['"]]>" in envelope text', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', '<Note>a]]>b</Note></xml>') };
+      }, 400, /bad_request.*\]\]>/],
+      ['a duplicate attribute in the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('<xml>', '<xml a="1" a="2">') };
+      }, 400, /bad_request.*duplicate attribute/],
+      ['a second root after the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: `${p.body}<xml><Encrypt>AAAA</Encrypt></xml>` };
+      }, 400, /bad_request.*content after the root/],
+      ['an element named __proto__ in the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', '<__proto__><Encrypt>AAAA</Encrypt></__proto__></xml>') };
+      }, 400, /bad_request.*__proto__/],
+      ['a signed payload whose root is not <xml>', () =>
+        signedPush(ticketPayload(randomTicket()).replace('<xml>', '<root>').replace('</xml>', '</root>')), 400, /invalid_push.*root element/],
+      ['a signed payload with loose text in its root', () =>
+        signedPush(ticketPayload(randomTicket()).replace('</xml>', 'loose</xml>')), 400, /invalid_push.*text directly inside/],
+      ['a signed payload with two InfoType elements', () =>
+        signedPush(ticketPayload(randomTicket()).replace('</xml>', '<InfoType>unauthorized</InfoType></xml>')), 400, /invalid_push.*InfoType> appears more than once/],
       // Issue 12 item 7: signed pushes whose AuthorizerAppid is not an appid (it would become a Redis key).
       ['a signed authorized push with a hostile AuthorizerAppid', () =>
         signedPush(authorizationPayload('authorized', `{${'../'.repeat(69)}}wx`, 'queryauthcode@@@x')), 400, /invalid_push.*AuthorizerAppid/],

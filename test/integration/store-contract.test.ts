@@ -802,64 +802,6 @@ describe.each([
       await h.pushDedup.markDone('p1');
       await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, HOUR);
     });
-
-    // `saveTicketOnce` is given the harness's own ticket store (Redis: one script) or another object that
-    // saves into it (Redis: the claim/save/markDone steps); both must behave the same.
-    describe.each([
-      ['its own ticket store', (x: Harness) => x.ticketStore],
-      ['another ticket sink', (x: Harness) => ({ save: (ticket: string, at: number) => x.ticketStore.save(ticket, at) })],
-    ] as const)('saveTicketOnce, given %s', (_label, sink) => {
-      it('stores a new push\'s ticket and marks the push done, then writes nothing for it again', async () => {
-        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1_700_000_000_000, sink(h))).toBe('stored');
-        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@one', receivedAt: 1_700_000_000_000 });
-        expect(await h.pushDedup.state('p1')).toBe('done');
-        expect(await h.pushDedup.claim('p1')).toBe('done');
-
-        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@resent', 2, sink(h))).toBe('done');
-        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@one', receivedAt: 1_700_000_000_000 });
-        expect(await h.pushDedup.saveTicketOnce('p2', 'ticket@@@two', 3, sink(h))).toBe('stored');
-        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@two', receivedAt: 3 });
-      });
-
-      it('writes nothing while another instance holds the push, and reports it in progress', async () => {
-        await h.ticketStore.save('ticket@@@before', 1);
-        expect(await h.pushDedup.claim('p1')).toBe('claimed');
-        expect(await h.pushDedup.saveTicketOnce('p1', 'ticket@@@mine', 2, sink(h))).toBe('in_progress');
-        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@before', receivedAt: 1 });
-        expect(await h.pushDedup.state('p1')).toBe('in_progress');
-      });
-
-      it('marks a push with a blank ticket done and keeps the last good ticket', async () => {
-        await h.ticketStore.save('ticket@@@good', 1);
-        expect(await h.pushDedup.saveTicketOnce('p1', '  ', 2, sink(h))).toBe('stored');
-        expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@good', receivedAt: 1 });
-        expect(await h.pushDedup.state('p1')).toBe('done');
-      });
-
-      it('lets exactly one of two concurrent deliveries store the ticket', async () => {
-        const results = await Promise.all([
-          h.pushDedup.saveTicketOnce('p1', 'ticket@@@a', 1, sink(h)),
-          h.pushDedup.saveTicketOnce('p1', 'ticket@@@b', 2, sink(h)),
-        ]);
-        expect(results.filter((r) => r === 'stored')).toHaveLength(1);
-        expect(results.filter((r) => r === 'done' || r === 'in_progress')).toHaveLength(1);
-        const winner = results[0] === 'stored' ? { ticket: 'ticket@@@a', receivedAt: 1 } : { ticket: 'ticket@@@b', receivedAt: 2 };
-        expect(await h.ticketStore.get()).toEqual(winner);
-        expect(await h.pushDedup.state('p1')).toBe('done');
-      });
-
-      it('keeps the ticket 12 hours and remembers the push an hour, as save and markDone do', async () => {
-        await h.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1, sink(h));
-        await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, HOUR);
-        // Memory proves a TTL by moving the clock past it, so each of the ticket's two keys gets a fresh harness.
-        for (const key of ['componentVerifyTicket', 'ticketMeta'] as const) {
-          const fresh = make();
-          await fresh.pushDedup.saveTicketOnce('p1', 'ticket@@@one', 1, sink(fresh));
-          const present = async () => (await fresh.ticketStore.get())?.[key === 'ticketMeta' ? 'receivedAt' : 'ticket'] !== undefined;
-          await fresh.expectExpiry({ redisKey: fresh.keys[key], present }, 12 * HOUR);
-        }
-      });
-    });
   });
 
   describe('AuthCodeStore', () => {

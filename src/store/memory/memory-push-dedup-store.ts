@@ -1,6 +1,5 @@
 import type { Clock } from '../../clock';
-import { saveTicketStepwise, type PushClaim, type PushDedupStore, type TicketPushResult } from '../push-dedup-store';
-import type { TicketStore } from '../ticket-store';
+import type { PushClaim, PushDedupStore } from '../push-dedup-store';
 import { ExpiringMap, secondsToMs } from './expiring-map';
 
 type PushState = 'processing' | 'done';
@@ -37,10 +36,5 @@ export class MemoryPushDedupStore implements PushDedupStore {
   async state(pushId: string): Promise<'done' | 'in_progress' | 'none'> {
     const value = this.pushes.get(pushId);
     return value === 'done' ? 'done' : value === 'processing' ? 'in_progress' : 'none';
-  }
-
-  /** Claim, save, mark done in a row: a duplicate arriving meanwhile sees the claim (in_progress), as across Redis instances. */
-  async saveTicketOnce(pushId: string, ticket: string, receivedAt: number, tickets: Pick<TicketStore, 'save'>): Promise<TicketPushResult> {
-    return saveTicketStepwise(this, pushId, ticket, receivedAt, tickets);
   }
 }
