@@ -46,11 +46,6 @@ export function createApp(container: Container): Express {
   app.use(messageCallbackRoutes(container.messageService));
   app.use(
     authorizeRoutes({
-      componentAppId: container.config.component.appId,
-      publicBaseUrl: container.config.publicBaseUrl,
-      loginPageUrl: container.config.wechat.loginPageUrl,
-      mobileLoginPageUrl: container.config.wechat.mobileLoginPageUrl,
-      tokenService: container.tokenService,
       authorizations: container.authorizationService,
       assertStorageAvailable: async () => {
         const answer = await container.storage.ping();

@@ -1,18 +1,13 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError, BadRequestError, StorageUnavailableError, TicketMissingError, WeChatApiError } from '../errors';
 import type { AuthorizationService } from '../services/authorization-service';
-import type { TokenService } from '../services/token-service';
 import type { Views } from '../views';
+import { isAuthCodeRefused } from '../wechat/errcodes';
 import { APPID_RULE, authCodeSchema, authTypeSchema, bizAppIdSchema } from '../wechat/identifiers';
-import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
+import type { AuthType } from '../wechat/authorization-url';
 
 export interface AuthorizeRouteDeps {
-  componentAppId: string;
-  publicBaseUrl: string;
-  loginPageUrl: string;
-  mobileLoginPageUrl: string;
-  tokenService: Pick<TokenService, 'createPreAuthCode'>;
-  authorizations: Pick<AuthorizationService, 'completeFromCallback'>;
+  authorizations: Pick<AuthorizationService, 'completeFromCallback' | 'loginUrl'>;
   /** Throws StorageUnavailableError while the stores do not answer: the admin learns it before clicking through. */
   assertStorageAvailable: () => Promise<void>;
   views: Views;
@@ -46,17 +41,11 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
         return;
       }
       const { authType, bizAppid } = readChoice(req);
-      const preAuthCode = await deps.tokenService.createPreAuthCode();
-      const params = {
-        componentAppId: deps.componentAppId,
-        preAuthCode,
-        redirectUri: `${deps.publicBaseUrl}/auth`,
-        authType: Number(authType ?? '3') as AuthType,
-        bizAppId: bizAppid,
-      };
-      const target = wantsMobile(req)
-        ? buildMobileAuthorizationUrl(deps.mobileLoginPageUrl, params)
-        : buildPcAuthorizationUrl(deps.loginPageUrl, params);
+      const target = await deps.authorizations.loginUrl({
+        authType: authType === undefined ? undefined : (Number(authType) as AuthType),
+        bizAppid,
+        mobile: wantsMobile(req),
+      });
       res.redirect(302, target);
     } catch (err) {
       renderError(deps.views, req, res, err);
@@ -89,15 +78,13 @@ function kindLabel(kind: string | undefined): string {
   return 'not known yet';
 }
 
-const CODE_ERRORS = new Set([61009, 61010]);
-
 /** Plain words for the admin; the details stay in the log. */
 function renderError(views: Views, req: Request, res: Response, err: unknown): void {
   let status = 500;
   let title = 'Something went wrong';
   let explanation = 'The authorization could not be completed. Please try again in a moment.';
   let code = 'internal_error';
-  if (err instanceof WeChatApiError && CODE_ERRORS.has(err.errcode)) {
+  if (isAuthCodeRefused(err)) {
     status = 400;
     title = 'This authorization link has expired or was already used';
     explanation = 'Authorization codes work once and only for a few minutes. Start again to get a fresh one.';
