@@ -8,7 +8,7 @@ import type { Locks } from '../store/lock';
 import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
 import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
 import { isAuthCodeRefused } from '../wechat/errcodes';
-import type { AuthorizationPush } from '../wechat/messages';
+import type { AuthorizationEvent } from '../wechat/push-xml';
 import type { AuthorizationEffects } from './push-service';
 import type { TokenService } from './token-service';
 
@@ -74,7 +74,7 @@ export class AuthorizationService implements AuthorizationEffects {
     this.accountInfoTimeoutMs = deps.accountInfoTimeoutMs ?? 1500;
   }
 
-  async completeFromPush(push: AuthorizationPush): Promise<void> {
+  async completeFromPush(push: AuthorizationEvent): Promise<void> {
     const { codes, logger, clock } = this.deps;
     try {
       await this.exchangeOnce(push.authorizationCode, async () => {

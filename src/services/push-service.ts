@@ -12,13 +12,13 @@ import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
-import { parseComponentPush, type AuthorizationPush, type ComponentPush } from '../wechat/messages';
+import { parsePushEventXml, type AuthorizationEvent, type ReceivedPushEvent } from '../wechat/push-xml';
 import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
 import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
 
 /** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
 export interface AuthorizationEffects {
-  completeFromPush(push: AuthorizationPush): Promise<void>;
+  completeFromPush(push: AuthorizationEvent): Promise<void>;
   revoke(authorizerAppid: string): Promise<void>;
 }
 
@@ -103,10 +103,10 @@ export class PushService {
     }
   }
 
-  private parse(message: string): ComponentPush {
-    let push: ComponentPush;
+  private parse(message: string): ReceivedPushEvent {
+    let push: ReceivedPushEvent;
     try {
-      push = parseComponentPush(message);
+      push = parsePushEventXml(message);
     } catch (err) {
       if (err instanceof XmlFormatError) throw new InvalidPushError(`decrypted payload: ${err.message}`);
       throw err;
@@ -125,7 +125,7 @@ export class PushService {
   }
 
   /** claim → effect → mark done, through the stores' interfaces; a failure releases the claim so WeChat's re-send redoes it. */
-  private async applyOnce(pushId: string, push: ComponentPush): Promise<PushOutcome> {
+  private async applyOnce(pushId: string, push: ReceivedPushEvent): Promise<PushOutcome> {
     const infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
     const outcome = (duplicate: boolean): PushOutcome => ({ infoType, duplicate, createTime: push.createTime });
     const claim = await this.deps.dedup.claim(pushId);
@@ -144,11 +144,11 @@ export class PushService {
     }
   }
 
-  private async apply(push: ComponentPush): Promise<void> {
+  private async apply(push: ReceivedPushEvent): Promise<void> {
     const { logger } = this.deps;
     switch (push.infoType) {
       case 'component_verify_ticket':
-        await this.deps.tickets.save(push.ticket, this.deps.clock.now());
+        await this.deps.tickets.save(push.componentVerifyTicket, this.deps.clock.now());
         return;
       case 'authorized':
       case 'updateauthorized':

@@ -45,8 +45,8 @@ describe('WeChat identifiers (src/wechat/identifiers.ts)', () => {
       [{ timestamp: '17e9' }, /timestamp must be Unix seconds/],
       [{ nonce: '' }, /nonce is required/],
       [{ nonce: 'a b' }, /nonce must be/],
-      [{ msg_signature: 'A'.repeat(40) }, /msg_signature must be 40 lowercase hex/],
-      [{ msg_signature: 'a'.repeat(41) }, /msg_signature must be 40/],
+      [{ msg_signature: ['a', 'b'] }, /msg_signature is required \(once\)/],
+      [{ msg_signature: 'a b' }, /msg_signature must be visible ASCII/],
       [{ encrypt_type: 'raw' }, /encrypt_type must be aes/],
       [{ encrypt_type: ['aes', 'aes'] }, /encrypt_type is required \(once\)/],
     ])('refuses %j', (change, message) => {
