@@ -108,7 +108,8 @@ const schema = z.object({
   REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default('wxopen'),
   INTERNAL_API_TOKEN: optional(bearerToken),
   TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
-  PUSH_MAX_AGE_SECONDS: optional(intIn(0, 86400)).default(0),
+  // The replay window: never off, and longer than WeChat's re-sends (up to 4 deliveries, 5 s apart) plus clock skew.
+  PUSH_MAX_AGE_SECONDS: optional(intIn(60, 86400)).default(1800),
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
   REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
   REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
@@ -147,7 +148,7 @@ export interface Config {
   };
   readonly internalApiToken: string | undefined;
   readonly tokenRefreshMarginSeconds: number;
-  /** 0 = off: pushes are not rejected for their age. */
+  /** Pushes whose timestamp is further than this from now are refused (the replay window, docs/pushes.md). */
   readonly pushMaxAgeSeconds: number;
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
   /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */

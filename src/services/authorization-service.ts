@@ -17,6 +17,8 @@ export interface AuthorizationSummary {
   readonly funcInfo: FuncInfoItem[];
   /** false when the account granted no API permission (WeChat returned no tokens). */
   readonly hasApiAccess: boolean;
+  /** false when the account had applied a newer event already: nothing was stored. */
+  readonly applied: boolean;
 }
 
 /** Where the admin's browser is sent to authorize (WeChat's pages, or the sandbox's). */
@@ -74,13 +76,17 @@ export class AuthorizationService implements AuthorizationEffects {
     this.accountInfoTimeoutMs = deps.accountInfoTimeoutMs ?? 1500;
   }
 
-  async completeFromPush(push: AuthorizationEvent): Promise<void> {
+  /** false: the account applied a newer event already, so this one changes nothing (no code exchange). */
+  async completeFromPush(push: AuthorizationEvent): Promise<boolean> {
     const { codes, logger, clock } = this.deps;
+    // Cheap early answer for an old event; the store's write compares again, atomically.
+    if (await this.hasNewerEvent(push.authorizerAppid, push.createTime)) return false;
     try {
-      await this.exchangeOnce(push.authorizationCode, async () => {
+      const { applied } = await this.exchangeOnce(push.authorizationCode, push.createTime, async () => {
         // After re-authorization the cached token no longer works (WeChat invalidates it).
         if (push.infoType === 'updateauthorized') await this.deps.authorizers.dropAccessToken(push.authorizerAppid);
       });
+      return applied;
     } catch (err) {
       if (err instanceof StorageUnavailableError) throw err;
       const retryable = !isAuthCodeRefused(err);
@@ -96,12 +102,14 @@ export class AuthorizationService implements AuthorizationEffects {
           : 'WeChat refused the authorization code; the account must authorize again',
       );
       if (retryable) throw err;
+      return true;
     }
   }
 
   /** The admin's redirect: exchange (or find already exchanged) and describe the account. */
   async completeFromCallback(authCode: string): Promise<AuthorizedAccount> {
-    const appid = await this.exchangeOnce(authCode, async () => undefined);
+    // The redirect's event time is its arrival: WeChat's push of the same authorization carries about the same.
+    const { appid } = await this.exchangeOnce(authCode, Math.floor(this.deps.clock.now() / 1000), async () => undefined);
     const record = await this.deps.authorizers.get(appid);
     return {
       appid,
@@ -133,23 +141,28 @@ export class AuthorizationService implements AuthorizationEffects {
   }
 
   /** api_query_auth, then the account is stored as authorized (hash, token and schedule together). */
-  async exchangeAuthCode(authCode: string): Promise<AuthorizationSummary> {
+  async exchangeAuthCode(authCode: string, eventTime = Math.floor(this.deps.clock.now() / 1000)): Promise<AuthorizationSummary> {
     const authorizedAt = this.deps.clock.now();
     const auth = await this.deps.tokenService.withComponentToken((token) => this.deps.api.queryAuth(token, authCode));
-    await this.deps.authorizers.saveAuthorization({
+    const applied = await this.deps.authorizers.saveAuthorization({
       appid: auth.authorizerAppId,
       refreshToken: auth.authorizerRefreshToken,
       accessToken: auth.authorizerAccessToken,
       expiresIn: auth.expiresIn,
       funcInfo: auth.funcInfo,
       authorizedAt,
+      eventTime,
     });
     const hasApiAccess = !!auth.authorizerRefreshToken;
+    if (!applied) {
+      this.deps.logger.info({ authorizerAppid: auth.authorizerAppId, eventTime }, 'authorization older than the account\'s last applied event; not stored');
+      return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess, applied };
+    }
     this.deps.logger.info(
       { authorizerAppid: auth.authorizerAppId, permissionSets: auth.funcInfo.map((f) => f.funcscope_category?.id), hasApiAccess },
       'authorizer authorized the platform',
     );
-    return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess };
+    return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess, applied };
   }
 
   /** api_get_authorizer_info; the name and kind are stored on the account's hash. */
@@ -159,25 +172,37 @@ export class AuthorizationService implements AuthorizationEffects {
     return info;
   }
 
-  async revoke(authorizerAppid: string): Promise<void> {
-    await this.deps.authorizers.markUnauthorized(authorizerAppid);
+  /** The `unauthorized` push; false when the account applied a newer event (it authorized again since). */
+  async revoke(authorizerAppid: string, eventTime: number): Promise<boolean> {
+    if (!(await this.deps.authorizers.markUnauthorized(authorizerAppid, eventTime))) return false;
     await this.deps.codes.clearPending(authorizerAppid);
+    return true;
   }
 
-  /** Returns the authorizer appid; exchanges the code only if nobody has yet. */
-  private async exchangeOnce(authCode: string, beforeExchange: () => Promise<void>): Promise<string> {
+  private async hasNewerEvent(appid: string, eventTime: number): Promise<boolean> {
+    const last = (await this.deps.authorizers.get(appid))?.lastEventTime;
+    return last !== undefined && last > eventTime;
+  }
+
+  /** The authorizer appid, and whether the authorization was stored; exchanges the code only if nobody has yet. */
+  private async exchangeOnce(
+    authCode: string,
+    eventTime: number,
+    beforeExchange: () => Promise<void>,
+  ): Promise<{ appid: string; applied: boolean }> {
     const { codes, locks, keys } = this.deps;
     const lockKey = keys.lock(`auth_code:${authCodeDigest(authCode)}`);
     return locks.withLock(lockKey, { ttlMs: 15_000, waitMs: 6_000 }, async () => {
       const done = await codes.usedBy(authCode);
-      if (done) return done;
+      if (done) return { appid: done, applied: true };
       await beforeExchange();
-      const summary = await this.exchangeAuthCode(authCode);
+      const summary = await this.exchangeAuthCode(authCode, eventTime);
       const appid = summary.authorizerAppId;
       await codes.markUsed(authCode, appid, CODE_RECORD_TTL_SECONDS);
+      if (!summary.applied) return { appid, applied: false };
       await codes.clearPending(appid);
       await this.fetchAccountInfoInTime(appid);
-      return appid;
+      return { appid, applied: true };
     });
   }
 

@@ -16,14 +16,18 @@ import { parsePushEventXml, type AuthorizationEvent, type ReceivedPushEvent } fr
 import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
 import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
 
-/** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
+/**
+ * What the push handler needs of the authorization use cases (services/authorization-service.ts). Each
+ * resolves false when the account has applied a newer event already (nothing changed).
+ */
 export interface AuthorizationEffects {
-  completeFromPush(push: AuthorizationEvent): Promise<void>;
-  revoke(authorizerAppid: string): Promise<void>;
+  completeFromPush(push: AuthorizationEvent): Promise<boolean>;
+  revoke(authorizerAppid: string, eventTime: number): Promise<boolean>;
 }
 
 export interface TicketSink {
-  save(ticket: string, receivedAtMs: number): Promise<void>;
+  /** false: not stored (blank, or a newer ticket is stored already). */
+  save(ticket: string, receivedAtMs: number, createTime: number): Promise<boolean>;
 }
 
 /** handled: effect stored; duplicate: already handled; rejected: bad push (4xx); failed: could not store it (5xx). */
@@ -39,7 +43,7 @@ export interface PushServiceDeps {
   dedup: PushDedupStore;
   tickets: TicketSink;
   authorizations: AuthorizationEffects;
-  /** 0 = off. */
+  /** PUSH_MAX_AGE_SECONDS: a push's timestamp more than this from now (either way) is refused. */
   maxAgeSeconds: number;
   /** WeChat gives up after 5 s; answer before that whatever happens upstream. */
   deadlineMs?: number;
@@ -81,7 +85,7 @@ export class PushService {
       const message = this.open(params, encrypt);
       const push = this.parse(message);
       infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
-      this.checkAge(params.timestamp);
+      this.checkAge(Number(params.timestamp));
       const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
       const outcome = await this.applyOnce(pushId, push);
       this.deps.onPush?.(infoType, outcome.duplicate ? 'duplicate' : 'handled');
@@ -115,13 +119,20 @@ export class PushService {
     return push;
   }
 
-  private checkAge(timestamp: string): void {
+  /**
+   * The replay window. Every push accepted here is remembered (rememberSeconds) for longer than the window
+   * spans, so a replay is always either a known duplicate or refused as too old.
+   */
+  private checkAge(timestamp: number): void {
     const max = this.deps.maxAgeSeconds;
-    if (max <= 0) return;
-    const age = Math.floor(this.deps.clock.now() / 1000) - Number(timestamp);
-    if (!/^\d{1,12}$/.test(timestamp) || age > max) {
-      throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
-    }
+    const skew = Math.floor(this.deps.clock.now() / 1000) - timestamp;
+    if (skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
+    if (-skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s ahead of this server's clock (PUSH_MAX_AGE_SECONDS)`);
+  }
+
+  /** A push accepted at its window's far end (timestamp max s ahead) is still remembered when it is max s old. */
+  private get rememberSeconds(): number {
+    return Math.max(MIN_REMEMBER_SECONDS, 2 * this.deps.maxAgeSeconds);
   }
 
   /** claim → effect → mark done, through the stores' interfaces; a failure releases the claim so WeChat's re-send redoes it. */
@@ -136,7 +147,7 @@ export class PushService {
     }
     try {
       await withDeadline(this.apply(push), this.deadlineMs);
-      await this.deps.dedup.markDone(pushId);
+      await this.deps.dedup.markDone(pushId, this.rememberSeconds);
       return outcome(false);
     } catch (err) {
       await this.deps.dedup.release(pushId).catch(() => undefined);
@@ -146,17 +157,24 @@ export class PushService {
 
   private async apply(push: ReceivedPushEvent): Promise<void> {
     const { logger } = this.deps;
+    const ignored = (what: string): void =>
+      logger.info({ infoType: push.infoType, createTime: push.createTime, ...accountOf(push) }, `${what}; ignored`);
     switch (push.infoType) {
-      case 'component_verify_ticket':
-        await this.deps.tickets.save(push.componentVerifyTicket, this.deps.clock.now());
+      case 'component_verify_ticket': {
+        const stored = await this.deps.tickets.save(push.componentVerifyTicket, this.deps.clock.now(), push.createTime);
+        if (!stored) ignored('ticket not stored: blank, or pushed before the stored one');
         return;
+      }
       case 'authorized':
       case 'updateauthorized':
-        await this.deps.authorizations.completeFromPush(push);
+        if (!(await this.deps.authorizations.completeFromPush(push))) ignored("authorization event older than the account's last applied event");
         return;
       case 'unauthorized':
-        await this.deps.authorizations.revoke(push.authorizerAppid);
-        logger.info({ infoType: push.infoType, authorizerAppid: push.authorizerAppid }, 'authorization revoked');
+        if (await this.deps.authorizations.revoke(push.authorizerAppid, push.createTime)) {
+          logger.info({ infoType: push.infoType, authorizerAppid: push.authorizerAppid }, 'authorization revoked');
+        } else {
+          ignored("unauthorized event older than the account's last applied event");
+        }
         return;
       case 'unknown':
         logger.info({ infoType: push.rawInfoType }, 'push with an InfoType this service does not act on; acknowledged');
@@ -175,6 +193,14 @@ export class PushService {
     );
     if (settled !== 'done') throw new PushInProgressError();
   }
+}
+
+/** The de-duplication record's lifetime when the replay window is short: WeChat's re-sends and then some. */
+const MIN_REMEMBER_SECONDS = 3600;
+
+/** The account a push is about, for log lines. */
+function accountOf(push: ReceivedPushEvent): { authorizerAppid?: string } {
+  return 'authorizerAppid' in push ? { authorizerAppid: push.authorizerAppid } : {};
 }
 
 interface Params {

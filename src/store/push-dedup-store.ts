@@ -12,7 +12,8 @@ export type PushClaim = 'claimed' | 'done' | 'in_progress';
 
 export interface PushDedupStore {
   claim(pushId: string): Promise<PushClaim>;
-  markDone(pushId: string): Promise<void>;
+  /** Remembered as done for `rememberSeconds` (the push service keeps it longer than its replay window). */
+  markDone(pushId: string, rememberSeconds: number): Promise<void>;
   /** Lets WeChat's retry do the work again after a failure. */
   release(pushId: string): Promise<void>;
   state(pushId: string): Promise<'done' | 'in_progress' | 'none'>;
@@ -26,8 +27,6 @@ export class RedisPushDedupStore implements PushDedupStore {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly processingTtlMs = 15_000,
-    /** WeChat re-sends within seconds; an hour covers every retry with room to spare. */
-    private readonly doneTtlSeconds = 3600,
   ) {}
 
   async claim(pushId: string): Promise<PushClaim> {
@@ -39,8 +38,8 @@ export class RedisPushDedupStore implements PushDedupStore {
     return state === 'done' ? 'done' : 'in_progress';
   }
 
-  async markDone(pushId: string): Promise<void> {
-    await storageOp(() => this.redis.set(this.keys.pushDedup(pushId), DONE, 'EX', this.doneTtlSeconds));
+  async markDone(pushId: string, rememberSeconds: number): Promise<void> {
+    await storageOp(() => this.redis.set(this.keys.pushDedup(pushId), DONE, 'EX', rememberSeconds));
   }
 
   async release(pushId: string): Promise<void> {

@@ -12,7 +12,15 @@ import type {
   RefreshTokenRestore,
   RestoreOutcome,
 } from './authorizer-store';
-import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import {
+  MARK_REAUTHORIZATION_REQUIRED,
+  MARK_UNAUTHORIZED,
+  RESTORE_REFRESH_TOKEN,
+  SAVE_ACCESS_TOKEN,
+  SAVE_AUTHORIZATION,
+  TOKEN_STATE,
+  UPDATE_IF_EXISTS,
+} from './authorizer-scripts';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
 import { defineScripts, runScript, type LuaScript } from './lua-script';
@@ -48,29 +56,14 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     defineScripts(redis, Object.values(SCRIPTS));
   }
 
-  async saveAuthorization(a: NewAuthorization): Promise<void> {
-    const now = this.clock.now();
+  async saveAuthorization(a: NewAuthorization): Promise<boolean> {
     const { hash, token } = this.keysOf(a.appid);
-    const tx = this.redis.multi();
-    tx.hset(hash, {
-      status: 'authorized',
-      func_info: JSON.stringify(a.funcInfo),
-      authorized_at: String(a.authorizedAt),
-      updated_at: String(now),
-      ...(a.refreshToken ? { refresh_token: a.refreshToken } : {}),
-    });
-    tx.hdel(hash, 'reauthorization_reason', 'unauthorized_at');
-    const ttlMs = a.expiresIn ? a.expiresIn * 1000 : 0;
-    if (a.accessToken && ttlMs > 0) {
-      tx.set(token, a.accessToken, 'PX', ttlMs).zadd(this.keys.authorizers, now + ttlMs, a.appid);
-    } else {
-      tx.del(token);
-      // Score 0 = due now: with a refresh token, the first read or the refresher fetches a token.
-      if (a.refreshToken) tx.zadd(this.keys.authorizers, 0, a.appid);
-      else tx.zrem(this.keys.authorizers, a.appid);
-    }
-    tx.sadd(this.keys.knownAuthorizers, a.appid);
-    await execTransaction(tx);
+    const ttlMs = a.accessToken && a.expiresIn ? a.expiresIn * 1000 : 0;
+    const args = [a.appid, a.eventTime ?? '', this.clock.now(), JSON.stringify(a.funcInfo), a.authorizedAt, a.refreshToken ?? '', a.accessToken ?? '', ttlMs];
+    const written = await storageOp(() =>
+      this.redis.eval(SAVE_AUTHORIZATION, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
+    );
+    return written === 1;
   }
 
   async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
@@ -89,18 +82,13 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     await execTransaction(this.redis.multi().del(token).zadd(this.keys.authorizers, 'XX', 0, appid));
   }
 
-  async markUnauthorized(appid: string): Promise<void> {
-    const now = String(this.clock.now());
+  async markUnauthorized(appid: string, eventTime?: number): Promise<boolean> {
     const { hash, token } = this.keysOf(appid);
-    await execTransaction(
-      this.redis
-        .multi()
-        .hset(hash, { status: 'unauthorized', unauthorized_at: now, updated_at: now })
-        .hdel(hash, 'refresh_token', 'reauthorization_reason')
-        .del(token)
-        .zrem(this.keys.authorizers, appid)
-        .sadd(this.keys.knownAuthorizers, appid),
+    const args = [appid, eventTime ?? '', this.clock.now()];
+    const written = await storageOp(() =>
+      this.redis.eval(MARK_UNAUTHORIZED, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
     );
+    return written === 1;
   }
 
   async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean> {
@@ -219,6 +207,7 @@ function toRecord(appid: string, h: Record<string, string>, token: string | null
     headImg: h.head_img,
     principalName: h.principal_name,
     accessToken: token && score !== null ? { token, expiresAt: Number(score) } : undefined,
+    lastEventTime: num(h.last_event_time),
   };
 }
 

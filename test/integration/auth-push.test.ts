@@ -68,7 +68,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       const push = signedPush(ticketPayload(ticket));
       await post(push).expect(200, 'success');
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
-      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number) });
+      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number), createTime: expect.any(Number) });
       expect(await redis.get(h.container.keys.pushDedup(pushIdOf(push)))).toBe('done');
       expect(await redis.ttl(h.container.keys.pushDedup(pushIdOf(push)))).toBeGreaterThan(3500);
 
@@ -382,21 +382,74 @@ describe('POST /auth (authorization-event pushes)', () => {
     }, 15_000);
   });
 
-  it('PUSH_MAX_AGE_SECONDS rejects pushes older than the window (off by default)', async () => {
-    const old = String(Math.floor(Date.now() / 1000) - 3600);
-    await post(signedPush(ticketPayload(randomTicket()), { timestamp: old })).expect(200, 'success');
-    const strict = createContainer({ ...h.config, pushMaxAgeSeconds: 300 }, { clock: h.clock, logger: logs.logger });
-    await waitUntilReady(strict.redis, 5000);
-    const other = await listen(strict);
-    try {
-      const stale = signedPush(ticketPayload(randomTicket()), { timestamp: old });
-      const res = await request(other.url).post(stale.path).send(stale.body);
-      expect(res.status).toBe(400);
-      expect(res.body.error.message).toMatch(/PUSH_MAX_AGE_SECONDS/);
-    } finally {
-      await new Promise((r) => other.server.close(r));
-      await strict.close();
-    }
+  describe('replay window and event order (issue 12 item 8)', () => {
+    const seconds = () => Math.floor(h.clock.now() / 1000);
+
+    it('is on by default: a push older than PUSH_MAX_AGE_SECONDS (or as far ahead) is 400 and writes nothing', async () => {
+      expect(h.config.pushMaxAgeSeconds).toBe(1800);
+      const before = await keysUnder(redis, h.config.redis.keyPrefix);
+      for (const timestamp of [seconds() - 1801, seconds() - 30 * 86400, seconds() + 1801]) {
+        const res = await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(timestamp) })).expect(400);
+        expect(res.body.error.message).toMatch(/PUSH_MAX_AGE_SECONDS/);
+      }
+      expect(await keysUnder(redis, h.config.redis.keyPrefix)).toEqual(before);
+      // Inside the window, WeChat's re-sends (which keep the original timestamp) are accepted.
+      await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(seconds() - 1700) })).expect(200, 'success');
+    });
+
+    it('remembers a handled push at least twice as long as the window, so a replay inside it is a known duplicate', async () => {
+      const wide = createContainer({ ...h.config, pushMaxAgeSeconds: 7200 }, { clock: h.clock, logger: logs.logger });
+      await waitUntilReady(wide.redis, 5000);
+      const other = await listen(wide);
+      try {
+        const push = signedPush(ticketPayload(randomTicket()));
+        await request(other.url).post(push.path).send(push.body).expect(200, 'success');
+        const dedup = createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
+        expect(await redis.ttl(h.container.keys.pushDedup(dedup))).toBeGreaterThan(2 * 7200 - 60);
+      } finally {
+        await new Promise((r) => other.server.close(r));
+        await wide.close();
+      }
+    });
+
+    it('an old unauthorized arriving after a newer authorized does not revoke the account', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() }))).expect(200, 'success');
+      const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
+      expect(token).toBeTruthy();
+
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() - 120 }))).expect(200, 'success');
+      const stored = await hash(OA);
+      expect(stored.status).toBe('authorized');
+      expect(stored.refresh_token).toBeTruthy();
+      expect(await redis.get(h.container.keys.authorizerAccessToken(OA))).toBe(token);
+      expect(await redis.zscore(h.container.keys.authorizers, OA)).not.toBeNull();
+      expect(logs.lines().some((l) => String(l.msg).startsWith('unauthorized event older than'))).toBe(true);
+
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('unauthorized'); // a newer one does
+    });
+
+    it('an old authorized arriving after a newer unauthorized changes nothing and exchanges no code', async () => {
+      await h.emulator.authorize(OA);
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      const calls = h.emulator.callLog.count('api_query_auth');
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() - 120 }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('unauthorized');
+      expect(h.emulator.callLog.count('api_query_auth')).toBe(calls);
+    });
+
+    it('a ticket from an older push does not replace a newer stored ticket', async () => {
+      const newer = randomTicket();
+      await post(signedPush(ticketPayload(newer, { createTime: seconds() }))).expect(200, 'success');
+      const older = randomTicket();
+      await post(signedPush(ticketPayload(older, { createTime: seconds() - 600 }))).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(newer);
+      const next = randomTicket();
+      await post(signedPush(ticketPayload(next, { createTime: seconds() + 1 }))).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(next);
+    });
   });
 });
 

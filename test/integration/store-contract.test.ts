@@ -213,6 +213,47 @@ describe.each([
     });
   });
 
+  describe('AuthorizerStore: event order (CreateTime)', () => {
+    const authorize = (eventTime: number | undefined, refreshToken = `refresh-${eventTime}`) =>
+      h.authorizerStore.saveAuthorization({ appid: A, refreshToken, accessToken: 'atoken', expiresIn: 7200, funcInfo, authorizedAt: 1, eventTime });
+
+    it('an unauthorized event older than the applied authorization changes nothing', async () => {
+      expect(await authorize(2000)).toBe(true);
+      expect(await h.authorizerStore.markUnauthorized(A, 1999)).toBe(false);
+      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-2000', lastEventTime: 2000 });
+      expect(await h.authorizerStore.getTokenState(A)).toMatchObject({ accessToken: { token: 'atoken' } });
+    });
+
+    it('an authorization older than the applied unauthorized changes nothing; a newer one applies', async () => {
+      expect(await h.authorizerStore.markUnauthorized(A, 3000)).toBe(true);
+      expect(await authorize(2999)).toBe(false);
+      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'unauthorized', lastEventTime: 3000 });
+      expect(await authorize(3001)).toBe(true);
+      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', lastEventTime: 3001 });
+    });
+
+    it('an event of the same second applies (arrival order); a write without an event time is not ordered', async () => {
+      expect(await authorize(4000)).toBe(true);
+      expect(await h.authorizerStore.markUnauthorized(A, 4000)).toBe(true);
+      expect(await authorize(undefined, 'refresh-tool')).toBe(true);
+      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-tool', lastEventTime: 4000 });
+      expect(await h.authorizerStore.markUnauthorized(A, 3999)).toBe(false);
+    });
+  });
+
+  describe('TicketStore: push order (CreateTime)', () => {
+    it('a ticket from an older push does not replace the stored one; a newer or an unordered one does', async () => {
+      expect(await h.ticketStore.save('ticket@@@new', 2, 2000)).toBe(true);
+      expect(await h.ticketStore.save('ticket@@@old', 3, 1999)).toBe(false);
+      expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@new', receivedAt: 2 });
+      expect(await h.ticketStore.save('ticket@@@same-second', 4, 2000)).toBe(true);
+      expect(await h.ticketStore.save('ticket@@@newer', 5, 2600)).toBe(true);
+      expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@newer', receivedAt: 5 });
+      expect(await h.ticketStore.save('  ', 6, 9999)).toBe(false);
+      expect(await h.ticketStore.get()).toEqual({ ticket: 'ticket@@@newer', receivedAt: 5 });
+    });
+  });
+
   describe('AuthorizerStore', () => {
     const authorize = (appid = A, more: { refreshToken?: string; accessToken?: string; expiresIn?: number } = {}) =>
       h.authorizerStore.saveAuthorization({
@@ -776,7 +817,7 @@ describe.each([
       expect(await h.pushDedup.claim('p1')).toBe('claimed');
       expect(await h.pushDedup.state('p1')).toBe('in_progress');
       expect(await h.pushDedup.claim('p1')).toBe('in_progress');
-      await h.pushDedup.markDone('p1');
+      await h.pushDedup.markDone('p1', 3600);
       expect(await h.pushDedup.state('p1')).toBe('done');
       expect(await h.pushDedup.claim('p1')).toBe('done');
       expect(await h.pushDedup.state('p2')).toBe('none');
@@ -797,10 +838,10 @@ describe.each([
       await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'in_progress' }, 15_000);
     });
 
-    it('a done push is remembered for an hour', async () => {
+    it('a done push is remembered as long as asked (the push service: longer than its replay window)', async () => {
       await h.pushDedup.claim('p1');
-      await h.pushDedup.markDone('p1');
-      await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, HOUR);
+      await h.pushDedup.markDone('p1', 2 * 3600);
+      await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, 2 * HOUR);
     });
   });
 

@@ -15,7 +15,6 @@ export class MemoryPushDedupStore implements PushDedupStore {
   constructor(
     clock: Clock,
     private readonly processingTtlMs = 15_000,
-    private readonly doneTtlSeconds = 3600,
   ) {
     this.pushes = new ExpiringMap(clock);
   }
@@ -25,8 +24,8 @@ export class MemoryPushDedupStore implements PushDedupStore {
     return this.pushes.get(pushId) === 'done' ? 'done' : 'in_progress';
   }
 
-  async markDone(pushId: string): Promise<void> {
-    this.pushes.set(pushId, 'done', secondsToMs(this.doneTtlSeconds));
+  async markDone(pushId: string, rememberSeconds: number): Promise<void> {
+    this.pushes.set(pushId, 'done', secondsToMs(rememberSeconds));
   }
 
   async release(pushId: string): Promise<void> {
