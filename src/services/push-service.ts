@@ -183,6 +183,7 @@ export class PushService {
   }
 
   private async waitForOther(pushId: string): Promise<void> {
+    this.deps.logger.info({ pushId }, 'the same push is being handled elsewhere; waiting for it');
     const settled = await pollUntil(
       async () => {
         const state = await this.deps.dedup.state(pushId);

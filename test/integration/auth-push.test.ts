@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createContainer, type Container } from '../../src/container';
 import { captureLogs } from '../support/log-capture';
+import { eventually } from '../support/eventually';
 import { startHarness, type Harness } from '../support/emulator';
 import { authorizationPayload, randomTicket, signedPush, ticketPayload, unauthorizedPayload } from '../support/push';
 import { keysUnder, newTestRedis } from '../support/redis';
@@ -60,6 +61,7 @@ describe('POST /auth (authorization-event pushes)', () => {
   });
 
   describe('component_verify_ticket: one storage step, one log line', () => {
+    const WAITING = 'the same push is being handled elsewhere; waiting for it';
     const pushIdOf = (push: { query: Record<string, string> }) =>
       createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
 
@@ -83,7 +85,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       await redis.set(dedupKey, 'processing', 'PX', 15_000); // the other instance's claim
       const before = await redis.get(h.container.keys.componentVerifyTicket);
       const answer = post(push).then((r) => r);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
       await redis.set(dedupKey, 'done', 'EX', 3600); // the other instance finished (its ticket is its business)
       const res = await answer;
       expect([res.status, res.text]).toEqual([200, 'success']);
@@ -95,7 +97,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       const dedupKey = h.container.keys.pushDedup(pushIdOf(push));
       await redis.set(dedupKey, 'processing', 'PX', 15_000);
       const answer = post(push).then((r) => r);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
       await redis.del(dedupKey); // the other instance failed and released it
       const res = await answer;
       expect(res.status).toBe(503);
@@ -528,16 +530,18 @@ describe('POST /auth while Redis is down', () => {
   it('Redis dying in the middle of a push leaves no half-written account', async () => {
     const { authCode } = await h.emulator.authorize(OA, { push: false });
     const push = signedPush(authorizationPayload('authorized', OA, authCode));
-    h.emulator.faults.set('api_query_auth', { delayMs: 600 });
+    // A hung call is in the emulator's log as soon as it arrives: then the exchange is under way upstream.
+    h.emulator.faults.set('api_query_auth', { hang: true });
     const answer = request(service.url).post(push.path).send(push.body).then((r) => r);
-    await new Promise((r) => setTimeout(r, 250)); // the exchange is under way upstream
+    await eventually(() => h.emulator.callLog.count('api_query_auth') === 1, { what: 'the code exchange under way' });
     await owned.stop();
     expect((await answer).status).toBe(503);
+    h.emulator.faults.clear('api_query_auth');
 
     await owned.resume();
     await waitUntilReady(direct, 10_000);
     expect(await authorizerKeys()).toEqual({ hash: 0, token: 0, scheduled: false });
-  });
+  }, 20_000);
 });
 
 function newTestRedisAt(url: string) {
