@@ -12,12 +12,15 @@ export type PushClaim = 'claimed' | 'done' | 'in_progress';
 
 export interface PushDedupStore {
   claim(pushId: string): Promise<PushClaim>;
-  /** Remembered as done for `rememberSeconds` (the push service keeps it longer than its replay window). */
-  markDone(pushId: string, rememberSeconds: number): Promise<void>;
+  /** Remembered as done for `rememberSeconds` (the push service: longer than its replay window). */
+  markDone(pushId: string, rememberSeconds?: number): Promise<void>;
   /** Lets WeChat's retry do the work again after a failure. */
   release(pushId: string): Promise<void>;
   state(pushId: string): Promise<'done' | 'in_progress' | 'none'>;
 }
+
+/** WeChat re-sends within seconds; an hour covers every retry with room to spare. */
+export const DEFAULT_DONE_SECONDS = 3600;
 
 const PROCESSING = 'processing';
 const DONE = 'done';
@@ -38,7 +41,7 @@ export class RedisPushDedupStore implements PushDedupStore {
     return state === 'done' ? 'done' : 'in_progress';
   }
 
-  async markDone(pushId: string, rememberSeconds: number): Promise<void> {
+  async markDone(pushId: string, rememberSeconds = DEFAULT_DONE_SECONDS): Promise<void> {
     await storageOp(() => this.redis.set(this.keys.pushDedup(pushId), DONE, 'EX', rememberSeconds));
   }
 

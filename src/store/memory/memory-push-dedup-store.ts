@@ -1,5 +1,5 @@
 import type { Clock } from '../../clock';
-import type { PushClaim, PushDedupStore } from '../push-dedup-store';
+import { DEFAULT_DONE_SECONDS, type PushClaim, type PushDedupStore } from '../push-dedup-store';
 import { ExpiringMap, secondsToMs } from './expiring-map';
 
 type PushState = 'processing' | 'done';
@@ -24,7 +24,7 @@ export class MemoryPushDedupStore implements PushDedupStore {
     return this.pushes.get(pushId) === 'done' ? 'done' : 'in_progress';
   }
 
-  async markDone(pushId: string, rememberSeconds: number): Promise<void> {
+  async markDone(pushId: string, rememberSeconds = DEFAULT_DONE_SECONDS): Promise<void> {
     this.pushes.set(pushId, 'done', secondsToMs(rememberSeconds));
   }
 
