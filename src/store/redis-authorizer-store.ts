@@ -38,6 +38,8 @@ const SCRIPTS = {
   updateIfExists: { name: 'wxUpdateIfExists', numberOfKeys: 1, lua: UPDATE_IF_EXISTS },
   restoreRefreshToken: { name: 'wxRestoreRefreshToken', numberOfKeys: 4, lua: RESTORE_REFRESH_TOKEN },
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
+  saveAuthorization: { name: 'wxAuthorizerSaveAuthorization', numberOfKeys: 4, lua: SAVE_AUTHORIZATION },
+  markUnauthorized: { name: 'wxAuthorizerMarkUnauthorized', numberOfKeys: 4, lua: MARK_UNAUTHORIZED },
 } as const satisfies Record<string, LuaScript>;
 
 /** Hash field of each AccountInfo property. */
@@ -61,7 +63,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const ttlMs = a.accessToken && a.expiresIn ? a.expiresIn * 1000 : 0;
     const args = [a.appid, a.eventTime ?? '', this.clock.now(), JSON.stringify(a.funcInfo), a.authorizedAt, a.refreshToken ?? '', a.accessToken ?? '', ttlMs];
     const written = await storageOp(() =>
-      this.redis.eval(SAVE_AUTHORIZATION, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
+      runScript(this.redis, SCRIPTS.saveAuthorization, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers], args),
     );
     return written === 1;
   }
@@ -86,7 +88,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const { hash, token } = this.keysOf(appid);
     const args = [appid, eventTime ?? '', this.clock.now()];
     const written = await storageOp(() =>
-      this.redis.eval(MARK_UNAUTHORIZED, 4, hash, token, this.keys.authorizers, this.keys.knownAuthorizers, ...args),
+      runScript(this.redis, SCRIPTS.markUnauthorized, [hash, token, this.keys.authorizers, this.keys.knownAuthorizers], args),
     );
     return written === 1;
   }

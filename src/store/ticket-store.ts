@@ -1,5 +1,6 @@
 import type { Keys } from './keys';
 import type { Redis } from './redis';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
 import { storageOp } from './storage-errors';
 
 /**
@@ -29,7 +30,10 @@ export const TICKET_TTL_SECONDS = 12 * 60 * 60;
  * KEYS: the ticket, its meta (JSON). ARGV: ticket, meta JSON, TTL s, the push's CreateTime or ''. A ticket from a
  * push older than the stored ticket's is not written (returns 0): an old push must not replace a newer ticket.
  */
-const SAVE_TICKET = `
+const SAVE_TICKET: LuaScript = {
+  name: 'wxTicketSave',
+  numberOfKeys: 2,
+  lua: `
 if ARGV[4] ~= '' then
   local ok, meta = pcall(cjson.decode, redis.call('GET', KEYS[2]) or '{}')
   local stored = ok and type(meta) == 'table' and tonumber(meta.createTime)
@@ -38,19 +42,22 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
-`;
+`,
+};
 
 export class RedisTicketStore implements TicketStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    defineScripts(redis, [SAVE_TICKET]);
+  }
 
   async save(ticket: string, receivedAt: number, createTime?: number): Promise<boolean> {
     if (!isStorableTicket(ticket)) return false;
     const { componentVerifyTicket, ticketMeta } = this.keys;
     const args = [ticket, ticketMetaValue(receivedAt, createTime), TICKET_TTL_SECONDS, createTime ?? ''];
-    const written = await storageOp(() => this.redis.eval(SAVE_TICKET, 2, componentVerifyTicket, ticketMeta, ...args));
+    const written = await storageOp(() => runScript(this.redis, SAVE_TICKET, [componentVerifyTicket, ticketMeta], args));
     return written === 1;
   }
 
