@@ -117,7 +117,7 @@ describe('config', () => {
     }
     expect(loadConfig({ ...valid, PORT: '65535' }).port).toBe(65535);
     expect(problemsOf({ ...valid, WECHAT_HTTP_TIMEOUT_MS: '3e3', REFRESHER_CONCURRENCY: '0x8', PUSH_MAX_AGE_SECONDS: '1.5' })).toEqual([
-      'PUSH_MAX_AGE_SECONDS: must be a decimal integer from 0 to 86400 (got "1.5")',
+      'PUSH_MAX_AGE_SECONDS: must be a decimal integer from 60 to 86400 (got "1.5")',
       'WECHAT_HTTP_TIMEOUT_MS: must be a decimal integer from 100 to 60000 (got "3e3")',
       'REFRESHER_CONCURRENCY: must be a decimal integer from 1 to 256 (got "0x8")',
     ]);
@@ -156,6 +156,6 @@ describe('config', () => {
 
   it('lists every configured secret value for the logger', () => {
     const config = loadConfig({ ...valid, INTERNAL_API_TOKEN: 'internal-token-0123456789' });
-    expect(secretValues(config).sort()).toEqual(['internal-token-0123456789', 'secret', 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
+    expect(secretValues(config).sort()).toEqual(['internal-token-0123456789', valid.WECHAT_COMPONENT_APPSECRET, 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
   });
 });
