@@ -82,11 +82,6 @@ function publicSurfaces(container: Container): Router {
   router.get(['/authorize', '/auth'], pageLocale());
   router.use(
     authorizeRoutes({
-      componentAppId: container.config.component.appId,
-      publicBaseUrl: container.config.publicBaseUrl,
-      loginPageUrl: container.config.wechat.loginPageUrl,
-      mobileLoginPageUrl: container.config.wechat.mobileLoginPageUrl,
-      tokenService: container.tokenService,
       authorizations: container.authorizationService,
       assertStorageAvailable: async () => {
         const answer = await container.storage.ping();

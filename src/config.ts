@@ -1,20 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parsePasswordHash, type PasswordHash } from './password-hash';
+import { aesKeyProblem } from './wechat/crypto';
+import { appIdSchema, appSecretSchema, componentTokenSchema } from './wechat/identifiers';
 
 /**
  * The only reader of process.env. Validated once at start; bad configuration
  * is reported one line per variable (see ConfigError) and never as a stack trace.
  */
-
-const AES_KEY_RE = /^[A-Za-z0-9]{43}$/;
-
-function aesKeyProblem(value: string): string | undefined {
-  if (value.length !== 43) return `must be exactly 43 characters (got ${value.length})`;
-  if (!AES_KEY_RE.test(value)) return 'must contain only letters and digits [A-Za-z0-9]';
-  if (Buffer.from(`${value}=`, 'base64').length !== 32) return 'must decode (base64 of key + "=") to 32 bytes';
-  return undefined;
-}
 
 const aesKey = z.string().superRefine((value, ctx) => {
   const problem = aesKeyProblem(value);
@@ -158,9 +151,9 @@ const schema = z.object({
   NODE_ENV: optional(z.enum(['development', 'production', 'test'])),
   PORT: optional(intIn(1, 65535)).default(3000),
   PUBLIC_BASE_URL: optional(httpUrl).default('http://localhost:3000'),
-  WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID'),
-  WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET'),
-  WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN'),
+  WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID').pipe(appIdSchema),
+  WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET').pipe(appSecretSchema),
+  WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN').pipe(componentTokenSchema),
   WECHAT_COMPONENT_AES_KEY: z.string({ error: 'WECHAT_COMPONENT_AES_KEY is required' }).pipe(aesKey),
   WECHAT_COMPONENT_PREVIOUS_AES_KEY: optional(aesKey),
   WECHAT_API_BASE_URL: optional(httpUrl).default('https://api.weixin.qq.com'),
@@ -193,7 +186,8 @@ const schema = z.object({
   WEBHOOK_LEASE_MS: optional(intIn(300, 600_000)).default(15_000),
   WEBHOOK_POLL_MS: optional(intIn(10, 60_000)).default(1000),
   TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
-  PUSH_MAX_AGE_SECONDS: optional(intIn(0, 86400)).default(0),
+  // The replay window: never off, and longer than WeChat's re-sends (up to 4 deliveries, 5 s apart) plus clock skew.
+  PUSH_MAX_AGE_SECONDS: optional(intIn(60, 86400)).default(1800),
   WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
   REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
   REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
@@ -376,7 +370,7 @@ export interface Config {
     readonly pollMs: number;
   };
   readonly tokenRefreshMarginSeconds: number;
-  /** 0 = off: pushes are not rejected for their age. */
+  /** Pushes whose timestamp is further than this from now are refused (the replay window, docs/pushes.md). */
   readonly pushMaxAgeSeconds: number;
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
   /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */

@@ -211,6 +211,13 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
 
   const authorizationService = new AuthorizationService({
     tokenService,
+    api: componentApi,
+    loginPages: {
+      componentAppId: config.component.appId,
+      redirectUri: `${config.publicBaseUrl}/auth`,
+      pcPageUrl: config.wechat.loginPageUrl,
+      mobilePageUrl: config.wechat.mobileLoginPageUrl,
+    },
     authorizers: authorizerStore,
     codes: authCodes,
     locks,

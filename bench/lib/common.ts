@@ -11,9 +11,9 @@ export const ROOT = join(__dirname, '..', '..');
 
 /** Demo credentials of the benchmark's component (never real ones); the emulator uses the same. */
 export const BENCH_COMPONENT = {
-  appId: 'wx00000000benchcomp',
+  appId: 'wx0000000benchcomp',
   appSecret: 'bench-component-secret-0123456789',
-  token: 'bench-push-token',
+  token: 'benchpushtoken',
   aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 } as const;
 

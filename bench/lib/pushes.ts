@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MsgCrypt } from '../../src/wechat/crypto';
+import { buildEncryptedEnvelopeXml, buildPushEventXml } from '../../src/wechat/push-xml';
 import { BENCH_COMPONENT } from './common';
 import type { RequestSpec } from './load';
 
@@ -26,16 +27,19 @@ export class PushPool {
       const i = this.pushes.length;
       const nonce = `${this.runId}${i.toString(36)}`;
       const ticket = `ticket@@@${randomBytes(48).toString('base64url')}`;
-      const payload =
-        `<xml><AppId><![CDATA[${BENCH_COMPONENT.appId}]]></AppId>\n<CreateTime>${timestamp}</CreateTime>\n` +
-        `<InfoType><![CDATA[component_verify_ticket]]></InfoType>\n<ComponentVerifyTicket><![CDATA[${ticket}]]></ComponentVerifyTicket>\n</xml>`;
+      const payload = buildPushEventXml({
+        infoType: 'component_verify_ticket',
+        appId: BENCH_COMPONENT.appId,
+        createTime: Number(timestamp),
+        componentVerifyTicket: ticket,
+      });
       const { encrypt, msgSignature } = this.crypt.seal(payload, timestamp, nonce);
       const query = new URLSearchParams({ signature: 'unused', timestamp, nonce, encrypt_type: 'aes', msg_signature: msgSignature });
       this.pushes.push({
         method: 'POST',
         path: `/auth?${query}`,
         headers: HEADERS,
-        body: `<xml>\n    <AppId><![CDATA[${BENCH_COMPONENT.appId}]]></AppId>\n    <Encrypt><![CDATA[${encrypt}]]></Encrypt>\n</xml>`,
+        body: buildEncryptedEnvelopeXml(BENCH_COMPONENT.appId, encrypt),
       });
     }
   }

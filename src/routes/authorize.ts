@@ -1,27 +1,19 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError, BadRequestError, StorageUnavailableError, TicketMissingError, WeChatApiError } from '../errors';
 import type { AuthorizationService } from '../services/authorization-service';
-import type { TokenService } from '../services/token-service';
 import type { MessageKey } from '../i18n';
 import type { Views } from '../views';
+import type { AuthType } from '../wechat/authorization-url';
+import { isAuthCodeRefused } from '../wechat/errcodes';
+import { APPID_RULE, authCodeSchema, authTypeSchema, bizAppIdSchema } from '../wechat/identifiers';
 import { pageContext } from './locale';
-import { buildMobileAuthorizationUrl, buildPcAuthorizationUrl, type AuthType } from '../wechat/authorization-url';
 
 export interface AuthorizeRouteDeps {
-  componentAppId: string;
-  publicBaseUrl: string;
-  loginPageUrl: string;
-  mobileLoginPageUrl: string;
-  tokenService: Pick<TokenService, 'createPreAuthCode'>;
-  authorizations: Pick<AuthorizationService, 'completeFromCallback'>;
+  authorizations: Pick<AuthorizationService, 'completeFromCallback' | 'loginUrl'>;
   /** Throws StorageUnavailableError while the stores do not answer: the admin learns it before clicking through. */
   assertStorageAvailable: () => Promise<void>;
   views: Views;
 }
-
-const AUTH_TYPES = new Set(['1', '2', '3']);
-const APPID_RE = /^wx[A-Za-z0-9]{6,32}$/;
-const AUTH_CODE_RE = /^[\x21-\x7e]{1,512}$/;
 
 /**
  * The admin's side of authorization: our "Authorize your account" page, the
@@ -44,23 +36,17 @@ export function authorizeRoutes(deps: AuthorizeRouteDeps): Router {
     try {
       const authCode = single(req.query.auth_code, 'auth_code');
       if (authCode !== undefined) {
-        if (!AUTH_CODE_RE.test(authCode)) throw new BadRequestError('auth_code is malformed');
+        if (!authCodeSchema.safeParse(authCode).success) throw new BadRequestError('auth_code is malformed');
         const account = await deps.authorizations.completeFromCallback(authCode);
         res.type('html').send(deps.views.render('authorized', pageContext(res), { ...account }));
         return;
       }
       const { authType, bizAppid } = readChoice(req);
-      const preAuthCode = await deps.tokenService.createPreAuthCode();
-      const params = {
-        componentAppId: deps.componentAppId,
-        preAuthCode,
-        redirectUri: `${deps.publicBaseUrl}/auth`,
-        authType: Number(authType ?? '3') as AuthType,
-        bizAppId: bizAppid,
-      };
-      const target = wantsMobile(req)
-        ? buildMobileAuthorizationUrl(deps.mobileLoginPageUrl, params)
-        : buildPcAuthorizationUrl(deps.loginPageUrl, params);
+      const target = await deps.authorizations.loginUrl({
+        authType: authType === undefined ? undefined : (Number(authType) as AuthType),
+        bizAppid,
+        mobile: wantsMobile(req),
+      });
       res.redirect(302, target);
     } catch (err) {
       renderError(deps.views, req, res, err);
@@ -78,16 +64,14 @@ function single(value: unknown, name: string): string | undefined {
 function readChoice(req: Request): { authType: string | undefined; bizAppid: string | undefined } {
   const authType = single(req.query.auth_type, 'auth_type') || undefined;
   const bizAppid = single(req.query.biz_appid, 'biz_appid') || undefined;
-  if (authType !== undefined && !AUTH_TYPES.has(authType)) throw new BadRequestError('auth_type must be 1, 2 or 3');
-  if (bizAppid !== undefined && !APPID_RE.test(bizAppid)) throw new BadRequestError('biz_appid is not an appid');
+  if (authType !== undefined && !authTypeSchema.safeParse(authType).success) throw new BadRequestError('auth_type must be 1, 2 or 3');
+  if (bizAppid !== undefined && !bizAppIdSchema.safeParse(bizAppid).success) throw new BadRequestError(`biz_appid is not an appid (${APPID_RULE})`);
   return { authType, bizAppid };
 }
 
 function wantsMobile(req: Request): boolean {
   return req.query.mobile === '1' || /MicroMessenger/i.test(req.get('user-agent') ?? '');
 }
-
-const CODE_ERRORS = new Set([61009, 61010]);
 
 /** Plain words for the admin, in the page's language; the details stay in the log. */
 function renderError(views: Views, req: Request, res: Response, err: unknown): void {
@@ -96,7 +80,7 @@ function renderError(views: Views, req: Request, res: Response, err: unknown): v
   let explanationKey: MessageKey = 'error.internal.explanation';
   let detail: string | undefined;
   let code = 'internal_error';
-  if (err instanceof WeChatApiError && CODE_ERRORS.has(err.errcode)) {
+  if (isAuthCodeRefused(err)) {
     status = 400;
     titleKey = 'error.codeUsed.title';
     explanationKey = 'error.codeUsed.explanation';

@@ -5,6 +5,7 @@ import { recoveryReportJson, type RecoveryService } from '../services/recovery';
 import type { TokenService } from '../services/token-service';
 import type { AuthorizerStore } from '../store/authorizer-store';
 import type { InternalApiClient } from '../config';
+import { APPID_RULE, isAppId } from '../wechat/identifiers';
 import { requireBearer, type OnBearerCheck } from './bearer-auth';
 import { declaredLengthWithin } from './body-limit';
 
@@ -45,8 +46,6 @@ function sendJson(res: Response, body: unknown): void {
   res.end(json);
 }
 
-/** WeChat appids are `wx` + 16 characters; anything else (braces included) never reaches Redis keys. */
-const APPID_RE = /^wx[0-9A-Za-z]{16}$/;
 const MAX_TOKEN_LENGTH = 2048;
 
 /**
@@ -108,8 +107,9 @@ export function internalRoutes(deps: InternalRoutesDeps): Router {
 
 function appidParam(req: Request): string {
   const appid = req.params.appid;
-  if (typeof appid !== 'string' || !APPID_RE.test(appid)) {
-    throw new BadRequestError('appid must be a WeChat appid: "wx" followed by 16 letters or digits');
+  // Anything but an appid (braces included) never reaches a Redis key.
+  if (!isAppId(appid)) {
+    throw new BadRequestError(`appid must be a WeChat appid: ${APPID_RULE}`);
   }
   return appid;
 }

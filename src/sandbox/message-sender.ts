@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { Clock } from '../clock';
 import { computeSignature, MsgCrypt, verifyMsgSignature } from '../wechat/crypto';
 import { buildXml, type XmlField } from '../wechat/push-xml';
-import { parseFlatXml, requiredText, textOf } from '../wechat/xml';
+import { parseXmlFields, requiredText, textOf } from '../wechat/xml-reading';
 
 export interface OutgoingMessage {
   /** The account's original id (`gh_…`). */
@@ -96,7 +96,7 @@ export class MessageSender {
 
   /** Verifies and decrypts an encrypted passive reply into its elements. */
   private openReply(text: string): Record<string, string> {
-    const envelope = parseFlatXml(text);
+    const envelope = parseXmlFields(text);
     const encrypt = requiredText(envelope, 'Encrypt');
     const msgSignature = requiredText(envelope, 'MsgSignature');
     const timestamp = requiredText(envelope, 'TimeStamp');
@@ -104,7 +104,7 @@ export class MessageSender {
     if (!verifyMsgSignature(this.options.token, timestamp, nonce, encrypt, msgSignature)) {
       throw new Error('the reply\'s MsgSignature does not match');
     }
-    const plain = parseFlatXml(this.crypt.open({ msgSignature, timestamp, nonce, encrypt }).message);
+    const plain = parseXmlFields(this.crypt.open({ msgSignature, timestamp, nonce, encrypt }).message);
     const fields: Record<string, string> = {};
     for (const name of Object.keys(plain)) {
       const value = textOf(plain, name);

@@ -139,20 +139,21 @@ class EventedAuthorizerStore implements AuthorizerStore {
     private readonly events: AccountEvents,
   ) {}
 
-  async saveAuthorization(a: NewAuthorization): Promise<void> {
+  async saveAuthorization(a: NewAuthorization): Promise<boolean> {
     const before = await this.inner.get(a.appid);
     // Whatever InfoType (or the admin's redirect) brought it: an account that was authorized is updating.
     const body: EventBody =
       before?.status === 'authorized'
         ? { type: 'updateauthorized', permissions_before: permissionIds(before.funcInfo), permissions_after: permissionIds(a.funcInfo) }
         : { type: 'authorized', permissions: permissionIds(a.funcInfo) };
-    await this.events.record(a.appid, body, (outbox) => this.inner.saveAuthorization(a, outbox), () => true);
+    // An event older than the one the account last applied changes nothing, and is no event either.
+    return this.events.record(a.appid, body, (outbox) => this.inner.saveAuthorization(a, outbox), (written) => written);
   }
 
-  async markUnauthorized(appid: string): Promise<void> {
+  async markUnauthorized(appid: string, eventTime?: number): Promise<boolean> {
     // A re-sent or repeated revocation changes nothing, so it is no event.
-    if ((await this.inner.getTokenState(appid))?.status === 'unauthorized') return this.inner.markUnauthorized(appid);
-    await this.events.record(appid, { type: 'unauthorized' }, (outbox) => this.inner.markUnauthorized(appid, outbox), () => true);
+    if ((await this.inner.getTokenState(appid))?.status === 'unauthorized') return this.inner.markUnauthorized(appid, eventTime);
+    return this.events.record(appid, { type: 'unauthorized' }, (outbox) => this.inner.markUnauthorized(appid, eventTime, outbox), (written) => written);
   }
 
   markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, errcode?: number): Promise<boolean> {

@@ -12,17 +12,22 @@ import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
-import { parseComponentPush, type AuthorizationPush, type ComponentPush, type TicketPush } from '../wechat/messages';
-import { XmlFormatError, textOf, type FlatXml } from '../wechat/xml';
+import { parsePushEventXml, type AuthorizationEvent, type ReceivedPushEvent } from '../wechat/push-xml';
+import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
+import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
 
-/** What the push handler needs of the authorization use cases (services/authorization-service.ts). */
+/**
+ * What the push handler needs of the authorization use cases (services/authorization-service.ts). Each
+ * resolves false when the account has applied a newer event already (nothing changed).
+ */
 export interface AuthorizationEffects {
-  completeFromPush(push: AuthorizationPush): Promise<void>;
-  revoke(authorizerAppid: string): Promise<void>;
+  completeFromPush(push: AuthorizationEvent): Promise<boolean>;
+  revoke(authorizerAppid: string, eventTime: number): Promise<boolean>;
 }
 
 export interface TicketSink {
-  save(ticket: string, receivedAtMs: number): Promise<void>;
+  /** false: not stored (blank, or a newer ticket is stored already). */
+  save(ticket: string, receivedAtMs: number, createTime: number): Promise<boolean>;
 }
 
 /** handled: effect stored; duplicate: already handled; rejected: bad push (4xx); failed: could not store it (5xx). */
@@ -38,7 +43,7 @@ export interface PushServiceDeps {
   dedup: PushDedupStore;
   tickets: TicketSink;
   authorizations: AuthorizationEffects;
-  /** 0 = off. */
+  /** PUSH_MAX_AGE_SECONDS: a push's timestamp more than this from now (either way) is refused. */
   maxAgeSeconds: number;
   /** WeChat gives up after 5 s; answer before that whatever happens upstream. */
   deadlineMs?: number;
@@ -48,11 +53,8 @@ export interface PushServiceDeps {
   onPush?: OnPush;
 }
 
-export interface PushQuery {
-  timestamp?: unknown;
-  nonce?: unknown;
-  msg_signature?: unknown;
-}
+/** The request's query string as Express parsed it; checked against pushQuerySchema. */
+export type RawPushQuery = Record<string, unknown>;
 
 export interface PushOutcome {
   infoType: string;
@@ -60,8 +62,6 @@ export interface PushOutcome {
   /** The payload's CreateTime (Unix seconds). */
   createTime: number;
 }
-
-const REQUIRED_PARAMS = ['timestamp', 'nonce', 'msg_signature'] as const;
 
 /**
  * Handles one push to the authorization-event URL: signature first, then
@@ -77,7 +77,7 @@ export class PushService {
     this.duplicateWaitMs = deps.duplicateWaitMs ?? 3000;
   }
 
-  async receive(query: PushQuery, envelope: unknown): Promise<PushOutcome> {
+  async receive(query: RawPushQuery, envelope: unknown): Promise<PushOutcome> {
     let infoType = 'unparsed';
     try {
       const params = readParams(query);
@@ -85,7 +85,7 @@ export class PushService {
       const message = this.open(params, encrypt);
       const push = this.parse(message);
       infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
-      this.checkAge(params.timestamp);
+      this.checkAge(Number(params.timestamp));
       const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
       const outcome = await this.applyOnce(pushId, push);
       this.deps.onPush?.(infoType, outcome.duplicate ? 'duplicate' : 'handled');
@@ -107,10 +107,10 @@ export class PushService {
     }
   }
 
-  private parse(message: string): ComponentPush {
-    let push: ComponentPush;
+  private parse(message: string): ReceivedPushEvent {
+    let push: ReceivedPushEvent;
     try {
-      push = parseComponentPush(message);
+      push = parsePushEventXml(message);
     } catch (err) {
       if (err instanceof XmlFormatError) throw new InvalidPushError(`decrypted payload: ${err.message}`);
       throw err;
@@ -119,52 +119,62 @@ export class PushService {
     return push;
   }
 
-  private checkAge(timestamp: string): void {
+  /**
+   * The replay window. Every push accepted here is remembered (rememberSeconds) for longer than the window
+   * spans, so a replay is always either a known duplicate or refused as too old.
+   */
+  private checkAge(timestamp: number): void {
     const max = this.deps.maxAgeSeconds;
-    if (max <= 0) return;
-    const age = Math.floor(this.deps.clock.now() / 1000) - Number(timestamp);
-    if (!/^\d{1,12}$/.test(timestamp) || age > max) {
-      throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
-    }
+    const skew = Math.floor(this.deps.clock.now() / 1000) - timestamp;
+    if (skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
+    if (-skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s ahead of this server's clock (PUSH_MAX_AGE_SECONDS)`);
   }
 
-  private async applyOnce(pushId: string, push: ComponentPush): Promise<PushOutcome> {
+  /** A push accepted at its window's far end (timestamp max s ahead) is still remembered when it is max s old. */
+  private get rememberSeconds(): number {
+    return Math.max(MIN_REMEMBER_SECONDS, 2 * this.deps.maxAgeSeconds);
+  }
+
+  /** claim → effect → mark done, through the stores' interfaces; a failure releases the claim so WeChat's re-send redoes it. */
+  private async applyOnce(pushId: string, push: ReceivedPushEvent): Promise<PushOutcome> {
     const infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
-    if (push.infoType === 'component_verify_ticket') {
-      // The push every platform gets every 10 minutes: claim, store and mark done in one storage step
-      // (one Redis round trip), bounded by the Redis client's command timeout rather than deadlineMs.
-      const { dedup, tickets, clock } = this.deps;
-      const result = await dedup.saveTicketOnce(pushId, push.ticket, clock.now(), tickets);
-      if (result === 'in_progress') await this.waitForOther(pushId);
-      return { infoType, duplicate: result !== 'stored', createTime: push.createTime };
-    }
+    const outcome = (duplicate: boolean): PushOutcome => ({ infoType, duplicate, createTime: push.createTime });
     const claim = await this.deps.dedup.claim(pushId);
-    if (claim === 'done') return { infoType, duplicate: true, createTime: push.createTime };
+    if (claim === 'done') return outcome(true);
     if (claim === 'in_progress') {
       await this.waitForOther(pushId);
-      return { infoType, duplicate: true, createTime: push.createTime };
+      return outcome(true);
     }
     try {
       await withDeadline(this.apply(push), this.deadlineMs);
-      await this.deps.dedup.markDone(pushId);
-      return { infoType, duplicate: false, createTime: push.createTime };
+      await this.deps.dedup.markDone(pushId, this.rememberSeconds);
+      return outcome(false);
     } catch (err) {
       await this.deps.dedup.release(pushId).catch(() => undefined);
       throw err;
     }
   }
 
-  /** The effect of a push other than a ticket (applyOnce stores tickets in one step with their claim). */
-  private async apply(push: Exclude<ComponentPush, TicketPush>): Promise<void> {
+  private async apply(push: ReceivedPushEvent): Promise<void> {
     const { logger } = this.deps;
+    const ignored = (what: string): void =>
+      logger.info({ infoType: push.infoType, createTime: push.createTime, ...accountOf(push) }, `${what}; ignored`);
     switch (push.infoType) {
+      case 'component_verify_ticket': {
+        const stored = await this.deps.tickets.save(push.componentVerifyTicket, this.deps.clock.now(), push.createTime);
+        if (!stored) ignored('ticket not stored: blank, or pushed before the stored one');
+        return;
+      }
       case 'authorized':
       case 'updateauthorized':
-        await this.deps.authorizations.completeFromPush(push);
+        if (!(await this.deps.authorizations.completeFromPush(push))) ignored("authorization event older than the account's last applied event");
         return;
       case 'unauthorized':
-        await this.deps.authorizations.revoke(push.authorizerAppid);
-        logger.info({ infoType: push.infoType, authorizerAppid: push.authorizerAppid }, 'authorization revoked');
+        if (await this.deps.authorizations.revoke(push.authorizerAppid, push.createTime)) {
+          logger.info({ infoType: push.infoType, authorizerAppid: push.authorizerAppid }, 'authorization revoked');
+        } else {
+          ignored("unauthorized event older than the account's last applied event");
+        }
         return;
       case 'unknown':
         logger.info({ infoType: push.rawInfoType }, 'push with an InfoType this service does not act on; acknowledged');
@@ -173,6 +183,7 @@ export class PushService {
   }
 
   private async waitForOther(pushId: string): Promise<void> {
+    this.deps.logger.info({ pushId }, 'the same push is being handled elsewhere; waiting for it');
     const settled = await pollUntil(
       async () => {
         const state = await this.deps.dedup.state(pushId);
@@ -185,27 +196,32 @@ export class PushService {
   }
 }
 
+/** The de-duplication record's lifetime when the replay window is short: WeChat's re-sends and then some. */
+const MIN_REMEMBER_SECONDS = 3600;
+
+/** The account a push is about, for log lines. */
+function accountOf(push: ReceivedPushEvent): { authorizerAppid?: string } {
+  return 'authorizerAppid' in push ? { authorizerAppid: push.authorizerAppid } : {};
+}
+
 interface Params {
   timestamp: string;
   nonce: string;
   msgSignature: string;
 }
 
-function readParams(query: PushQuery): Params {
-  for (const name of REQUIRED_PARAMS) {
-    const value = query[name];
-    if (typeof value !== 'string' || value === '') {
-      throw new BadRequestError(`query parameter ${name} is required (once)`);
-    }
-  }
-  return { timestamp: query.timestamp as string, nonce: query.nonce as string, msgSignature: query.msg_signature as string };
+function readParams(query: RawPushQuery): Params {
+  const parsed = pushQuerySchema.safeParse(query);
+  if (!parsed.success) throw new BadRequestError(firstProblem(parsed.error));
+  const { timestamp, nonce, msg_signature: msgSignature } = parsed.data;
+  return { timestamp, nonce, msgSignature };
 }
 
 function readEncrypt(envelope: unknown): string {
   if (!envelope || typeof envelope !== 'object') throw new InvalidPushError('the body must be WeChat\'s <xml> envelope');
   let encrypt: string | undefined;
   try {
-    encrypt = textOf(envelope as FlatXml, 'Encrypt');
+    encrypt = textOf(envelope as XmlFields, 'Encrypt');
   } catch (err) {
     throw new InvalidPushError((err as Error).message);
   }

@@ -5,7 +5,7 @@ import type { Keys } from '../store/keys';
 import type { Locks } from '../store/lock';
 import type { TicketStore } from '../store/ticket-store';
 import type { ComponentTokenStore } from '../store/token-store';
-import type { AuthorizerAccountInfo, ComponentApi, FuncInfoItem } from '../wechat/component-api';
+import type { ComponentApi } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
 import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
@@ -31,13 +31,6 @@ export interface TokenServiceDeps {
   readonly onReauthorizationRequired?: OnReauthorizationRequired;
   /** Upstream refreshes and refresh-lock waits (metrics). */
   readonly observer?: RefreshObserver;
-}
-
-export interface AuthorizationSummary {
-  readonly authorizerAppId: string;
-  readonly funcInfo: FuncInfoItem[];
-  /** false when the account granted no API permission (WeChat returned no tokens). */
-  readonly hasApiAccess: boolean;
 }
 
 export const TOKEN_SERVICE_DEFAULTS = Object.freeze({
@@ -122,38 +115,5 @@ export class TokenService {
       const replacement = await this.invalidate('authorizer', token, appid);
       return call(replacement.token);
     }
-  }
-
-  /** A fresh pre_auth_code on every call: codes are single-use (valid `expires_in`, about 10 minutes). */
-  async createPreAuthCode(): Promise<string> {
-    const issued = await this.withComponentToken((token) => this.deps.api.createPreAuthCode(token));
-    return issued.token;
-  }
-
-  /** api_query_auth, then the account is stored as authorized (hash, token and schedule together). */
-  async exchangeAuthCode(authCode: string): Promise<AuthorizationSummary> {
-    const authorizedAt = this.deps.clock.now();
-    const auth = await this.withComponentToken((token) => this.deps.api.queryAuth(token, authCode));
-    await this.deps.authorizerStore.saveAuthorization({
-      appid: auth.authorizerAppId,
-      refreshToken: auth.authorizerRefreshToken,
-      accessToken: auth.authorizerAccessToken,
-      expiresIn: auth.expiresIn,
-      funcInfo: auth.funcInfo,
-      authorizedAt,
-    });
-    const hasApiAccess = !!auth.authorizerRefreshToken;
-    this.deps.logger.info(
-      { authorizerAppid: auth.authorizerAppId, permissionSets: auth.funcInfo.map((f) => f.funcscope_category?.id), hasApiAccess },
-      'authorizer authorized the platform',
-    );
-    return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess };
-  }
-
-  /** api_get_authorizer_info; the name and kind are stored on the account's hash. */
-  async fetchAccountInfo(appid: string): Promise<AuthorizerAccountInfo> {
-    const info = await this.withComponentToken((token) => this.deps.api.getAuthorizerInfo(token, appid));
-    await this.deps.authorizerStore.saveAccountInfo(appid, info);
-    return info;
   }
 }

@@ -79,3 +79,53 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return nil end
 return { status, redis.call('GET', KEYS[2]), redis.call('ZSCORE', KEYS[3], ARGV[1]) }
 `;
+
+/**
+ * Event order (AccountEventTime in authorizer-store.ts): ARGV[2] is the event's time or '' (not an event).
+ * An event older than the account's `last_event_time` changes nothing (return 0); otherwise it is recorded.
+ * Prepended to each script below, so the check and the write are one atomic step.
+ */
+const EVENT_ORDER_GUARD = `
+if ARGV[2] ~= '' then
+  local last = tonumber(redis.call('HGET', KEYS[1], 'last_event_time') or '')
+  if last and last > tonumber(ARGV[2]) then return 0 end
+  redis.call('HSET', KEYS[1], 'last_event_time', ARGV[2])
+end
+`;
+
+/**
+ * KEYS[4] = the private set of known appids, KEYS[5] = outbox. ARGV: appid, event time or '', now, func_info JSON,
+ * authorized_at, refresh token or '', access token or '', access-token TTL ms (0 = none), event id or '', event JSON.
+ * Returns 1 if written.
+ */
+export const SAVE_AUTHORIZATION = `${EVENT_ORDER_GUARD}
+redis.call('HSET', KEYS[1], 'status', 'authorized', 'func_info', ARGV[4], 'authorized_at', ARGV[5], 'updated_at', ARGV[3])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'refresh_token', ARGV[6]) end
+redis.call('HDEL', KEYS[1], 'reauthorization_reason', 'unauthorized_at')
+local ttl = tonumber(ARGV[8])
+if ARGV[7] ~= '' and ttl > 0 then
+  redis.call('SET', KEYS[2], ARGV[7], 'PX', ttl)
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + ttl, ARGV[1])
+else
+  redis.call('DEL', KEYS[2])
+  -- Score 0 = due now: with a refresh token, the first read or the refresher fetches a token.
+  if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], 0, ARGV[1]) else redis.call('ZREM', KEYS[3], ARGV[1]) end
+end
+redis.call('SADD', KEYS[4], ARGV[1])
+${writeOutbox(5, 9)}
+return 1
+`;
+
+/**
+ * KEYS[4] = the private set of known appids, KEYS[5] = outbox. ARGV: appid, event time or '', now, event id or '',
+ * event JSON. Returns 1 if written.
+ */
+export const MARK_UNAUTHORIZED = `${EVENT_ORDER_GUARD}
+redis.call('HSET', KEYS[1], 'status', 'unauthorized', 'unauthorized_at', ARGV[3], 'updated_at', ARGV[3])
+redis.call('HDEL', KEYS[1], 'refresh_token', 'reauthorization_reason')
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+${writeOutbox(5, 4)}
+return 1
+`;

@@ -32,7 +32,17 @@ export interface AuthorizerRecord extends AccountInfo {
   readonly tokenRefreshedAt?: number;
   readonly reauthorizationReason?: string;
   readonly accessToken?: StoredToken;
+  /** CreateTime (Unix seconds) of the last authorization event applied to the account (see AccountEventTime). */
+  readonly lastEventTime?: number;
 }
+
+/**
+ * When the event that changes an account happened: a push's CreateTime, or the admin's redirect's arrival
+ * (Unix seconds). A write carrying one applies only if it is not older than the account's last applied event,
+ * compared atomically with the write; the account keeps the newest. Seconds are WeChat's resolution, so two
+ * events of the same second apply in arrival order (an exact replay is the de-duplication record's business).
+ */
+export type AccountEventTime = number;
 
 export interface NewAuthorization {
   readonly appid: string;
@@ -43,6 +53,8 @@ export interface NewAuthorization {
   readonly expiresIn?: number;
   readonly funcInfo: FuncInfo;
   readonly authorizedAt: number;
+  /** Omitted only by writes that are not an authorization event (tests, tools). */
+  readonly eventTime?: AccountEventTime;
 }
 
 /** An account WeChat lists as authorized (api_get_authorizer_list), to be restored after a data loss. */
@@ -94,8 +106,8 @@ export interface AuthorizerPage {
  * transaction as the change, and only if the change is made. Stores without an event stream ignore it.
  */
 export interface AuthorizerStore {
-  /** Status authorized; hash, access token and schedule in one transaction. */
-  saveAuthorization(authorization: NewAuthorization, outbox?: OutboxWrite): Promise<void>;
+  /** Status authorized; hash, access token and schedule in one step. false: a newer event was applied (nothing written). */
+  saveAuthorization(authorization: NewAuthorization, outbox?: OutboxWrite): Promise<boolean>;
   /**
    * Only while the account is authorized; false if it no longer is (nothing written). With a fence, only while
    * that lock is still held by its owner, checked in the same atomic step (LockLostError otherwise).
@@ -103,8 +115,8 @@ export interface AuthorizerStore {
   saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean>;
   /** Deletes the access token and schedules the account for an immediate refresh. */
   dropAccessToken(appid: string): Promise<void>;
-  /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. */
-  markUnauthorized(appid: string, outbox?: OutboxWrite): Promise<void>;
+  /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. false: a newer event was applied (nothing written). */
+  markUnauthorized(appid: string, eventTime?: AccountEventTime, outbox?: OutboxWrite): Promise<boolean>;
   /** Only if still authorized with `failedRefreshToken` (when given); false otherwise. `errcode`: WeChat's, for the event. */
   markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, errcode?: number, outbox?: OutboxWrite): Promise<boolean>;
   /** Updates a known account; false (nothing written) for an unknown appid. */

@@ -15,7 +15,15 @@ import type {
   RestoreOutcome,
 } from './authorizer-store';
 import type { OutboxWrite } from './event-stream';
-import { MARK_REAUTHORIZATION_REQUIRED, RESTORE_REFRESH_TOKEN, SAVE_ACCESS_TOKEN, TOKEN_STATE, UPDATE_IF_EXISTS } from './authorizer-scripts';
+import {
+  MARK_REAUTHORIZATION_REQUIRED,
+  MARK_UNAUTHORIZED,
+  RESTORE_REFRESH_TOKEN,
+  SAVE_ACCESS_TOKEN,
+  SAVE_AUTHORIZATION,
+  TOKEN_STATE,
+  UPDATE_IF_EXISTS,
+} from './authorizer-scripts';
 import { AuthorizerIndex } from './authorizer-index';
 import type { Keys } from './keys';
 import type { Fence } from './lock';
@@ -34,6 +42,8 @@ const SCRIPTS = {
   updateIfExists: { name: 'wxUpdateIfExists', numberOfKeys: 1, lua: UPDATE_IF_EXISTS },
   restoreRefreshToken: { name: 'wxRestoreRefreshToken', numberOfKeys: 5, lua: RESTORE_REFRESH_TOKEN },
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 3, lua: TOKEN_STATE },
+  saveAuthorization: { name: 'wxAuthorizerSaveAuthorization', numberOfKeys: 5, lua: SAVE_AUTHORIZATION },
+  markUnauthorized: { name: 'wxAuthorizerMarkUnauthorized', numberOfKeys: 5, lua: MARK_UNAUTHORIZED },
 } as const satisfies Record<string, LuaScript>;
 
 const APPID_START_RE = /^wx[A-Za-z0-9]{4,32}$/;
@@ -57,31 +67,15 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     this.index = new AuthorizerIndex(redis, keys);
   }
 
-  async saveAuthorization(a: NewAuthorization, outbox?: OutboxWrite): Promise<void> {
-    const now = this.clock.now();
+  async saveAuthorization(a: NewAuthorization, outbox?: OutboxWrite): Promise<boolean> {
     const { hash, token } = this.keysOf(a.appid);
-    const tx = this.redis.multi();
-    tx.hset(hash, {
-      status: 'authorized',
-      func_info: JSON.stringify(a.funcInfo),
-      authorized_at: String(a.authorizedAt),
-      updated_at: String(now),
-      ...(a.refreshToken ? { refresh_token: a.refreshToken } : {}),
-    });
-    tx.hdel(hash, 'reauthorization_reason', 'unauthorized_at');
-    const ttlMs = a.expiresIn ? a.expiresIn * 1000 : 0;
-    if (a.accessToken && ttlMs > 0) {
-      tx.set(token, a.accessToken, 'PX', ttlMs).zadd(this.keys.authorizers, now + ttlMs, a.appid);
-    } else {
-      tx.del(token);
-      // Score 0 = due now: with a refresh token, the first read or the refresher fetches a token.
-      if (a.refreshToken) tx.zadd(this.keys.authorizers, 0, a.appid);
-      else tx.zrem(this.keys.authorizers, a.appid);
-    }
-    tx.sadd(this.keys.knownAuthorizers, a.appid);
-    if (outbox) tx.hset(this.keys.authorizerOutbox(a.appid), outbox.eventId, outbox.json);
-    await execTransaction(tx);
-    await this.index.add(a.appid);
+    const ttlMs = a.accessToken && a.expiresIn ? a.expiresIn * 1000 : 0;
+    const args = [a.appid, a.eventTime ?? '', this.clock.now(), JSON.stringify(a.funcInfo), a.authorizedAt, a.refreshToken ?? '', a.accessToken ?? '', ttlMs, ...outboxArgs(outbox)];
+    const keys = [hash, token, this.keys.authorizers, this.keys.knownAuthorizers, this.keys.authorizerOutbox(a.appid)];
+    const written = await storageOp(() => runScript(this.redis, SCRIPTS.saveAuthorization, keys, args));
+    // The listing index is one key of its own (another Cluster slot): written after the account.
+    if (written === 1) await this.index.add(a.appid);
+    return written === 1;
   }
 
   async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
@@ -100,19 +94,13 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     await execTransaction(this.redis.multi().del(token).zadd(this.keys.authorizers, 'XX', 0, appid));
   }
 
-  async markUnauthorized(appid: string, outbox?: OutboxWrite): Promise<void> {
-    const now = String(this.clock.now());
+  async markUnauthorized(appid: string, eventTime?: number, outbox?: OutboxWrite): Promise<boolean> {
     const { hash, token } = this.keysOf(appid);
-    const tx = this.redis
-      .multi()
-      .hset(hash, { status: 'unauthorized', unauthorized_at: now, updated_at: now })
-      .hdel(hash, 'refresh_token', 'reauthorization_reason')
-      .del(token)
-      .zrem(this.keys.authorizers, appid)
-      .sadd(this.keys.knownAuthorizers, appid);
-    if (outbox) tx.hset(this.keys.authorizerOutbox(appid), outbox.eventId, outbox.json);
-    await execTransaction(tx);
-    await this.index.add(appid);
+    const args = [appid, eventTime ?? '', this.clock.now(), ...outboxArgs(outbox)];
+    const keys = [hash, token, this.keys.authorizers, this.keys.knownAuthorizers, this.keys.authorizerOutbox(appid)];
+    const written = await storageOp(() => runScript(this.redis, SCRIPTS.markUnauthorized, keys, args));
+    if (written === 1) await this.index.add(appid);
+    return written === 1;
   }
 
   async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, _errcode?: number, outbox?: OutboxWrite): Promise<boolean> {
@@ -259,6 +247,7 @@ function toRecord(appid: string, h: Record<string, string>, token: string | null
     headImg: h.head_img,
     principalName: h.principal_name,
     accessToken: token && score !== null ? { token, expiresAt: Number(score) } : undefined,
+    lastEventTime: num(h.last_event_time),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Keys } from './keys';
 import type { Redis } from './redis';
-import { execTransaction, storageOp } from './storage-errors';
+import { defineScripts, runScript, type LuaScript } from './lua-script';
+import { storageOp } from './storage-errors';
 
 /**
  * The latest component_verify_ticket. WeChat pushes a new one every 10 minutes and each is
@@ -15,32 +16,49 @@ export interface TicketRecord {
 }
 
 export interface TicketStore {
-  /** Stores a pushed ticket; an empty value is ignored so a garbled push never replaces a good ticket. */
-  save(ticket: string, receivedAt: number): Promise<void>;
+  /**
+   * Stores a pushed ticket; an empty value is ignored so a garbled push never replaces a good ticket, and so is
+   * a ticket whose push is older (`createTime`, Unix seconds) than the stored one's. false: nothing written.
+   */
+  save(ticket: string, receivedAt: number, createTime?: number): Promise<boolean>;
   get(): Promise<TicketRecord | undefined>;
 }
 
 export const TICKET_TTL_SECONDS = 12 * 60 * 60;
 
+/**
+ * KEYS: the ticket, its meta (JSON). ARGV: ticket, meta JSON, TTL s, the push's CreateTime or ''. A ticket from a
+ * push older than the stored ticket's is not written (returns 0): an old push must not replace a newer ticket.
+ */
+const SAVE_TICKET: LuaScript = {
+  name: 'wxTicketSave',
+  numberOfKeys: 2,
+  lua: `
+if ARGV[4] ~= '' then
+  local ok, meta = pcall(cjson.decode, redis.call('GET', KEYS[2]) or '{}')
+  local stored = ok and type(meta) == 'table' and tonumber(meta.createTime)
+  if stored and stored > tonumber(ARGV[4]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+`,
+};
+
 export class RedisTicketStore implements TicketStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
-
-  async save(ticket: string, receivedAt: number): Promise<void> {
-    if (!isStorableTicket(ticket)) return;
-    await execTransaction(
-      this.redis
-        .multi()
-        .set(this.keys.componentVerifyTicket, ticket, 'EX', TICKET_TTL_SECONDS)
-        .set(this.keys.ticketMeta, ticketMetaValue(receivedAt), 'EX', TICKET_TTL_SECONDS),
-    );
+  ) {
+    defineScripts(redis, [SAVE_TICKET]);
   }
 
-  /** Whether this store writes `keys`' ticket keys on `redis`, so a script there may write them as `save` does. */
-  writesTo(redis: Redis, keys: Keys): boolean {
-    return this.redis === redis && this.keys.componentVerifyTicket === keys.componentVerifyTicket && this.keys.ticketMeta === keys.ticketMeta;
+  async save(ticket: string, receivedAt: number, createTime?: number): Promise<boolean> {
+    if (!isStorableTicket(ticket)) return false;
+    const { componentVerifyTicket, ticketMeta } = this.keys;
+    const args = [ticket, ticketMetaValue(receivedAt, createTime), TICKET_TTL_SECONDS, createTime ?? ''];
+    const written = await storageOp(() => runScript(this.redis, SAVE_TICKET, [componentVerifyTicket, ticketMeta], args));
+    return written === 1;
   }
 
   async get(): Promise<TicketRecord | undefined> {
@@ -55,9 +73,9 @@ export function isStorableTicket(ticket: string): boolean {
   return ticket.trim() !== '';
 }
 
-/** The private meta key's value (RedisTicketStore.save and the combined push write of push-dedup-store.ts). */
-export function ticketMetaValue(receivedAt: number): string {
-  return JSON.stringify({ receivedAt });
+/** The private meta key's value. */
+function ticketMetaValue(receivedAt: number, createTime: number | undefined): string {
+  return JSON.stringify(createTime === undefined ? { receivedAt } : { receivedAt, createTime });
 }
 
 function parseReceivedAt(meta: string | null | undefined): number | undefined {

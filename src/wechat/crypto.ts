@@ -45,11 +45,21 @@ const HEADER_LEN = RANDOM_LEN + 4;
 // WeChat pads to 32 bytes although AES blocks are 16, so the cipher's own PKCS#7 would be wrong in both directions.
 const PAD_BLOCK = 32;
 
-export function parseAesKey(encodingAesKey: string): Buffer {
+/**
+ * Why `encodingAesKey` cannot be an EncodingAESKey (43 characters of [A-Za-z0-9], protocol.md §3), or undefined.
+ * The one statement of the rule: parseAesKey and the configuration's check both use it.
+ */
+export function aesKeyProblem(encodingAesKey: unknown): string | undefined {
+  if (typeof encodingAesKey !== 'string') return 'must be a string';
+  if (encodingAesKey.length !== 43) return `must be exactly 43 characters (got ${encodingAesKey.length})`;
   // Node's base64 decoder ignores junk characters, so the alphabet must be checked before decoding.
-  if (typeof encodingAesKey !== 'string' || !/^[a-zA-Z0-9]{43}$/.test(encodingAesKey)) {
-    fail(MsgCryptCode.IllegalAesKey, 'EncodingAESKey must be 43 characters of [a-zA-Z0-9]');
-  }
+  if (!/^[a-zA-Z0-9]{43}$/.test(encodingAesKey)) return 'must contain only letters and digits [A-Za-z0-9]';
+  return undefined;
+}
+
+export function parseAesKey(encodingAesKey: string): Buffer {
+  const problem = aesKeyProblem(encodingAesKey);
+  if (problem) fail(MsgCryptCode.IllegalAesKey, `EncodingAESKey ${problem}`);
   // 43 characters carry 258 bits; the 2 surplus bits are dropped without a canonical-form check because
   // real keys (including the official samples') have them set.
   const key = Buffer.from(`${encodingAesKey}=`, 'base64');

@@ -45,6 +45,9 @@ export const TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([40001, 4001
 /** The authorizer's refresh token is dead: only a new authorization by the account's admin helps. */
 export const REAUTHORIZATION_ERRCODES: ReadonlySet<number> = new Set([61023, 61003]);
 
+/** WeChat refused the authorization code itself (invalid or used, expired): no re-send can help, only a new authorization. */
+export const AUTH_CODE_REFUSED_ERRCODES: ReadonlySet<number> = new Set([61009, 61010]);
+
 export function errcodeMeaning(errcode: number): string | undefined {
   return ERRCODE_MEANINGS[errcode];
 }
@@ -70,4 +73,8 @@ export function isTokenRejected(err: unknown): boolean {
 
 export function needsReauthorization(err: unknown): err is WeChatApiError {
   return err instanceof WeChatApiError && REAUTHORIZATION_ERRCODES.has(err.errcode);
+}
+
+export function isAuthCodeRefused(err: unknown): err is WeChatApiError {
+  return err instanceof WeChatApiError && AUTH_CODE_REFUSED_ERRCODES.has(err.errcode);
 }

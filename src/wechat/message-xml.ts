@@ -4,7 +4,7 @@
  * https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/message_push.html
  * Read with the same strict reader and rules as the authorization-event pushes.
  */
-import { parseFlatXml, requiredText, textOf, XmlFormatError } from './xml';
+import { parseXmlFields, requiredText, textOf, XmlFormatError } from './xml-reading';
 
 export { XmlFormatError };
 
@@ -14,7 +14,7 @@ export interface MessageEnvelope {
 }
 
 export function readMessageEnvelope(body: string): MessageEnvelope {
-  const fields = parseFlatXml(body);
+  const fields = parseXmlFields(body);
   return { toUserName: textOf(fields, 'ToUserName'), encrypt: requiredText(fields, 'Encrypt') };
 }
 
@@ -31,7 +31,7 @@ export interface InboundMessage {
 }
 
 export function readInboundMessage(xml: string): InboundMessage {
-  const parsed = parseFlatXml(xml);
+  const parsed = parseXmlFields(xml);
   const fields: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name of Object.keys(parsed)) {
     const value = parsed[name];

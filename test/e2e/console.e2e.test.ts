@@ -39,7 +39,7 @@ describe('operator console in a browser', () => {
     h = await startHarness({ env: { PUBLIC_BASE_URL: base, ...(await consoleEnv()) } });
     for (const appid of [OA, MP]) {
       await h.authorize(appid);
-      await h.container.tokenService.fetchAccountInfo(appid);
+      await h.container.authorizationService.fetchAccountInfo(appid);
     }
     await seedAccounts(h.container.authorizerStore, SEEDED, h.clock.now());
     server = createApp(h.container).listen(port, '127.0.0.1');

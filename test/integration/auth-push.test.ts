@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createContainer, type Container } from '../../src/container';
 import { captureLogs } from '../support/log-capture';
+import { eventually } from '../support/eventually';
 import { startHarness, type Harness } from '../support/emulator';
 import { authorizationPayload, randomTicket, signedPush, ticketPayload, unauthorizedPayload } from '../support/push';
 import { keysUnder, newTestRedis } from '../support/redis';
@@ -60,6 +61,7 @@ describe('POST /auth (authorization-event pushes)', () => {
   });
 
   describe('component_verify_ticket: one storage step, one log line', () => {
+    const WAITING = 'the same push is being handled elsewhere; waiting for it';
     const pushIdOf = (push: { query: Record<string, string> }) =>
       createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
 
@@ -68,7 +70,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       const push = signedPush(ticketPayload(ticket));
       await post(push).expect(200, 'success');
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
-      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number) });
+      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number), createTime: expect.any(Number) });
       expect(await redis.get(h.container.keys.pushDedup(pushIdOf(push)))).toBe('done');
       expect(await redis.ttl(h.container.keys.pushDedup(pushIdOf(push)))).toBeGreaterThan(3500);
 
@@ -83,7 +85,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       await redis.set(dedupKey, 'processing', 'PX', 15_000); // the other instance's claim
       const before = await redis.get(h.container.keys.componentVerifyTicket);
       const answer = post(push).then((r) => r);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
       await redis.set(dedupKey, 'done', 'EX', 3600); // the other instance finished (its ticket is its business)
       const res = await answer;
       expect([res.status, res.text]).toEqual([200, 'success']);
@@ -95,7 +97,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       const dedupKey = h.container.keys.pushDedup(pushIdOf(push));
       await redis.set(dedupKey, 'processing', 'PX', 15_000);
       const answer = post(push).then((r) => r);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
       await redis.del(dedupKey); // the other instance failed and released it
       const res = await answer;
       expect(res.status).toBe(503);
@@ -123,6 +125,13 @@ describe('POST /auth (authorization-event pushes)', () => {
       const push = signedPush(ticketPayload(ticket));
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- from WeChat -->\n${push.body.replace('<xml>', '<xml version="1">')}`;
       await post({ ...push, body }).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+    });
+
+    it('accepts an envelope and a payload with CR LF line ends, and a "<!DOCTYPE" inside CDATA as text', async () => {
+      const ticket = `ticket@@@<!DOCTYPE x [<!ENTITY e "boom">]>${randomTicket()}`;
+      const push = signedPush(ticketPayload(ticket).replace(/\n/g, '\r\n'));
+      await post({ ...push, body: push.body.replace(/\n/g, '\r\n') }).expect(200, 'success');
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
     });
 
@@ -241,6 +250,46 @@ describe('POST /auth (authorization-event pushes)', () => {
         const p = validTicket();
         return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
       }, 400, /Encrypt/],
+      // The envelope reader's rules (src/wechat/xml-reading.ts), over HTTP.
+      ['an envelope whose root is not <xml>', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('<xml>', '<envelope>').replace('</xml>', '</envelope>') };
+      }, 400, /bad_request.*root element must be <xml>/],
+      ['loose text in the envelope root', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', 'loose</xml>') };
+      }, 400, /bad_request.*text directly inside/],
+      ['"]]>" in envelope text', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', '<Note>a]]>b</Note></xml>') };
+      }, 400, /bad_request.*\]\]>/],
+      ['a duplicate attribute in the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('<xml>', '<xml a="1" a="2">') };
+      }, 400, /bad_request.*duplicate attribute/],
+      ['a second root after the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: `${p.body}<xml><Encrypt>AAAA</Encrypt></xml>` };
+      }, 400, /bad_request.*content after the root/],
+      ['an element named __proto__ in the envelope', () => {
+        const p = validTicket();
+        return { ...p, body: p.body.replace('</xml>', '<__proto__><Encrypt>AAAA</Encrypt></__proto__></xml>') };
+      }, 400, /bad_request.*__proto__/],
+      ['a signed payload whose root is not <xml>', () =>
+        signedPush(ticketPayload(randomTicket()).replace('<xml>', '<root>').replace('</xml>', '</root>')), 400, /invalid_push.*root element/],
+      ['a signed payload with loose text in its root', () =>
+        signedPush(ticketPayload(randomTicket()).replace('</xml>', 'loose</xml>')), 400, /invalid_push.*text directly inside/],
+      ['a signed payload with two InfoType elements', () =>
+        signedPush(ticketPayload(randomTicket()).replace('</xml>', '<InfoType>unauthorized</InfoType></xml>')), 400, /invalid_push.*InfoType> appears more than once/],
+      // Issue 12 item 7: signed pushes whose AuthorizerAppid is not an appid (it would become a Redis key).
+      ['a signed authorized push with a hostile AuthorizerAppid', () =>
+        signedPush(authorizationPayload('authorized', `{${'../'.repeat(69)}}wx`, 'queryauthcode@@@x')), 400, /invalid_push.*AuthorizerAppid/],
+      ['a signed unauthorized push with a hostile AuthorizerAppid', () =>
+        signedPush(unauthorizedPayload(`wx{${'a'.repeat(200)}}/../x`)), 400, /invalid_push.*AuthorizerAppid/],
+      ['a signed updateauthorized push with a short AuthorizerAppid', () =>
+        signedPush(authorizationPayload('updateauthorized', 'wx123', 'queryauthcode@@@x')), 400, /AuthorizerAppid/],
+      ['a signed unauthorized push with an AuthorizerAppid padded by a space', () =>
+        signedPush(unauthorizedPayload(`${OA} `)), 400, /AuthorizerAppid/],
       ['a body over 64 KiB', () => ({ ...validTicket(), body: `<xml><Encrypt>${'A'.repeat(70 * 1024)}</Encrypt></xml>` }), 413, /payload_too_large/],
       ...(['timestamp', 'nonce', 'msg_signature'] as const).map(
         (name): [string, () => { path: string; body: string }, number, RegExp] => [
@@ -335,21 +384,74 @@ describe('POST /auth (authorization-event pushes)', () => {
     }, 15_000);
   });
 
-  it('PUSH_MAX_AGE_SECONDS rejects pushes older than the window (off by default)', async () => {
-    const old = String(Math.floor(Date.now() / 1000) - 3600);
-    await post(signedPush(ticketPayload(randomTicket()), { timestamp: old })).expect(200, 'success');
-    const strict = createContainer({ ...h.config, pushMaxAgeSeconds: 300 }, { clock: h.clock, logger: logs.logger });
-    await waitUntilReady(strict.redis, 5000);
-    const other = await listen(strict);
-    try {
-      const stale = signedPush(ticketPayload(randomTicket()), { timestamp: old });
-      const res = await request(other.url).post(stale.path).send(stale.body);
-      expect(res.status).toBe(400);
-      expect(res.body.error.message).toMatch(/PUSH_MAX_AGE_SECONDS/);
-    } finally {
-      await new Promise((r) => other.server.close(r));
-      await strict.close();
-    }
+  describe('replay window and event order (issue 12 item 8)', () => {
+    const seconds = () => Math.floor(h.clock.now() / 1000);
+
+    it('is on by default: a push older than PUSH_MAX_AGE_SECONDS (or as far ahead) is 400 and writes nothing', async () => {
+      expect(h.config.pushMaxAgeSeconds).toBe(1800);
+      const before = await keysUnder(redis, h.config.redis.keyPrefix);
+      for (const timestamp of [seconds() - 1801, seconds() - 30 * 86400, seconds() + 1801]) {
+        const res = await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(timestamp) })).expect(400);
+        expect(res.body.error.message).toMatch(/PUSH_MAX_AGE_SECONDS/);
+      }
+      expect(await keysUnder(redis, h.config.redis.keyPrefix)).toEqual(before);
+      // Inside the window, WeChat's re-sends (which keep the original timestamp) are accepted.
+      await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(seconds() - 1700) })).expect(200, 'success');
+    });
+
+    it('remembers a handled push at least twice as long as the window, so a replay inside it is a known duplicate', async () => {
+      const wide = createContainer({ ...h.config, pushMaxAgeSeconds: 7200 }, { clock: h.clock, logger: logs.logger });
+      await waitUntilReady(wide.redis, 5000);
+      const other = await listen(wide);
+      try {
+        const push = signedPush(ticketPayload(randomTicket()));
+        await request(other.url).post(push.path).send(push.body).expect(200, 'success');
+        const dedup = createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
+        expect(await redis.ttl(h.container.keys.pushDedup(dedup))).toBeGreaterThan(2 * 7200 - 60);
+      } finally {
+        await new Promise((r) => other.server.close(r));
+        await wide.close();
+      }
+    });
+
+    it('an old unauthorized arriving after a newer authorized does not revoke the account', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() }))).expect(200, 'success');
+      const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
+      expect(token).toBeTruthy();
+
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() - 120 }))).expect(200, 'success');
+      const stored = await hash(OA);
+      expect(stored.status).toBe('authorized');
+      expect(stored.refresh_token).toBeTruthy();
+      expect(await redis.get(h.container.keys.authorizerAccessToken(OA))).toBe(token);
+      expect(await redis.zscore(h.container.keys.authorizers, OA)).not.toBeNull();
+      expect(logs.lines().some((l) => String(l.msg).startsWith('unauthorized event older than'))).toBe(true);
+
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('unauthorized'); // a newer one does
+    });
+
+    it('an old authorized arriving after a newer unauthorized changes nothing and exchanges no code', async () => {
+      await h.emulator.authorize(OA);
+      await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      const calls = h.emulator.callLog.count('api_query_auth');
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() - 120 }))).expect(200, 'success');
+      expect((await hash(OA)).status).toBe('unauthorized');
+      expect(h.emulator.callLog.count('api_query_auth')).toBe(calls);
+    });
+
+    it('a ticket from an older push does not replace a newer stored ticket', async () => {
+      const newer = randomTicket();
+      await post(signedPush(ticketPayload(newer, { createTime: seconds() }))).expect(200, 'success');
+      const older = randomTicket();
+      await post(signedPush(ticketPayload(older, { createTime: seconds() - 600 }))).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(newer);
+      const next = randomTicket();
+      await post(signedPush(ticketPayload(next, { createTime: seconds() + 1 }))).expect(200, 'success');
+      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(next);
+    });
   });
 });
 
@@ -428,16 +530,18 @@ describe('POST /auth while Redis is down', () => {
   it('Redis dying in the middle of a push leaves no half-written account', async () => {
     const { authCode } = await h.emulator.authorize(OA, { push: false });
     const push = signedPush(authorizationPayload('authorized', OA, authCode));
-    h.emulator.faults.set('api_query_auth', { delayMs: 600 });
+    // A hung call is in the emulator's log as soon as it arrives: then the exchange is under way upstream.
+    h.emulator.faults.set('api_query_auth', { hang: true });
     const answer = request(service.url).post(push.path).send(push.body).then((r) => r);
-    await new Promise((r) => setTimeout(r, 250)); // the exchange is under way upstream
+    await eventually(() => h.emulator.callLog.count('api_query_auth') === 1, { what: 'the code exchange under way' });
     await owned.stop();
     expect((await answer).status).toBe(503);
+    h.emulator.faults.clear('api_query_auth');
 
     await owned.resume();
     await waitUntilReady(direct, 10_000);
     expect(await authorizerKeys()).toEqual({ hash: 0, token: 0, scheduled: false });
-  });
+  }, 20_000);
 });
 
 function newTestRedisAt(url: string) {

@@ -26,7 +26,7 @@ describe('operator console', () => {
     app = createApp(h.container);
     for (const appid of [OA, MP]) {
       await h.authorize(appid);
-      await h.container.tokenService.fetchAccountInfo(appid);
+      await h.container.authorizationService.fetchAccountInfo(appid);
     }
   });
   afterEach(async () => {

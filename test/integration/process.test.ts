@@ -13,6 +13,15 @@ describe('the service process (src/main.ts)', () => {
     expect(output.stderr()).not.toMatch(/\bat .*\(.*:\d+:\d+\)/); // no stack trace
   });
 
+  it('exits 1 with one line when WECHAT_COMPONENT_APPID is not an appid (every push would fail appid_mismatch)', async () => {
+    const child = spawnTs('src/main.ts', testEnv({ WECHAT_COMPONENT_APPID: 'wx{evil}:x' }));
+    const output = collect(child);
+    expect(await exitOf(child)).toBe(1);
+    expect(output.stderr().trim().split('\n')).toEqual([
+      'config error: WECHAT_COMPONENT_APPID: must be a WeChat appid: "wx" followed by 16 letters or digits',
+    ]);
+  });
+
   it('serves /healthz and /readyz, then exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const child = spawnTs('src/main.ts', testEnv({ PORT: String(port), LOG_LEVEL: 'info' }));

@@ -31,7 +31,7 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
 
   it('exchanges an auth code: the account is stored authorized with its refresh token and a valid access token', async () => {
     const { authCode } = await h.emulator.authorize(A, { push: false });
-    const summary = await h.container.tokenService.exchangeAuthCode(authCode);
+    const summary = await h.container.authorizationService.exchangeAuthCode(authCode);
     expect(summary.authorizerAppId).toBe(A);
     expect(summary.hasApiAccess).toBe(true);
     expect(summary.funcInfo.length).toBeGreaterThan(0);
@@ -151,7 +151,7 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
   it('fetchAccountInfo stores the account name and kind on its hash', async () => {
     await h.authorize(A);
     const account = h.emulator.accounts().find((a) => a.appid === A)!;
-    const info = await h.container.tokenService.fetchAccountInfo(A);
+    const info = await h.container.authorizationService.fetchAccountInfo(A);
     expect(info).toMatchObject({ nickName: account.nickName, userName: account.userName, kind: account.kind });
     expect(await hash(A)).toMatchObject({ nick_name: account.nickName, user_name: account.userName, kind: account.kind });
   });

@@ -92,7 +92,7 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     expect(calls('api_component_token')).toBe(3);
 
     h.emulator.faults.set('api_create_preauthcode', { errcode: -1 });
-    const err = await h.container.tokenService.createPreAuthCode().catch((e: unknown) => e);
+    const err = await h.container.authorizationService.createPreAuthCode().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeChatApiError);
     expect((err as WeChatApiError).errcode).toBe(-1);
     expect(calls('api_create_preauthcode')).toBe(3);
@@ -102,7 +102,7 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     await start();
     const cached = await h.container.tokenService.getComponentAccessToken();
     h.emulator.invalidateToken(cached.token); // WeChat forgot it: the next call answers 40001
-    const code = await h.container.tokenService.createPreAuthCode();
+    const code = await h.container.authorizationService.createPreAuthCode();
     expect(code).toMatch(/^preauthcode@@@/);
     expect(calls('api_component_token')).toBe(2);
     expect(calls('api_create_preauthcode')).toBe(2);
@@ -112,7 +112,7 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
 
     h.emulator.callLog.clear();
     h.emulator.faults.set('api_create_preauthcode', { errcode: 40001 }); // rejects every token
-    const err = await h.container.tokenService.createPreAuthCode().catch((e: unknown) => e);
+    const err = await h.container.authorizationService.createPreAuthCode().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeChatApiError);
     expect((err as WeChatApiError).errcode).toBe(40001);
     expect(calls('api_create_preauthcode')).toBe(2);
@@ -136,8 +136,8 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
 
   it('creates a fresh pre_auth_code on every call, sent with component_access_token=', async () => {
     await start();
-    const a = await h.container.tokenService.createPreAuthCode();
-    const b = await h.container.tokenService.createPreAuthCode();
+    const a = await h.container.authorizationService.createPreAuthCode();
+    const b = await h.container.authorizationService.createPreAuthCode();
     expect(a).not.toBe(b);
     expect(calls('api_create_preauthcode')).toBe(2);
     const entry = h.emulator.callLog.entries('api_create_preauthcode')[0]!;

@@ -3,9 +3,9 @@ import { testRedisEnv, uniquePrefix } from './redis';
 
 /** Demo component credentials shared by tests and the emulator (never real ones). */
 export const TEST_COMPONENT = {
-  appId: 'wx0000000000component',
+  appId: 'wx0000000component',
   appSecret: 'test-component-secret-0123456789',
-  token: 'test-push-token',
+  token: 'testpushtoken',
   aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 } as const;
 

@@ -71,7 +71,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     seedTicket,
     async authorize(appid) {
       const { authCode } = await emulator.authorize(appid, { push: false });
-      await container.tokenService.exchangeAuthCode(authCode);
+      await container.authorizationService.exchangeAuthCode(authCode);
     },
     async close() {
       await container.close();

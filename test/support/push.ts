@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { MsgCrypt } from '../../src/wechat/crypto';
+import { computeSignature, MsgCrypt } from '../../src/wechat/crypto';
+import { buildEncryptedEnvelopeXml, buildPushEventXml } from '../../src/wechat/push-xml';
 import { TEST_COMPONENT } from './config';
 
 export interface SignedPush {
@@ -16,46 +17,56 @@ export function signedPush(
   opts: { appId?: string; receiveId?: string; timestamp?: string; nonce?: string; aesKey?: string; token?: string } = {},
 ): SignedPush {
   const appId = opts.appId ?? TEST_COMPONENT.appId;
+  const token = opts.token ?? TEST_COMPONENT.token;
   const crypt = new MsgCrypt({
-    token: opts.token ?? TEST_COMPONENT.token,
+    token,
     encodingAesKey: opts.aesKey ?? TEST_COMPONENT.aesKey,
     appId: opts.receiveId ?? appId,
   });
   const timestamp = opts.timestamp ?? String(Math.floor(Date.now() / 1000));
   const nonce = opts.nonce ?? `${Date.now() % 1e9}${++nonceCounter}`;
   const { encrypt, msgSignature } = crypt.seal(payload, timestamp, nonce);
-  const query = { signature: 'unused', timestamp, nonce, encrypt_type: 'aes', msg_signature: msgSignature };
-  const body = `<xml>\n    <AppId><![CDATA[${appId}]]></AppId>\n    <Encrypt><![CDATA[${encrypt}]]></Encrypt>\n</xml>`;
+  const query = { signature: computeSignature(token, timestamp, nonce), timestamp, nonce, encrypt_type: 'aes', msg_signature: msgSignature };
+  const body = buildEncryptedEnvelopeXml(appId, encrypt);
   return { query, body, path: `/auth?${new URLSearchParams(query)}` };
 }
 
-export function ticketPayload(ticket: string, opts: { appId?: string; cdata?: boolean } = {}): string {
-  const appId = opts.appId ?? TEST_COMPONENT.appId;
-  const now = Math.floor(Date.now() / 1000);
-  return opts.cdata === false
-    ? `<xml>\n<AppId>${appId}</AppId>\n<CreateTime>${now}</CreateTime>\n<InfoType>component_verify_ticket</InfoType>\n<ComponentVerifyTicket>${ticket}</ComponentVerifyTicket>\n</xml>`
-    : `<xml><AppId><![CDATA[${appId}]]></AppId>\n<CreateTime>${now}</CreateTime>\n<InfoType><![CDATA[component_verify_ticket]]></InfoType>\n<ComponentVerifyTicket><![CDATA[${ticket}]]></ComponentVerifyTicket>\n</xml>`;
+/** Payloads are built by the one model of pushes (src/wechat/push-xml.ts), as the emulator builds them. */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export function ticketPayload(ticket: string, opts: { appId?: string; cdata?: boolean; createTime?: number } = {}): string {
+  return buildPushEventXml(
+    { infoType: 'component_verify_ticket', appId: opts.appId ?? TEST_COMPONENT.appId, createTime: opts.createTime ?? nowSeconds(), componentVerifyTicket: ticket },
+    { cdata: opts.cdata },
+  );
 }
 
 export function authorizationPayload(
   infoType: 'authorized' | 'updateauthorized',
   authorizerAppid: string,
   code: string,
-  opts: { cdata?: boolean } = {},
+  opts: { cdata?: boolean; createTime?: number } = {},
 ): string {
-  const now = Math.floor(Date.now() / 1000);
-  const v = (s: string) => (opts.cdata === false ? s : `<![CDATA[${s}]]>`);
-  return (
-    `<xml>\n  <AppId>${v(TEST_COMPONENT.appId)}</AppId>\n  <CreateTime>${now}</CreateTime>\n  <InfoType>${v(infoType)}</InfoType>\n` +
-    `  <AuthorizerAppid>${v(authorizerAppid)}</AuthorizerAppid>\n  <AuthorizationCode>${v(code)}</AuthorizationCode>\n` +
-    `  <AuthorizationCodeExpiredTime>${now + 3600}</AuthorizationCodeExpiredTime>\n  <PreAuthCode>${v('preauthcode@@@x')}</PreAuthCode>\n</xml>`
+  const createTime = opts.createTime ?? nowSeconds();
+  return buildPushEventXml(
+    {
+      infoType,
+      appId: TEST_COMPONENT.appId,
+      createTime,
+      authorizerAppid,
+      authorizationCode: code,
+      authorizationCodeExpiredTime: createTime + 3600,
+      preAuthCode: 'preauthcode@@@x',
+    },
+    { cdata: opts.cdata },
   );
 }
 
-export function unauthorizedPayload(authorizerAppid: string, opts: { cdata?: boolean } = {}): string {
-  const now = Math.floor(Date.now() / 1000);
-  const v = (s: string) => (opts.cdata === false ? s : `<![CDATA[${s}]]>`);
-  return `<xml><AppId>${v(TEST_COMPONENT.appId)}</AppId><CreateTime>${now}</CreateTime><InfoType>${v('unauthorized')}</InfoType><AuthorizerAppid>${v(authorizerAppid)}</AuthorizerAppid></xml>`;
+export function unauthorizedPayload(authorizerAppid: string, opts: { cdata?: boolean; createTime?: number } = {}): string {
+  return buildPushEventXml(
+    { infoType: 'unauthorized', appId: TEST_COMPONENT.appId, createTime: opts.createTime ?? nowSeconds(), authorizerAppid },
+    { cdata: opts.cdata },
+  );
 }
 
 export function randomTicket(): string {

@@ -2,7 +2,7 @@ import { ConfigError, loadConfig, secretValues } from '../../src/config';
 
 const valid = {
   WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
-  WECHAT_COMPONENT_APPSECRET: 'secret',
+  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
   WECHAT_COMPONENT_TOKEN: 'token',
   WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
@@ -61,6 +61,32 @@ describe('config', () => {
     ]);
   });
 
+  it.each(['not-an-appid', 'wx123', 'wx{evil}:x', ' wx1234567890abcdef', 'wx1234567890abcdef ', 'wx1234567890abcdef0'])(
+    'refuses WECHAT_COMPONENT_APPID %j with one line naming the appid rule',
+    (appid) => {
+      expect(problemsOf({ ...valid, WECHAT_COMPONENT_APPID: appid })).toEqual([
+        'WECHAT_COMPONENT_APPID: must be a WeChat appid: "wx" followed by 16 letters or digits',
+      ]);
+    },
+  );
+
+  it.each(['t', 'ab', 'with space', 'dash-ed', '令牌令牌', 'a'.repeat(33)])('refuses WECHAT_COMPONENT_TOKEN %j (3–32 letters or digits)', (token) => {
+    expect(problemsOf({ ...valid, WECHAT_COMPONENT_TOKEN: token })).toEqual([
+      'WECHAT_COMPONENT_TOKEN: must be 3 to 32 letters or digits, as the Open Platform console accepts',
+    ]);
+  });
+
+  it.each(['1', 'short-secret9', 'a secret with spaces ok', 'x'.repeat(65)])('refuses WECHAT_COMPONENT_APPSECRET %j', (secret) => {
+    const problems = problemsOf({ ...valid, WECHAT_COMPONENT_APPSECRET: secret });
+    expect(problems).toEqual([expect.stringMatching(/^WECHAT_COMPONENT_APPSECRET: must be 16 to 64 visible ASCII characters/)]);
+    if (secret.length > 3) expect(problems.join('\n')).not.toContain(secret); // a secret is never echoed
+  });
+
+  it('accepts a genuine-looking appid, token and secret', () => {
+    const config = loadConfig({ ...valid, WECHAT_COMPONENT_APPID: 'wx3c5a7e19b2d40f81', WECHAT_COMPONENT_TOKEN: 'abc', WECHAT_COMPONENT_APPSECRET: '0123456789abcdef0123456789abcdef' });
+    expect(config.component).toMatchObject({ appId: 'wx3c5a7e19b2d40f81', token: 'abc', appSecret: '0123456789abcdef0123456789abcdef' });
+  });
+
   it('rejects malformed URLs and ports', () => {
     expect(
       problemsOf({ ...valid, PUBLIC_BASE_URL: 'localhost:3000', WECHAT_API_BASE_URL: 'ftp://x', REDIS_URL: 'http://r' }),
@@ -91,7 +117,7 @@ describe('config', () => {
     }
     expect(loadConfig({ ...valid, PORT: '65535' }).port).toBe(65535);
     expect(problemsOf({ ...valid, WECHAT_HTTP_TIMEOUT_MS: '3e3', REFRESHER_CONCURRENCY: '0x8', PUSH_MAX_AGE_SECONDS: '1.5' })).toEqual([
-      'PUSH_MAX_AGE_SECONDS: must be a decimal integer from 0 to 86400 (got "1.5")',
+      'PUSH_MAX_AGE_SECONDS: must be a decimal integer from 60 to 86400 (got "1.5")',
       'WECHAT_HTTP_TIMEOUT_MS: must be a decimal integer from 100 to 60000 (got "3e3")',
       'REFRESHER_CONCURRENCY: must be a decimal integer from 1 to 256 (got "0x8")',
     ]);
@@ -134,6 +160,6 @@ describe('config', () => {
     const client = 'billing-token-0123456789abcdefghijk';
     const webhook = 'webhook-secret-0123456789abcdefghij';
     const config = loadConfig({ ...valid, INTERNAL_API_TOKEN: bearer, INTERNAL_API_TOKENS: `billing:${client}`, WEBHOOK_URLS: 'https://h.example.com/x', WEBHOOK_SECRET: webhook });
-    expect(secretValues(config).sort()).toEqual([bearer, bearer, client, webhook, 'secret', 'token', valid.WECHAT_COMPONENT_AES_KEY].sort());
+    expect(secretValues(config).sort()).toEqual([bearer, bearer, client, webhook, valid.WECHAT_COMPONENT_APPSECRET, valid.WECHAT_COMPONENT_TOKEN, valid.WECHAT_COMPONENT_AES_KEY].sort());
   });
 });

@@ -61,7 +61,7 @@ describe('request logging', () => {
     const { lines, stream } = capture();
     const config = loadConfig({
       WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
-      WECHAT_COMPONENT_APPSECRET: 'APPSECRET-VALUE',
+      WECHAT_COMPONENT_APPSECRET: 'APPSECRET-VALUE-0123',
       WECHAT_COMPONENT_TOKEN: 'token',
       WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
       REDIS_URL: 'redis://127.0.0.1:1/0',
@@ -76,7 +76,7 @@ describe('request logging', () => {
       const out = lines.join('');
       expect(out).toContain('"url":"/nothing-here?auth_code=[redacted]&x=1"');
       expect(out).toContain('"statusCode":404');
-      for (const secret of ['CODE-SECRET', 'BEARER-SECRET', 'APPSECRET-VALUE']) expect(out).not.toContain(secret);
+      for (const secret of ['CODE-SECRET', 'BEARER-SECRET', 'APPSECRET-VALUE-0123']) expect(out).not.toContain(secret);
     } finally {
       await container.close();
     }

@@ -29,6 +29,7 @@ type AuthorizerHash = { -readonly [K in keyof AccountInfo]: AccountInfo[K] } & {
   reauthorizationReason?: string;
   /** Written by restoreRefreshToken as in Redis; no record field shows it yet. */
   recoveredAt?: number;
+  lastEventTime?: number;
 };
 
 const ACCOUNT_FIELDS = ['nickName', 'userName', 'kind', 'headImg', 'principalName'] as const;
@@ -55,11 +56,13 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     this.tokens = new ExpiringMap(clock);
   }
 
-  async saveAuthorization(a: NewAuthorization): Promise<void> {
+  async saveAuthorization(a: NewAuthorization): Promise<boolean> {
     const now = this.clock.now();
     const previous = this.hashes.get(a.appid);
+    if (isOlderEvent(previous, a.eventTime)) return false;
     const hash: AuthorizerHash = {
       ...previous,
+      ...(a.eventTime !== undefined ? { lastEventTime: a.eventTime } : {}),
       status: 'authorized',
       funcInfoJson: JSON.stringify(a.funcInfo),
       authorizedAt: a.authorizedAt,
@@ -79,6 +82,7 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
       else this.schedule.delete(a.appid);
     }
     this.known.add(a.appid);
+    return true;
   }
 
   async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
@@ -100,16 +104,19 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     if (this.schedule.has(appid)) this.schedule.set(appid, 0);
   }
 
-  async markUnauthorized(appid: string): Promise<void> {
+  async markUnauthorized(appid: string, eventTime?: number): Promise<boolean> {
     const now = this.clock.now();
+    const previous = this.hashes.get(appid);
+    if (isOlderEvent(previous, eventTime)) return false;
     // Like HSET, this creates the record of an appid never seen before.
-    const hash: AuthorizerHash = { ...this.hashes.get(appid), status: 'unauthorized', updatedAt: now };
+    const hash: AuthorizerHash = { ...previous, status: 'unauthorized', updatedAt: now, ...(eventTime !== undefined ? { lastEventTime: eventTime } : {}) };
     delete hash.refreshToken;
     delete hash.reauthorizationReason;
     this.hashes.set(appid, hash);
     this.tokens.delete(appid);
     this.schedule.delete(appid);
     this.known.add(appid);
+    return true;
   }
 
   async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string): Promise<boolean> {
@@ -232,8 +239,14 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
       headImg: h.headImg,
       principalName: h.principalName,
       accessToken: token && score !== undefined ? { token, expiresAt: score } : undefined,
+      lastEventTime: h.lastEventTime,
     };
   }
+}
+
+/** The event-order rule of authorizer-scripts.ts (EVENT_ORDER_GUARD). */
+function isOlderEvent(hash: AuthorizerHash | undefined, eventTime: number | undefined): boolean {
+  return eventTime !== undefined && hash?.lastEventTime !== undefined && hash.lastEventTime > eventTime;
 }
 
 function parseFuncInfo(json: string | undefined): FuncInfo {

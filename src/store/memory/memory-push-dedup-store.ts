@@ -1,6 +1,5 @@
 import type { Clock } from '../../clock';
-import { saveTicketStepwise, type PushClaim, type PushDedupStore, type TicketPushResult } from '../push-dedup-store';
-import type { TicketStore } from '../ticket-store';
+import { DEFAULT_DONE_SECONDS, type PushClaim, type PushDedupStore } from '../push-dedup-store';
 import { ExpiringMap, secondsToMs } from './expiring-map';
 
 type PushState = 'processing' | 'done';
@@ -16,7 +15,6 @@ export class MemoryPushDedupStore implements PushDedupStore {
   constructor(
     clock: Clock,
     private readonly processingTtlMs = 15_000,
-    private readonly doneTtlSeconds = 3600,
   ) {
     this.pushes = new ExpiringMap(clock);
   }
@@ -26,8 +24,8 @@ export class MemoryPushDedupStore implements PushDedupStore {
     return this.pushes.get(pushId) === 'done' ? 'done' : 'in_progress';
   }
 
-  async markDone(pushId: string): Promise<void> {
-    this.pushes.set(pushId, 'done', secondsToMs(this.doneTtlSeconds));
+  async markDone(pushId: string, rememberSeconds = DEFAULT_DONE_SECONDS): Promise<void> {
+    this.pushes.set(pushId, 'done', secondsToMs(rememberSeconds));
   }
 
   async release(pushId: string): Promise<void> {
@@ -37,10 +35,5 @@ export class MemoryPushDedupStore implements PushDedupStore {
   async state(pushId: string): Promise<'done' | 'in_progress' | 'none'> {
     const value = this.pushes.get(pushId);
     return value === 'done' ? 'done' : value === 'processing' ? 'in_progress' : 'none';
-  }
-
-  /** Claim, save, mark done in a row: a duplicate arriving meanwhile sees the claim (in_progress), as across Redis instances. */
-  async saveTicketOnce(pushId: string, ticket: string, receivedAt: number, tickets: Pick<TicketStore, 'save'>): Promise<TicketPushResult> {
-    return saveTicketStepwise(this, pushId, ticket, receivedAt, tickets);
   }
 }

@@ -13,11 +13,17 @@ export class MemoryTicketStore implements TicketStore {
     this.ticket = new ExpiringMap(clock);
   }
 
-  async save(ticket: string, receivedAt: number): Promise<void> {
-    if (ticket.trim() === '') return;
+  private createTime: number | undefined;
+
+  async save(ticket: string, receivedAt: number, createTime?: number): Promise<boolean> {
+    if (ticket.trim() === '') return false;
+    const stored = this.ticket.get('ticket') ? this.createTime : undefined;
+    if (createTime !== undefined && stored !== undefined && stored > createTime) return false;
+    this.createTime = createTime;
     // Redis keeps receivedAt as JSON, where a non-finite number becomes null, read back as undefined.
     const record: TicketRecord = { ticket, receivedAt: Number.isFinite(receivedAt) ? receivedAt : undefined };
     this.ticket.set('ticket', record, TICKET_TTL_SECONDS * 1000);
+    return true;
   }
 
   async get(): Promise<TicketRecord | undefined> {
