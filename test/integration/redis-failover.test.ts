@@ -16,7 +16,7 @@ import { ROOT, waitForHttp } from '../support/spawn';
  * every refresh token still works afterwards, and no token is refreshed twice.
  */
 
-const BEARER = 'failover-test-internal-token';
+const BEARER = 'failover-test-internal-token-0123456789';
 type Kind = 'ticket push' | 'authorization push' | 'token read' | 'invalidate';
 
 describe('Sentinel failover under load (service in a child process)', () => {

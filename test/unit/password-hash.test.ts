@@ -2,8 +2,8 @@ import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/passw
 import { ConfigError, loadConfig } from '../../src/config';
 
 const base = {
-  WECHAT_COMPONENT_APPID: 'wx0000000000component',
-  WECHAT_COMPONENT_APPSECRET: 'secret',
+  WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
+  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
   WECHAT_COMPONENT_TOKEN: 'token',
   WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
