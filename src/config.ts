@@ -202,6 +202,7 @@ const schema = z.object({
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
   RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
+  MESSAGE_FORWARD_URL: optional(z.string()),
 }).superRefine((e, ctx) => {
   const problem = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
   if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) {
@@ -230,6 +231,12 @@ const schema = z.object({
   if (e.WEBHOOK_URLS !== undefined) {
     for (const p of webhookUrlProblems(e.WEBHOOK_URLS)) problem('WEBHOOK_URLS', p);
     if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when WEBHOOK_URLS is set');
+  }
+  if (e.MESSAGE_FORWARD_URL !== undefined) {
+    const urls = e.MESSAGE_FORWARD_URL.split(',');
+    if (urls.length > 1) problem('MESSAGE_FORWARD_URL', 'takes one URL');
+    else for (const p of webhookUrlProblems(e.MESSAGE_FORWARD_URL)) problem('MESSAGE_FORWARD_URL', p);
+    if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when MESSAGE_FORWARD_URL is set (forwarded messages are signed)');
   }
   if (e.WEBHOOK_SECRET !== undefined) {
     for (const secret of e.WEBHOOK_SECRET.split(',')) {
@@ -397,6 +404,8 @@ export interface Config {
     readonly maxLen: number;
     /** Answer WeChat's release test (全网发布接入检测) for its test accounts. */
     readonly releaseTestResponder: boolean;
+    /** MESSAGE_FORWARD_URL: every stored message is POSTed there, signed; its answer may be the passive reply. */
+    readonly forwardUrl: string | undefined;
   };
 }
 
@@ -489,7 +498,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
       ? { users: consoleUsers, sessionSecret: e.CONSOLE_SESSION_SECRET, sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS }
       : undefined,
     platformName: e.PLATFORM_NAME,
-    messages: { maxLen: e.MESSAGES_MAX_LEN, releaseTestResponder: e.RELEASE_TEST_RESPONDER === 'true' },
+    messages: {
+      maxLen: e.MESSAGES_MAX_LEN,
+      releaseTestResponder: e.RELEASE_TEST_RESPONDER === 'true',
+      forwardUrl: e.MESSAGE_FORWARD_URL?.trim(),
+    },
   });
 }
 

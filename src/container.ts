@@ -33,6 +33,7 @@ import { createViews, type Views } from './views';
 import { ComponentApi } from './wechat/component-api';
 import { MsgCrypt } from './wechat/crypto';
 import { CustomMessageApi } from './wechat/custom-message-api';
+import { MessageForwarder } from './webhooks/message-forwarder';
 
 /**
  * Composition root: the only place that constructs Redis clients, WeChat
@@ -250,6 +251,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       overrides.onWeChatCall?.(api, errcode, durationMs);
     },
   });
+  const messageForwarder = config.messages.forwardUrl
+    ? new MessageForwarder({ url: config.messages.forwardUrl, secrets: config.webhooks.secrets })
+    : undefined;
   const messageService = new MessageService({
     msgCrypt: pushMsgCrypt,
     token: config.component.token,
@@ -266,6 +270,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
             tokenService.withAuthorizerToken(appid, (token) => customMessages.sendText(token, toUser, content)),
         }
       : undefined,
+    forward: messageForwarder && ((message, timeoutMs) => messageForwarder.forward(message, timeoutMs)),
     onMessage: metrics.onMessage,
   }, overrides.messages);
   const views = createViews(config.platformName);

@@ -119,7 +119,10 @@ export function controlApi(ctx: SandboxContext): Router {
     const account = state.requireAccount(req.params.appid);
     if (!state.authorizations.isAuthorized(account.appid)) throw new SandboxError(409, `${account.appid} is not authorized`);
     const body = objectBody(req);
-    const { content, event, openid } = body;
+    const { content, event, openid, createTime } = body;
+    if (createTime !== undefined && !(typeof createTime === 'number' && Number.isSafeInteger(createTime) && createTime > 0)) {
+      throw new BadInput('createTime must be Unix seconds');
+    }
     if ((content === undefined) === (event === undefined)) throw new BadInput('give either content (a text message) or event (an event name)');
     if (content !== undefined && (typeof content !== 'string' || content === '')) throw new BadInput('content must be a non-empty string');
     if (event !== undefined && (typeof event !== 'string' || !/^[A-Za-z_]{1,32}$/.test(event))) throw new BadInput('event must be an event name such as subscribe');
@@ -132,6 +135,7 @@ export function controlApi(ctx: SandboxContext): Router {
       fromUserName: (openid as string | undefined) ?? fakeOpenid(),
       msgType: content !== undefined ? 'text' : 'event',
       fields: content !== undefined ? [['Content', content as string], ['MsgId', msgId]] : [['Event', event as string]],
+      ...(createTime !== undefined ? { createTime: createTime as number } : {}),
     });
     res.json({ url, msgId: content !== undefined ? msgId : undefined, ...answer });
   });

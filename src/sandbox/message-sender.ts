@@ -18,6 +18,8 @@ export interface OutgoingMessage {
   msgType: string;
   /** Further elements after MsgType, in order (Content, MsgId; Event, Latitude, …). */
   fields: XmlField[];
+  /** Unix seconds; now by default (a re-send of an event keeps its CreateTime). */
+  createTime?: number;
 }
 
 export interface MessageAnswer {
@@ -49,7 +51,7 @@ export class MessageSender {
 
   /** Sends one message and waits at most `timeoutMs` (WeChat: 5 s) for the answer. */
   async send(url: string, message: OutgoingMessage, timeoutMs = 5000): Promise<MessageAnswer> {
-    const createTime = Math.floor(this.options.clock.now() / 1000);
+    const createTime = message.createTime ?? Math.floor(this.options.clock.now() / 1000);
     const xml = buildXml([
       ['ToUserName', message.toUserName],
       ['FromUserName', message.fromUserName],

@@ -1,10 +1,11 @@
 import type { Clock } from '../clock';
 import { AppError, AppIdMismatchError, BadRequestError, InvalidPushError, InvalidSignatureError } from '../errors';
 import type { Logger } from '../logger';
-import type { MessageStream } from '../store/message-stream';
+import type { MessageStream, ReceivedMessage } from '../store/message-stream';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, verifySignature, type MsgCrypt } from '../wechat/crypto';
 import { messageIdOf, readInboundMessage, readMessageEnvelope, XmlFormatError, type InboundMessage } from '../wechat/message-xml';
+import { APPID_RULE, isAppId } from '../wechat/identifiers';
 import { buildEncryptedReplyXml, buildTextReplyXml } from '../wechat/passive-reply';
 import { releaseTestAccount, releaseTestCase, type ReleaseTestCase } from '../wechat/release-test';
 
@@ -43,6 +44,8 @@ export interface MessageServiceDeps {
   isKnownAuthorizer(appid: string): Promise<boolean>;
   /** undefined = the release-test responder is off. */
   releaseTest: ReleaseTestEffects | undefined;
+  /** MESSAGE_FORWARD_URL: asked, after the message is stored, for a passive reply. */
+  forward?: (message: ReceivedMessage, timeoutMs: number) => Promise<{ reply: string | undefined } | { error: string }>;
   onMessage?: OnMessage;
 }
 
@@ -56,7 +59,9 @@ export const MESSAGE_SERVICE_DEFAULTS: Readonly<MessageServiceOptions> = Object.
   deadlineMs: 4500,
 });
 
-const APPID = /^wx[0-9A-Za-z]{16}$/;
+/** How long the forward URL may take to answer (WeChat waits 5 s for the whole answer). */
+const FORWARD_WAIT_MS = 4000;
+
 
 /**
  * The message-and-event URL (消息与事件接收URL, `/:appid/callback`): WeChat's encrypted messages for every authorized
@@ -76,15 +81,16 @@ export class MessageService {
   }
 
   async receive(pathAppid: string, query: MessageQuery, body: unknown): Promise<MessageAnswer> {
+    const startedAt = Date.now();
     let msgType: string | undefined;
     try {
-      if (!APPID.test(pathAppid)) throw new BadRequestError('the path must carry an authorizer appid: /<appid>/callback');
+      if (!isAppId(pathAppid)) throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
       const params = readParams(query);
       const envelope = readEnvelope(body);
       const plaintext = this.open(params, envelope.encrypt);
       const message = readMessage(plaintext);
       msgType = message.msgType;
-      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params), this.deadlineMs);
+      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params, startedAt), this.deadlineMs);
     } catch (err) {
       this.deps.onMessage?.(err instanceof AppError && err.httpStatus < 500 ? 'rejected' : 'failed', { msgType });
       throw err;
@@ -96,7 +102,7 @@ export class MessageService {
    * and the answer is `echostr` as sent.
    */
   verifyUrl(pathAppid: string, query: Record<string, unknown>): string {
-    if (!APPID.test(pathAppid)) throw new BadRequestError('the path must carry an authorizer appid: /<appid>/callback');
+    if (!isAppId(pathAppid)) throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
     for (const name of ['signature', 'timestamp', 'nonce', 'echostr'] as const) {
       const value = query[name];
       if (typeof value !== 'string' || value === '') throw new BadRequestError(`query parameter ${name} is required (once)`);
@@ -117,6 +123,7 @@ export class MessageService {
     message: InboundMessage,
     plaintext: string,
     params: Params,
+    startedAt: number,
   ): Promise<MessageAnswer> {
     const { deps } = this;
     const testCase = deps.releaseTest && releaseTestAccount(appid, toUserName ?? message.toUserName) ? releaseTestCase(message.fields) : undefined;
@@ -129,9 +136,10 @@ export class MessageService {
       deps.onMessage?.('duplicate', { msgType: message.msgType });
       return { kind: 'success' };
     }
+    let stored: ReceivedMessage;
     try {
       const known = await deps.isKnownAuthorizer(appid);
-      await deps.stream.append({
+      stored = {
         authorizerAppid: appid,
         known,
         msgType: message.msgType,
@@ -140,15 +148,34 @@ export class MessageService {
         fields: message.fields,
         rawXml: plaintext,
         receivedAt: deps.clock.now(),
-      });
+      };
+      await deps.stream.append(stored);
       await deps.dedup.markDone(dedupId);
       if (!known) deps.logger.info({ authorizerAppid: appid, msgType: message.msgType }, 'message for an appid with no stored authorization; recorded');
       deps.onMessage?.('stored', { known, msgType: message.msgType });
-      return { kind: 'success' };
     } catch (err) {
       await deps.dedup.release(dedupId).catch(() => undefined);
       throw err;
     }
+    return this.forwarded(stored, params, startedAt);
+  }
+
+  /** The forward URL's reply, encrypted, when it gives one in time; else `success` (the stream keeps the message). */
+  private async forwarded(stored: ReceivedMessage, params: Params, startedAt: number): Promise<MessageAnswer> {
+    const { forward, logger } = this.deps;
+    if (!forward) return { kind: 'success' };
+    // Within WeChat's 5 s: at most FORWARD_WAIT_MS, and never past this answer's own deadline.
+    const left = Math.min(FORWARD_WAIT_MS, this.deadlineMs - (Date.now() - startedAt) - 200);
+    if (left <= 0) return { kind: 'success' };
+    const result = await forward(stored, left);
+    if ('error' in result) {
+      logger.warn({ authorizerAppid: stored.authorizerAppid, reason: result.error }, 'message forward failed; answered success (the stream keeps the message)');
+      return { kind: 'success' };
+    }
+    if (result.reply === undefined) return { kind: 'success' };
+    const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
+    const sealed = this.deps.msgCrypt.seal(result.reply, timestamp, params.nonce, { key: params.keyUsed });
+    return { kind: 'reply', xml: buildEncryptedReplyXml({ ...sealed, timestamp, nonce: params.nonce }) };
   }
 
   private async answerReleaseTest(appid: string, message: InboundMessage, testCase: ReleaseTestCase, params: Params): Promise<MessageAnswer> {

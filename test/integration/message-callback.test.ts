@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createApp } from '../../src/app';
 import { createContainer, type Container } from '../../src/container';
 import { MessageSender, fakeMsgId, type OutgoingMessage } from '../../src/sandbox/message-sender';
@@ -6,7 +6,8 @@ import { computeSignature, MsgCrypt } from '../../src/wechat/crypto';
 import { buildXml } from '../../src/wechat/push-xml';
 import { RELEASE_TEST_ACCOUNTS } from '../../src/wechat/release-test';
 import { eventually } from '../support/eventually';
-import { TEST_COMPONENT } from '../support/config';
+import { TEST_COMPONENT, testConfig } from '../support/config';
+import { verifyWebhookSignature } from '../../src/client/webhook-signature';
 import { startHarness, type Harness } from '../support/emulator';
 import { freePort } from '../support/global-setup';
 import { keysUnder, newTestRedis } from '../support/redis';
@@ -150,14 +151,16 @@ describe('the message URL (POST /:appid/callback)', () => {
     it('sends events through the emulator control API; an event is de-duplicated by sender and CreateTime', async () => {
       await start();
       await h.authorize(OA);
+      // WeChat's re-send of an event keeps its CreateTime: both sends carry the same one.
+      const createTime = Math.floor(h.clock.now() / 1000);
       const send = () =>
-        fetch(`${h.emulatorUrl}/sandbox/accounts/${OA}/messages`, { method: 'POST', body: JSON.stringify({ event: 'subscribe', openid: 'oSameUser0001' }) });
+        fetch(`${h.emulatorUrl}/sandbox/accounts/${OA}/messages`, { method: 'POST', body: JSON.stringify({ event: 'subscribe', openid: 'oSameUser0001', createTime }) });
       const first = (await (await send()).json()) as { status: number; body: string };
       expect(first).toMatchObject({ status: 200, body: 'success' });
-      await send(); // same sender, same CreateTime (the clock is manual): a re-send
+      await send(); // same sender, same CreateTime: a re-send
       const entries = await streamEntries();
       expect(entries).toHaveLength(1);
-      expect(fieldsOf(entries[0] as [string, string[]])).toMatchObject({ msg_type: 'event', event: 'subscribe', message_id: 'oSameUser0001:' + Math.floor(h.clock.now() / 1000) });
+      expect(fieldsOf(entries[0] as [string, string[]])).toMatchObject({ msg_type: 'event', event: 'subscribe', message_id: `oSameUser0001:${createTime}` });
       const notAuthorized = await fetch(`${h.emulatorUrl}/sandbox/accounts/wx8d21f0a6c4e97b35/messages`, { method: 'POST', body: JSON.stringify({ content: 'x' }) });
       expect(notAuthorized.status).toBe(409);
     });
@@ -172,6 +175,74 @@ describe('the message URL (POST /:appid/callback)', () => {
       expect(fieldsOf(entries[0] as [string, string[]])).toMatchObject({ authorizer_appid: unknown, known: '0' });
       const metrics = await h.container.metrics.render();
       expect(metrics).toMatch(/wxopen_messages_total\{outcome="stored",known="false"\} 1/);
+    });
+  });
+
+  describe('MESSAGE_FORWARD_URL', () => {
+    const SECRET = 'forward-secret-0123456789abcdefghij';
+    let receiver: Server | undefined;
+    let received: Array<{ signature: string | undefined; body: string }> = [];
+    let answer: (res: import('node:http').ServerResponse) => void = (res) => res.end();
+    afterEach(async () => {
+      receiver?.closeAllConnections();
+      if (receiver) await new Promise((r) => receiver!.close(r));
+      receiver = undefined;
+      received = [];
+    });
+    async function startReceiver(): Promise<string> {
+      const port = await freePort();
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push({ signature: req.headers['x-wxopen-signature'] as string | undefined, body });
+          answer(res);
+        });
+      }).listen(port, '127.0.0.1');
+      await new Promise<void>((r) => receiver!.once('listening', () => r()));
+      return `http://127.0.0.1:${port}/wechat-messages`;
+    }
+    const message = (): OutgoingMessage => ({ toUserName: OA_USER, fromUserName: 'oForward0001', msgType: 'text', fields: [['Content', '查订单'], ['MsgId', fakeMsgId()]] });
+    const send = (base: string) =>
+      new MessageSender({ componentAppId: TEST_COMPONENT.appId, token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, clock: h.clock }).send(`${base}/${OA}/callback`, message());
+
+    it("POSTs each stored message there, signed like the webhooks, and returns its <xml> answer as the encrypted passive reply", async () => {
+      const url = await startReceiver();
+      answer = (res) => res.end('<xml><ToUserName><![CDATA[oForward0001]]></ToUserName><FromUserName><![CDATA[gh_7e2b94c1d0a3]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[您的订单已发货]]></Content></xml>');
+      await start({ MESSAGE_FORWARD_URL: url, WEBHOOK_SECRET: SECRET });
+      await h.authorize(OA);
+      const reply = await send(bases[0]!);
+      expect(reply.status).toBe(200);
+      expect(reply.reply).toMatchObject({ Content: '您的订单已发货', ToUserName: 'oForward0001', MsgType: 'text' });
+      expect(received).toHaveLength(1);
+      expect(verifyWebhookSignature(received[0]!.signature, received[0]!.body, { secrets: [SECRET] })).toEqual({ ok: true });
+      expect(JSON.parse(received[0]!.body)).toMatchObject({ authorizer_appid: OA, known: true, msg_type: 'text', fields: { Content: '查订单' } });
+      expect(await streamEntries()).toHaveLength(1);
+    });
+
+    it('answers success when the forward fails or is too slow, and the stream keeps the message', async () => {
+      const url = await startReceiver();
+      answer = (res) => {
+        res.statusCode = 500;
+        res.end('<xml><Content>never used</Content></xml>');
+      };
+      await start({ MESSAGE_FORWARD_URL: url, WEBHOOK_SECRET: SECRET });
+      await h.authorize(OA);
+      expect(await send(bases[0]!)).toMatchObject({ status: 200, body: 'success' });
+      // Too slow: the receiver never answers; the service gives up within its own (here 1 s) deadline.
+      answer = () => undefined;
+      const c = createContainer(h.config, { clock: h.clock, messages: { deadlineMs: 1000 } });
+      extra.push(c);
+      const slow = await send(await listen(c));
+      expect([slow.status, slow.body]).toEqual([200, 'success']);
+      expect(received).toHaveLength(2);
+      expect(await streamEntries()).toHaveLength(2);
+    });
+
+    it('refuses a forward URL that is not https (but for loopback), or one without WEBHOOK_SECRET, at start', () => {
+      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'http://10.0.0.8/x', WEBHOOK_SECRET: SECRET })).toThrow(/MESSAGE_FORWARD_URL: http:\/\/10\.0\.0\.8: http:\/\/ is allowed only for a loopback host/);
+      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x' })).toThrow(/WEBHOOK_SECRET: is required when MESSAGE_FORWARD_URL is set/);
+      expect(testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x', WEBHOOK_SECRET: SECRET }).messages.forwardUrl).toBe('https://hooks.example.com/x');
     });
   });
 
@@ -251,6 +322,8 @@ describe('the message URL (POST /:appid/callback)', () => {
       const c = createContainer(h.config, { clock: h.clock, messages: { deadlineMs: 300 } });
       extra.push(c);
       const base = await listen(c);
+      // Its own connection is up before Redis is paused: the pause, not a connection still opening, is what it meets.
+      expect(await c.storage.waitUntilReady(5000)).toBe(true);
       const message: OutgoingMessage = { toUserName: OA_USER, fromUserName: 'oPaused', msgType: 'text', fields: [['Content', 'x'], ['MsgId', fakeMsgId()]] };
       const send = () =>
         new MessageSender({ componentAppId: TEST_COMPONENT.appId, token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, clock: h.clock }).send(`${base}/${OA}/callback`, message);
