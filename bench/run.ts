@@ -7,7 +7,8 @@
  *   npm run bench -- --profile    the service processes write V8 CPU profiles (node --cpu-prof) to a temp dir
  *
  * Redis: REDIS_URL when set, otherwise a throwaway redis-server. Traffic stays on 127.0.0.1. Prints a table with
- * PASS/FAIL next to each target and writes bench/results/latest.json; a missed target never fails the command.
+ * PASS/FAIL next to each target and writes bench/results/latest.json; a missed target never fails the command, a
+ * scenario that crashed does (exit 1).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   };
   progress(`${args.quick ? 'quick' : 'full'} mode: ${args.only.join(', ')} — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}`);
   const scenarios: ScenarioResult[] = [];
+  const crashed: string[] = [];
   try {
     for (const name of args.only) {
       const t0 = Date.now();
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
         scenarios.push(await SCENARIOS[name]!(ctx));
       } catch (err) {
         progress(`${name} failed: ${(err as Error).stack}`);
+        crashed.push(name);
         scenarios.push({
           id: name,
           title: name,
@@ -98,6 +101,11 @@ async function main(): Promise<void> {
   console.log(renderTable(report));
   console.log(`\nwritten: ${file}`);
   if (args.profile) console.log(`CPU profiles: ${ctx.profileDir}`);
+  // A missed target is information; a scenario that could not run at all is a broken benchmark.
+  if (crashed.length > 0) {
+    console.error(`bench: ${crashed.length} scenario(s) crashed: ${crashed.join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@
  * transpileModule, no type check — `npm run typecheck` does that) into node_modules/.cache/wxopen-bench, where
  * `require` still finds the project's node_modules.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { ROOT } from './common';
@@ -18,6 +18,15 @@ function* tsFiles(dir: string): Generator<string> {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) yield* tsFiles(path);
     else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) yield path;
+  }
+}
+
+/** JSON files the sources `require` (the i18n catalogues), copied as they are. */
+function* jsonFiles(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* jsonFiles(path);
+    else if (name.endsWith('.json')) yield path;
   }
 }
 
@@ -41,9 +50,16 @@ export function buildServers(): number {
       writeFileSync(out, outputText);
       count++;
     }
+    for (const file of jsonFiles(join(ROOT, source))) {
+      const out = join(BUILD_DIR, relative(ROOT, file));
+      mkdirSync(dirname(out), { recursive: true });
+      copyFileSync(file, out);
+    }
   }
   // src/views.ts finds its templates at `${__dirname}/../views`.
   symlinkSync(join(ROOT, 'views'), join(BUILD_DIR, 'views'), 'dir');
+  // The favicon and the console's script (src/routes/pages.ts serves `${__dirname}/../../public`).
+  symlinkSync(join(ROOT, 'public'), join(BUILD_DIR, 'public'), 'dir');
   return count;
 }
 
