@@ -179,3 +179,35 @@ export class ReauthorizationRequiredError extends AuthorizerNotAuthorizedError {
     this.message = `authorizer ${appid} must authorize the platform again (${reason})`;
   }
 }
+
+/**
+ * A stored refresh token cannot be decrypted: its key is not in TOKEN_ENCRYPTION_KEYS (`unknown_key`,
+ * `no_keys`), or the key is wrong or the value was altered (`wrong_key_or_tampered`, `malformed`).
+ * The token is left as it is: the operator restores the key, nothing is deleted or marked.
+ */
+export class RefreshTokenUnreadableError extends AppError {
+  constructor(
+    readonly appid: string,
+    readonly reason: string,
+    keyId: string | undefined,
+  ) {
+    super(
+      'refresh_token_unreadable',
+      500,
+      `the stored refresh token of ${appid} cannot be decrypted (${reason}${keyId ? `, key id ${keyId}` : ''}): check TOKEN_ENCRYPTION_KEYS`,
+      { reason, ...(keyId ? { keyId } : {}) },
+    );
+  }
+}
+
+/** Redis was laid out with another number of schedule shards than AUTHORIZER_SCHEDULE_SHARDS says. */
+export class StorageLayoutMismatchError extends AppError {
+  constructor(stored: number, configured: number) {
+    super(
+      'storage_layout_mismatch',
+      500,
+      `this Redis was laid out with ${stored} schedule shards but AUTHORIZER_SCHEDULE_SHARDS is ${configured}: set it back to ${stored}`,
+      { stored, configured },
+    );
+  }
+}

@@ -85,8 +85,9 @@ export async function seedTicket(redis: Redis, keys: Keys, ticket: string, recei
 }
 
 /**
- * Writes accounts as RedisAuthorizerStore.saveAuthorization does (hash, access token with its TTL, schedule zset,
- * known set), `batch` accounts per pipeline. `expiresAt(i)` is the service-clock expiry of the i-th account's token.
+ * Writes new accounts as RedisAuthorizerStore.saveAuthorization leaves them (hash, access token with its TTL,
+ * refresh-token key, and in each account's schedule shard the schedule, index and counters),
+ * `batch` accounts per pipeline. `expiresAt(i)` is the service-clock expiry of the i-th account's token.
  */
 export async function seedAuthorizers<A extends AuthorizedAccount>(
   redis: Redis,
@@ -100,23 +101,37 @@ export async function seedAuthorizers<A extends AuthorizedAccount>(
 ): Promise<void> {
   for (let start = 0; start < accounts.length; start += batch) {
     const pipeline = redis.pipeline();
+    const added = new Map<number, number>();
     for (let i = start; i < Math.min(accounts.length, start + batch); i++) {
       const a = accounts[i]!;
       const expiry = expiresAt(i);
+      const shard = keys.scheduleShardOf(a.appid);
       pipeline.hset(keys.authorizer(a.appid), {
         status: 'authorized',
         func_info: JSON.stringify(a.funcInfo),
         authorized_at: String(now),
         updated_at: String(now),
-        refresh_token: a.refreshToken,
         ...moreFields?.(a),
+        access_token_expires_at: String(expiry),
+        revision: '1',
       });
       pipeline.set(keys.authorizerAccessToken(a.appid), a.accessToken, 'PX', Math.max(1, Math.floor(expiry - now)));
-      pipeline.zadd(keys.authorizers, expiry, a.appid);
-      pipeline.sadd(keys.knownAuthorizers, a.appid);
+      pipeline.set(keys.authorizerRefreshToken(a.appid), a.refreshToken);
+      pipeline.zadd(keys.authorizerSchedule(shard), expiry, a.appid);
+      pipeline.hset(keys.authorizerShardIndex(shard), a.appid, '1|authorized');
+      added.set(shard, (added.get(shard) ?? 0) + 1);
     }
+    for (const [shard, count] of added) pipeline.hincrby(keys.authorizerCounts(shard), 'authorized', count);
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
     if (failed) throw failed[0];
   }
+}
+
+/** Scheduled accounts whose token expires at or before `untilMs`, over every schedule shard. */
+export async function countScheduledUntil(redis: Redis, keys: Keys, untilMs: number): Promise<number> {
+  const counts = await Promise.all(
+    Array.from({ length: keys.scheduleShards }, (_, s) => redis.zcount(keys.authorizerSchedule(s), '-inf', untilMs)),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

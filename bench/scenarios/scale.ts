@@ -18,7 +18,7 @@ import { BENCH_COMPONENT, freePort, progress, round, serviceEnv, uniquePrefix } 
 import { deletePrefix, usedMemory } from '../lib/redis';
 import type { ScenarioResult } from '../lib/report';
 import { ipcCall, startServer, type ServerProcess } from '../lib/procs';
-import { authorizeAccounts, issueTicket, seedAuthorizers, seedTicket } from '../lib/seed';
+import { authorizeAccounts, issueTicket, countScheduledUntil, seedAuthorizers, seedTicket } from '../lib/seed';
 import type { TickReply } from '../workers/service';
 import type { BenchContext } from '../run';
 
@@ -146,7 +146,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       if (reply.checked >= 500) fullBatches++;
       maxBatches = Math.max(maxBatches, reply.batches);
       maxChecked = Math.max(maxChecked, reply.checked);
-      const overdueNow = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+      const overdueNow = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
       maxOverdue = Math.max(maxOverdue, overdueNow);
       if (overdueNow > 0) roundsWithBacklog++;
       maxRoundMs = Math.max(maxRoundMs, reply.ms);
@@ -160,7 +160,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     }
     const wallS = (Date.now() - wallStart) / 1000;
     // Accounts the refresher should already have refreshed (less than the 900 s margin left): its backlog.
-    const overdue = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+    const overdue = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
 
     // --- catch-up: no refresher at all for OUTAGE_MS (every instance down, less than the margin), then rounds again ---
     const outage = { ran: false, backlog: 0, left: 0, rounds: 0, cleared: false, refreshed: 0, maxBatches: 0, wallMs: 0, reads: { total: 0, expired: 0, missing: 0, unknown: 0 } };
@@ -169,7 +169,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       outage.ran = true;
       clock.advance(OUTAGE_MS);
       await ipcCall(worker.child, { cmd: 'advance', ms: OUTAGE_MS });
-      outage.backlog = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+      outage.backlog = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
       const started = Date.now();
       for (let r = 1; r <= OUTAGE_MAX_ROUNDS; r++) {
         clock.advance(TICK_MS);
@@ -178,7 +178,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
         outage.refreshed += reply.checked - reply.failed;
         outage.maxBatches = Math.max(outage.maxBatches, reply.batches);
         maxRss = Math.max(maxRss, reply.rss);
-        const left = await redis.zcount(keys.authorizers, '-inf', clock.now() + MARGIN_MS);
+        const left = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
         outage.left = left;
         await readTokens(r === 1 || left === 0 ? appids : Array.from({ length: samplePerTick }, () => appids[Math.floor(Math.random() * n)]!), outage.reads);
         if (left === 0) {

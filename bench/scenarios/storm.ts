@@ -193,7 +193,8 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
         await redis
           .multi()
           .del(keys.componentAccessToken, keys.componentAccessTokenExpiry, keys.authorizerAccessToken(A))
-          .zadd(keys.authorizers, Date.now() - 1, A)
+          .hset(keys.authorizer(A), 'access_token_expires_at', Date.now() - 1)
+          .zadd(keys.authorizerSchedule(keys.scheduleShardOf(A)), Date.now() - 1, A)
           .exec();
         for (const endpoint of REFRESH_ENDPOINTS) emulator.faults.set(endpoint, { delayMs: DELAY_MS });
         emulator.callLog.clear();

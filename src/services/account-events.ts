@@ -199,6 +199,12 @@ class EventedAuthorizerStore implements AuthorizerStore {
   countByStatus() {
     return this.inner.countByStatus();
   }
+  scheduleSizes(): Promise<number[]> {
+    return this.inner.scheduleSizes();
+  }
+  reindex(appid: string, ifScheduledAt?: number): Promise<void> {
+    return this.inner.reindex(appid, ifScheduledAt);
+  }
   dueForRefresh(untilMs: number, limit: number, offset?: number): Promise<DueAuthorizer[]> {
     return this.inner.dueForRefresh(untilMs, limit, offset);
   }

@@ -1,7 +1,7 @@
 import type { Keys } from './keys';
 import { defineScripts, runScript, type LuaScript } from './lua-script';
 import type { Redis } from './redis';
-import { execTransaction, storageOp } from './storage-errors';
+import { storageOp } from './storage-errors';
 
 /**
  * The console's listing index of every stored account: one sorted set, all scores 0, one member per
@@ -12,7 +12,6 @@ import { execTransaction, storageOp } from './storage-errors';
  */
 const SEPARATOR = '\0';
 const SCAN_COUNT = 20_000;
-const BACKFILL_BATCH = 1000;
 
 /**
  * KEYS[1] = the index. ARGV: appid, searchable text, '1' to replace the account's member, '0' to add it only
@@ -88,24 +87,21 @@ export class AuthorizerIndex {
 
   /**
    * Accounts stored before the index existed (or by a replica that did not write it yet) get their entry,
-   * with the name from their hash. Cheap when nothing is missing (two cardinalities); otherwise the known
-   * set is walked with SSCAN, a slice at a time, so no single command carries every account.
+   * with the name from their hash. Cheap when nothing is missing (cardinalities: the listing's and `known`,
+   * the number of accounts the schedule shards' indexes hold); otherwise `appids` (the shard indexes walked
+   * with HSCAN, a slice at a time) is gone through, so no single command carries every account.
    */
-  async backfill(): Promise<void> {
-    const [indexed, known] = await storageOp(() => Promise.all([this.redis.zcard(this.keys.authorizerIndex), this.redis.scard(this.keys.knownAuthorizers)]));
-    if (indexed >= known) return;
-    let cursor = '0';
-    do {
-      const [next, slice] = await storageOp(() => this.redis.sscan(this.keys.knownAuthorizers, cursor, 'COUNT', String(BACKFILL_BATCH)));
-      cursor = next;
+  async backfill(known: () => Promise<number>, appids: () => AsyncIterable<string[]>): Promise<void> {
+    const [indexed, stored] = await Promise.all([storageOp(() => this.redis.zcard(this.keys.authorizerIndex)), known()]);
+    if (indexed >= stored) return;
+    for await (const slice of appids()) {
       if (slice.length === 0) continue;
-      const read = this.redis.pipeline();
-      for (const appid of slice) read.hget(this.keys.authorizer(appid), 'nick_name');
-      const names = (await execTransaction(read)) as (string | null)[];
-      const write = this.redis.pipeline();
-      slice.forEach((appid, j) => write.eval(INDEX_ACCOUNT.lua, 1, this.keys.authorizerIndex, appid, searchable(appid, names[j] ?? undefined), '0'));
-      await execTransaction(write);
-    } while (cursor !== '0');
+      // One command per account, not a pipeline: on a Cluster the accounts' keys are in many slots.
+      const names = await storageOp(() => Promise.all(slice.map((appid) => this.redis.hget(this.keys.authorizer(appid), 'nick_name'))));
+      await storageOp(() =>
+        Promise.all(slice.map((appid, j) => runScript(this.redis, INDEX_ACCOUNT, [this.keys.authorizerIndex], [appid, searchable(appid, names[j] ?? undefined), '0']))),
+      );
+    }
   }
 }
 

@@ -3,10 +3,11 @@ import type { Fence } from './lock';
 import type { StoredToken } from './token-store';
 
 /**
- * Authorized accounts (design.md key contract): the durable hash `P:authorizer:{A}`, the access
- * token `P:authorizer:{A}:access_token` (TTL = WeChat's expiry) and the zset `P:authorizers`
- * (score = access-token expiry in service-clock ms: the refresh schedule). Only refreshable
- * (authorized) accounts are in the zset; a private set remembers every appid ever seen.
+ * Authorized accounts (design.md key contract, docs/redis-keys.md): the durable hash `P:authorizer:{A}`,
+ * the access token `P:authorizer:{A}:access_token` (TTL = WeChat's expiry), the refresh token in its own
+ * secret key, and per schedule shard a zset (score = access-token expiry in service-clock ms: the refresh
+ * schedule), an index of every appid ever seen and per-status counters. Only refreshable (authorized)
+ * accounts are scheduled.
  * Timestamps in the hash are service-clock epoch ms. The Redis implementation is
  * redis-authorizer-store.ts; this interface stays free of Redis types for other implementations.
  */
@@ -34,6 +35,8 @@ export interface AuthorizerRecord extends AccountInfo {
   readonly accessToken?: StoredToken;
   /** CreateTime (Unix seconds) of the last authorization event applied to the account (see AccountEventTime). */
   readonly lastEventTime?: number;
+  /** Set by list() when the stored refresh token cannot be decrypted (get() throws RefreshTokenUnreadableError). */
+  readonly refreshTokenUnreadable?: true;
 }
 
 /**
@@ -131,8 +134,15 @@ export interface AuthorizerStore {
   list(): Promise<AuthorizerRecord[]>;
   /** One page of the accounts matching a search; reads the full records of that page only. */
   search(search: AuthorizerSearch): Promise<AuthorizerPage>;
-  /** How many stored accounts have each status (readiness, metrics). */
+  /** How many stored accounts have each status (readiness, metrics): maintained counters, not a walk. */
   countByStatus(): Promise<Record<AuthorizerStatus, number>>;
+  /** Scheduled accounts per schedule shard (metrics). */
+  scheduleSizes(): Promise<number[]>;
+  /**
+   * Puts the account's schedule and index entry right from its record: for an account whose schedule
+   * entry proved stale (the refresher found it fresh, revoked or unknown). No-op where they cannot drift.
+   */
+  reindex(appid: string): Promise<void>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */
   restoreRefreshToken(restore: RefreshTokenRestore, outbox?: OutboxWrite): Promise<RestoreOutcome>;
   /**

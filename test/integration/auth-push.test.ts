@@ -41,7 +41,13 @@ describe('POST /auth (authorization-event pushes)', () => {
 
   const post = (push: { path: string; body: string }) =>
     request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body);
-  const hash = (appid: string) => redis.hgetall(h.container.keys.authorizer(appid));
+  /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
+  const hash = async (appid: string) => {
+    const fields = await redis.hgetall(h.container.keys.authorizer(appid));
+    expect(fields.refresh_token).toBeUndefined(); // never in the hash readers HGETALL
+    const refreshToken = await redis.get(h.container.keys.authorizerRefreshToken(appid));
+    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
+  };
 
   describe('component_verify_ticket', () => {
     it('stores the ticket pushed (and signed) by the emulator', async () => {
@@ -159,7 +165,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(stored.nick_name).toBeTruthy();
       const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
       expect(token && h.emulator.tokenStatus(token)).toBe('valid');
-      expect(await redis.zscore(h.container.keys.authorizers, OA)).not.toBeNull();
+      expect(await redis.zscore(h.container.keys.scheduleOf(OA), OA)).not.toBeNull();
     });
 
     it.each([true, false])('authorized written by hand (CDATA: %s) exchanges the code once', async (cdata) => {
@@ -189,7 +195,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(stored.status).toBe('unauthorized');
       expect(stored.refresh_token).toBeUndefined();
       expect(await redis.exists(h.container.keys.authorizerAccessToken(OA))).toBe(0);
-      expect(await redis.zscore(h.container.keys.authorizers, OA)).toBeNull();
+      expect(await redis.zscore(h.container.keys.scheduleOf(OA), OA)).toBeNull();
     });
 
     it('unauthorized written by hand in the bare form', async () => {
@@ -478,7 +484,7 @@ describe('POST /auth while Redis is down', () => {
     return {
       hash: await direct.exists(k.authorizer(OA)),
       token: await direct.exists(k.authorizerAccessToken(OA)),
-      scheduled: (await direct.zscore(k.authorizers, OA)) !== null,
+      scheduled: (await direct.zscore(k.scheduleOf(OA), OA)) !== null,
     };
   };
 

@@ -10,10 +10,11 @@ describe('authorizer listing index (Redis)', () => {
 
   it('takes in accounts stored before it existed, with their names, once', async () => {
     const keys = createKeys(uniquePrefix('index'), 'wxcomponent');
-    // What an older version wrote: the hash and the known set, no index entry.
+    // What an older version wrote: the hash and its schedule shard's index entry, no listing entry.
     await redis.hset(keys.authorizer('wxold0001'), { status: 'authorized', func_info: '[]', nick_name: '老账号' });
     await redis.hset(keys.authorizer('wxold0002'), { status: 'unauthorized', func_info: '[]' });
-    await redis.sadd(keys.knownAuthorizers, 'wxold0001', 'wxold0002');
+    await redis.hset(keys.authorizerShardIndex(keys.scheduleShardOf('wxold0001')), 'wxold0001', '1|authorized');
+    await redis.hset(keys.authorizerShardIndex(keys.scheduleShardOf('wxold0002')), 'wxold0002', '1|unauthorized');
     const store = new RedisAuthorizerStore(redis, keys, systemClock);
     await store.saveAuthorization({ appid: 'wxnew0001', funcInfo: [], authorizedAt: 1 });
     expect((await store.search({ text: '老账号', offset: 0, limit: 10 })).records.map((r) => r.appid)).toEqual(['wxold0001']);

@@ -29,14 +29,19 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
   });
 
   const calls = (endpoint: string) => h.emulator.callLog.count(endpoint);
-  const hash = (appid: string) => redis.hgetall(keys.authorizer(appid));
+  /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
+  const hash = async (appid: string) => {
+    const fields = await redis.hgetall(keys.authorizer(appid));
+    const refreshToken = await redis.get(keys.authorizerRefreshToken(appid));
+    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
+  };
   /** What WeChat (the emulator) lists: appid → refresh token. */
   const listedRefreshTokens = async () => {
     const page = await h.container.tokenService.withComponentToken((t) => h.container.componentApi.getAuthorizerList(t, 0, 500));
     return new Map(page.list.map((a) => [a.authorizerAppId, a.refreshToken]));
   };
   const loseEveryAuthorizerHash = async () => {
-    for (const appid of appids) await redis.del(keys.authorizer(appid));
+    for (const appid of appids) await redis.del(keys.authorizer(appid), keys.authorizerRefreshToken(appid));
     expect(await h.container.authorizerStore.list()).toEqual([]);
   };
 

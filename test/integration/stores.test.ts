@@ -25,14 +25,22 @@ describe('stores (real Redis, public key contract)', () => {
     clock = new ManualClock({ now: () => 1_790_000_000_000 }); // frozen: exact expiry assertions
   });
   const keys = () => createKeys(prefix, APPID);
+  /** docs/redis-keys.md: shard = 32-bit FNV-1a of the appid's bytes, modulo the shard count (16). */
+  const schedule = (appid: string) => {
+    let hash = 0x811c9dc5;
+    for (const byte of Buffer.from(appid)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+    const shard = hash % 16;
+    return `${P}:authorizers:{${APPID}:s${String(shard).padStart(3, '0')}}:schedule`;
+  };
+  const ticketKey = () => `${P}:secret:{${APPID}:component}:component_verify_ticket`;
 
   describe('ticket store', () => {
-    it('stores the bare ticket under P:component_verify_ticket for 12 h, with when it arrived', async () => {
+    it('stores the bare ticket under P:secret:{C:component}:component_verify_ticket for 12 h, with when it arrived', async () => {
       const store = new RedisTicketStore(redis, keys());
       expect(await store.get()).toBeUndefined();
       await store.save('ticket@@@one', 1_700_000_000_000);
-      expect(await redis.get(`${P}:component_verify_ticket`)).toBe('ticket@@@one');
-      const ttl = await redis.ttl(`${P}:component_verify_ticket`);
+      expect(await redis.get(ticketKey())).toBe('ticket@@@one');
+      const ttl = await redis.ttl(ticketKey());
       expect(ttl).toBeGreaterThan(12 * 3600 - 5);
       expect(ttl).toBeLessThanOrEqual(12 * 3600);
       expect(await store.get()).toEqual({ ticket: 'ticket@@@one', receivedAt: 1_700_000_000_000 });
@@ -88,12 +96,14 @@ describe('stores (real Redis, public key contract)', () => {
       const authorizedAt = clock.now();
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt });
       const hash = await redis.hgetall(`${P}:authorizer:{${A}}`);
-      expect(hash).toMatchObject({ status: 'authorized', refresh_token: 'refresh-1', authorized_at: String(authorizedAt) });
+      expect(hash).toMatchObject({ status: 'authorized', authorized_at: String(authorizedAt) });
+      expect(hash.refresh_token).toBeUndefined(); // readers HGETALL the hash: the refresh token is kept apart
+      expect(await redis.get(`${P}:secret:{${A}}:refresh_token`)).toBe('refresh-1');
       expect(JSON.parse(hash.func_info!)).toEqual(funcInfo);
       expect(await redis.ttl(`${P}:authorizer:{${A}}`)).toBe(-1); // durable
       expect(await redis.get(`${P}:authorizer:{${A}}:access_token`)).toBe('atoken-1');
       expect(await redis.pttl(`${P}:authorizer:{${A}}:access_token`)).toBeGreaterThan(7190_000);
-      expect(Number(await redis.zscore(`${P}:authorizers`, A))).toBe(clock.now() + 7200_000);
+      expect(Number(await redis.zscore(schedule(A), A))).toBe(clock.now() + 7200_000);
       const record = await store.get(A);
       expect(record).toMatchObject({ appid: A, status: 'authorized', refreshToken: 'refresh-1', funcInfo, authorizedAt });
       expect(record?.accessToken).toEqual({ token: 'atoken-1', expiresAt: clock.now() + 7200_000 });
@@ -113,7 +123,7 @@ describe('stores (real Redis, public key contract)', () => {
     it('schedules an account authorized without a token for an immediate refresh', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', funcInfo, authorizedAt: clock.now() });
-      expect(await redis.zscore(`${P}:authorizers`, A)).toBe('0');
+      expect(await redis.zscore(schedule(A), A)).toBe('0');
       expect((await store.dueForRefresh(clock.now(), 10)).map((d) => d.appid)).toEqual([A]);
     });
 
@@ -122,15 +132,15 @@ describe('stores (real Redis, public key contract)', () => {
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: 1 });
       clock.advance(HOUR);
       expect(await store.saveAccessToken(A, 'atoken-2', clock.now() + 7200_000, 'refresh-2')).toBe(true);
-      expect(await redis.hget(`${P}:authorizer:{${A}}`, 'refresh_token')).toBe('refresh-2');
+      expect(await redis.get(`${P}:secret:{${A}}:refresh_token`)).toBe('refresh-2');
       expect(await redis.get(`${P}:authorizer:{${A}}:access_token`)).toBe('atoken-2');
-      expect(Number(await redis.zscore(`${P}:authorizers`, A))).toBe(clock.now() + 7200_000);
+      expect(Number(await redis.zscore(schedule(A), A))).toBe(clock.now() + 7200_000);
 
       await store.markUnauthorized(A);
       // A refresh that finishes after the revocation must not bring the token back.
       expect(await store.saveAccessToken(A, 'atoken-3', clock.now() + 7200_000, 'refresh-3')).toBe(false);
       expect(await redis.exists(`${P}:authorizer:{${A}}:access_token`)).toBe(0);
-      expect(await redis.zscore(`${P}:authorizers`, A)).toBeNull();
+      expect(await redis.zscore(schedule(A), A)).toBeNull();
     });
 
     it('markUnauthorized deletes the tokens, keeps the account listed, and unschedules it', async () => {
@@ -139,7 +149,7 @@ describe('stores (real Redis, public key contract)', () => {
       await store.markUnauthorized(A);
       const hash = await redis.hgetall(`${P}:authorizer:{${A}}`);
       expect(hash.status).toBe('unauthorized');
-      expect(hash.refresh_token).toBeUndefined();
+      expect(await redis.exists(`${P}:secret:{${A}}:refresh_token`)).toBe(0);
       expect(await redis.exists(`${P}:authorizer:{${A}}:access_token`)).toBe(0);
       expect(await store.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       expect((await store.list()).map((r) => [r.appid, r.status])).toEqual([[A, 'unauthorized']]);
@@ -155,7 +165,7 @@ describe('stores (real Redis, public key contract)', () => {
       const record = await store.get(A);
       expect(record).toMatchObject({ status: 'reauthorization_required', refreshToken: 'refresh-new', reauthorizationReason: 'errcode 61023' });
       expect(record?.accessToken).toBeUndefined();
-      expect(await redis.zscore(`${P}:authorizers`, A)).toBeNull();
+      expect(await redis.zscore(schedule(A), A)).toBeNull();
       // Authorizing again clears it.
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-3', accessToken: 'atoken-3', expiresIn: 7200, funcInfo, authorizedAt: 2 });
       expect(await store.get(A)).toMatchObject({ status: 'authorized', reauthorizationReason: undefined });
@@ -170,7 +180,7 @@ describe('stores (real Redis, public key contract)', () => {
       expect(await redis.hgetall(`${P}:authorizer:{${A}}`)).toMatchObject({ nick_name: '测试号', user_name: 'gh_0001', kind: 'mini_program' });
       await store.dropAccessToken(A);
       expect(await redis.exists(`${P}:authorizer:{${A}}:access_token`)).toBe(0);
-      expect(await redis.zscore(`${P}:authorizers`, A)).toBe('0');
+      expect(await redis.zscore(schedule(A), A)).toBe('0');
     });
 
     it('dueForRefresh returns the soonest-expiring accounts up to a time, bounded by the limit', async () => {

@@ -27,7 +27,12 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
     await h.close();
   });
   const calls = (endpoint: string) => h.emulator.callLog.count(endpoint);
-  const hash = (appid: string) => h.container.redis.hgetall(h.container.keys.authorizer(appid));
+  /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
+  const hash = async (appid: string) => {
+    const fields = await h.container.redis.hgetall(h.container.keys.authorizer(appid));
+    const refreshToken = await h.container.redis.get(h.container.keys.authorizerRefreshToken(appid));
+    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
+  };
 
   it('exchanges an auth code: the account is stored authorized with its refresh token and a valid access token', async () => {
     const { authCode } = await h.emulator.authorize(A, { push: false });
@@ -57,7 +62,7 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
     expect(second.token).not.toBe(first.token);
     expect(h.emulator.tokenStatus(second.token)).toBe('valid');
     expect(calls('api_authorizer_token')).toBe(1);
-    expect(Number(await h.container.redis.zscore(h.container.keys.authorizers, A))).toBe(second.expiresAt);
+    expect(Number(await h.container.redis.zscore(h.container.keys.scheduleOf(A), A))).toBe(second.expiresAt);
     expect((await h.container.tokenService.getAuthorizerAccessToken(A)).token).toBe(second.token);
     expect(calls('api_authorizer_token')).toBe(1);
   });

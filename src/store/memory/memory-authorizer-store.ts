@@ -177,6 +177,14 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     return counts;
   }
 
+  /** One shard: memory has no slots to spread over. */
+  async scheduleSizes(): Promise<number[]> {
+    return [this.schedule.size];
+  }
+
+  /** Schedule, index and counters are one structure here: nothing can drift. */
+  async reindex(): Promise<void> {}
+
   /** RESTORE_REFRESH_TOKEN (authorizer-scripts.ts), check for check and write for write. */
   async restoreRefreshToken(r: RefreshTokenRestore): Promise<RestoreOutcome> {
     const current = this.hashes.get(r.appid);
