@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parsePasswordHash, type PasswordHash } from './password-hash';
+import { parseEncryptionKeys, type EncryptionKey } from './store/secret-cipher';
 import { aesKeyProblem } from './wechat/crypto';
 import { appIdSchema, appSecretSchema, componentTokenSchema } from './wechat/identifiers';
 
@@ -139,6 +140,13 @@ const consoleUsers = z.string().transform((value, ctx) => {
   return users;
 });
 
+/** `id:base64key,…`: one issue per bad entry, so each problem is its own config error line. */
+const encryptionKeys = z.string().transform((spec, ctx) => {
+  const { keys, problems } = parseEncryptionKeys(spec);
+  for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+  return keys;
+});
+
 const required = (name: string) => z.string({ error: `${name} is required` }).min(1, 'must not be empty');
 /** Empty strings in .env files mean "unset". */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -199,6 +207,8 @@ const schema = z.object({
   CONSOLE_USERS: optional(consoleUsers),
   CONSOLE_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters when set')),
   CONSOLE_SESSION_TTL_SECONDS: optional(intIn(60, 7 * 86400)).default(8 * 3600),
+  TOKEN_ENCRYPTION_KEYS: optional(encryptionKeys),
+  AUTHORIZER_SCHEDULE_SHARDS: optional(intIn(1, 1024)).default(16),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
   RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
@@ -383,6 +393,10 @@ export interface Config {
   /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */
   readonly readinessStartupGraceSeconds: number;
   readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
+  /** TOKEN_ENCRYPTION_KEYS: the first seals refresh tokens, all open them; empty = plaintext at rest. */
+  readonly tokenEncryptionKeys: readonly EncryptionKey[];
+  /** AUTHORIZER_SCHEDULE_SHARDS: fixed at the first start on a Redis (the layout records it). */
+  readonly scheduleShards: number;
   readonly logLevel: string;
   /**
    * The operators' console (/console): absent without CONSOLE_USERS (the console then answers 404).
@@ -418,7 +432,8 @@ export class ConfigError extends Error {
 
 function deepFreeze<T extends object>(obj: T): Readonly<T> {
   for (const value of Object.values(obj)) {
-    if (value && typeof value === 'object') deepFreeze(value as object);
+    // Typed arrays (encryption keys) cannot be frozen; they stay reachable only through the frozen config.
+    if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) deepFreeze(value as object);
   }
   return Object.freeze(obj);
 }
@@ -493,6 +508,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
+    tokenEncryptionKeys: e.TOKEN_ENCRYPTION_KEYS ?? [],
+    scheduleShards: e.AUTHORIZER_SCHEDULE_SHARDS,
     logLevel: e.LOG_LEVEL,
     console: consoleUsers
       ? { users: consoleUsers, sessionSecret: e.CONSOLE_SESSION_SECRET, sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS }
@@ -550,6 +567,8 @@ export function secretValues(config: Config): string[] {
     redis.password,
     sentinelPassword,
     redis.tls?.key,
+    // The encryption keys as configured (base64): never in a log line either.
+    ...config.tokenEncryptionKeys.map((k) => k.key.toString('base64')),
   ].filter(
     (v): v is string => v !== undefined && v !== '',
   );

@@ -24,6 +24,8 @@ import { createKeys, type Keys } from './store/keys';
 import { LOCK_DEFAULTS, type Locks } from './store/lock';
 import { createLoginLimits, type LoginLimitOptions } from './store/login-limits';
 import type { Redis } from './store/redis';
+import type { ReencryptReport } from './store/layout-maintenance';
+import { SecretCipher } from './store/secret-cipher';
 import { MemoryMessageStream, RedisMessageStream } from './store/message-stream';
 import { createMemoryStorage, createRedisStorage, type StorageHealth } from './store/storage';
 import type { TicketStore } from './store/ticket-store';
@@ -69,6 +71,13 @@ export interface Container {
   readonly webhookDelivery: WebhookDelivery | undefined;
   /** The operators' console (/console): only with CONSOLE_USERS. */
   readonly console: { readonly service: ConsoleService; readonly auth: ConsoleAuth } | undefined;
+  /**
+   * Before serving (main.ts): checks the Redis layout, migrates a deployment of the previous layout and
+   * seals plaintext refresh tokens when a key is configured (docs/redis-keys.md). No-op in memory mode.
+   */
+  prepareStorage(): Promise<void>;
+  /** `npm run reencrypt`: every stored refresh token rewritten under the current key. */
+  reencryptRefreshTokens(): Promise<ReencryptReport>;
   /** Starts background work: the refresher, when REFRESHER_ENABLED. Idempotent. */
   start(): void;
   /** Stops background work and closes connections; safe to call twice. */
@@ -103,11 +112,12 @@ export interface ContainerOverrides {
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
   const clock = overrides.clock ?? systemClock;
-  const keys = createKeys(config.redis.keyPrefix, config.component.appId);
+  const keys = createKeys(config.redis.keyPrefix, config.component.appId, config.scheduleShards);
+  const cipher = new SecretCipher(config.tokenEncryptionKeys);
   const storage =
     overrides.storage === 'memory'
       ? createMemoryStorage(clock)
-      : createRedisStorage({ redis: config.redis, keys, clock, logger, client: overrides.redis });
+      : createRedisStorage({ redis: config.redis, keys, clock, logger, client: overrides.redis, cipher });
   const { ticketStore, componentTokenStore, locks } = storage;
   // Account events need Redis (the outbox shares each account's transactions); memory mode has none.
   let webhookDelivery: WebhookDelivery | undefined;
@@ -281,6 +291,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     authorizers: authorizerStore,
     clock,
     startupGraceMs: config.readinessStartupGraceSeconds * 1000,
+    // Memory stores keep nothing at rest: only Redis needs the key.
+    refreshTokensEncrypted: overrides.storage === 'memory' || cipher.currentKeyId !== undefined,
   });
   const recovery = new RecoveryService({
     api: componentApi,
@@ -365,6 +377,13 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     accountEvents,
     webhookDelivery,
     console: consoleParts,
+    async prepareStorage() {
+      await storage.layout?.prepare();
+    },
+    async reencryptRefreshTokens() {
+      if (!storage.layout) throw new Error('in-memory storage keeps no refresh token at rest');
+      return storage.layout.reencrypt();
+    },
     start() {
       if (closed) return;
       if (config.refresher.enabled) refresher.start();

@@ -4,6 +4,7 @@ import { createApp, createInternalApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createContainer, type Container } from './container';
 import { createHttpServer, listen, listenProblem } from './http-server';
+import { StorageLayoutMismatchError } from './errors';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -50,10 +51,14 @@ async function main(): Promise<void> {
   const config = readConfigOrExit();
   const container = createContainer(config);
   const { logger } = container;
-  if (!(await container.storage.waitUntilReady(3000))) {
-    logger.warn('redis is not reachable yet; starting anyway (GET /readyz reports it)');
-  }
+  const redisReady = await container.storage.waitUntilReady(3000);
+  if (!redisReady) logger.warn('redis is not reachable yet; starting anyway (GET /readyz reports it)');
   await requireRedisDatabase(container);
+  if (!redisReady) void prepareStorageOnceReachable(container);
+  else {
+    // Layout check, migration of the previous layout, sealing of plaintext refresh tokens: before serving.
+    await container.prepareStorage().catch((err: unknown) => refuseToStart(container, `fatal: storage not prepared: ${(err as Error).message}`));
+  }
   const server: Server = createHttpServer(createApp(container), config.http);
   // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
   await listen(server, config.port).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, config.port)));
@@ -93,6 +98,22 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** Redis was down at start: prepare it when it answers (reads meanwhile also understand the previous layout). */
+async function prepareStorageOnceReachable(container: Container): Promise<void> {
+  for (;;) {
+    if (await container.storage.waitUntilReady(5000)) {
+      try {
+        await container.prepareStorage();
+        return;
+      } catch (err) {
+        if (err instanceof StorageLayoutMismatchError) await refuseToStart(container, `fatal: storage not prepared: ${err.message}`);
+        container.logger.warn({ err: { message: (err as Error).message } }, 'storage not prepared yet; retrying');
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5000).unref());
+  }
 }
 
 main().catch((err: unknown) => {

@@ -15,6 +15,8 @@ export interface ReadinessDeps {
   readonly clock: Clock;
   /** READINESS_STARTUP_GRACE_SECONDS: how long after start a missing ticket and token do not count. */
   readonly startupGraceMs: number;
+  /** false when refresh tokens are stored in plaintext (no TOKEN_ENCRYPTION_KEYS): a warning, never unready. */
+  readonly refreshTokensEncrypted?: boolean;
 }
 
 export interface ReadinessReport {
@@ -72,6 +74,7 @@ export class ReadinessService {
     if (!ticket) warnings.push('no component_verify_ticket stored: check the authorization-event URL, token and AES key');
     else if (stale) warnings.push('no component_verify_ticket pushed for more than 20 minutes');
     if (expiresIn === 0) warnings.push('no valid component_access_token');
+    if (this.deps.refreshTokensEncrypted === false) warnings.push('refresh tokens are stored in plaintext: set TOKEN_ENCRYPTION_KEYS');
     if (reauthorizationRequired > 0) warnings.push(`${reauthorizationRequired} account(s) must authorize the platform again`);
 
     const canServe = !!ticket || expiresIn > 0;

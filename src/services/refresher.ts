@@ -113,8 +113,8 @@ export class Refresher {
       for (const { appid } of unseen) seen.add(appid);
       const ready = unseen.filter(({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now));
       let refreshed = 0;
-      await runPool(ready, concurrency, async ({ appid }) => {
-        if (await this.refreshAccount(appid)) refreshed++;
+      await runPool(ready, concurrency, async ({ appid, expiresAt }) => {
+        if (await this.refreshAccount(appid, expiresAt)) refreshed++;
         else failed.push(appid);
       });
       checked += ready.length;
@@ -172,16 +172,22 @@ export class Refresher {
     }, delayMs);
   }
 
-  /** true when the account's token is fresh afterwards (refreshed here or by another instance). */
-  private async refreshAccount(appid: string): Promise<boolean> {
+  /**
+   * true when the account's token is fresh afterwards (refreshed here or by another instance). A schedule
+   * entry that proved stale (the token is fresher than it says, or the account is revoked or unknown: a
+   * write whose index step never ran) is put right from the account's record (AuthorizerStore.reindex).
+   */
+  private async refreshAccount(appid: string, scheduledExpiry: number): Promise<boolean> {
     try {
-      await this.deps.tokenService.ensureAuthorizerAccessToken(appid, this.thresholdMs(appid));
+      const current = await this.deps.tokenService.ensureAuthorizerAccessToken(appid, this.thresholdMs(appid));
       this.failures.delete(appid);
+      if (current.expiresAt !== scheduledExpiry) await this.reindex(appid);
       return true;
     } catch (err) {
       // Revoked, unknown, or marked for re-authorization: out of the schedule, nothing to retry.
       if (err instanceof AuthorizerNotAuthorizedError || err instanceof AuthorizerNotFoundError) {
         this.failures.delete(appid);
+        await this.reindex(appid);
         return true;
       }
       const count = (this.failures.get(appid)?.count ?? 0) + 1;
@@ -194,6 +200,12 @@ export class Refresher {
   /** Failed refreshes of an account in a row, in this instance (0 once one succeeds). For the console. */
   consecutiveFailures(appid: string): number {
     return this.failures.get(appid)?.count ?? 0;
+  }
+
+  private async reindex(appid: string): Promise<void> {
+    await this.deps.authorizerStore.reindex(appid).catch((err: unknown) =>
+      this.deps.logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'refresher: schedule entry not repaired'),
+    );
   }
 
   private backingOff(appid: string, now: number): boolean {

@@ -8,7 +8,9 @@ import { RedisLocks, type Locks } from './lock';
 import { createMemoryStores } from './memory';
 import { RedisPushDedupStore, type PushDedupStore } from './push-dedup-store';
 import { RedisAuthorizerStore } from './redis-authorizer-store';
+import { LayoutMaintenance } from './layout-maintenance';
 import { createRedis, pingRedis, waitUntilReady, type Redis } from './redis';
+import { SecretCipher } from './secret-cipher';
 import { RedisTicketStore, type TicketStore } from './ticket-store';
 import { RedisComponentTokenStore, type ComponentTokenStore } from './token-store';
 
@@ -36,13 +38,18 @@ export interface Storage extends StoreSet {
   readonly health: StorageHealth;
   /** The Redis client; undefined in memory mode. */
   readonly redis: Redis | undefined;
+  /** Migration, sealing and reconciliation of the Redis layout; undefined in memory mode. */
+  readonly layout: LayoutMaintenance | undefined;
 }
 
-export function createRedisStorage(opts: { redis: RedisSettings; keys: Keys; clock: Clock; logger: Logger; client?: Redis }): Storage {
+export function createRedisStorage(opts: { redis: RedisSettings; keys: Keys; clock: Clock; logger: Logger; client?: Redis; cipher?: SecretCipher }): Storage {
   const redis = opts.client ?? createRedis(opts.redis, opts.logger);
   const { keys, clock } = opts;
+  const cipher = opts.cipher ?? new SecretCipher([]);
+  const authorizerStore = new RedisAuthorizerStore(redis, keys, clock, cipher);
   return {
     redis,
+    layout: new LayoutMaintenance(redis, keys, authorizerStore, cipher, opts.logger),
     health: {
       kind: 'redis',
       ping: () => pingRedis(redis),
@@ -56,7 +63,7 @@ export function createRedisStorage(opts: { redis: RedisSettings; keys: Keys; clo
     },
     ticketStore: new RedisTicketStore(redis, keys),
     componentTokenStore: new RedisComponentTokenStore(redis, keys, clock),
-    authorizerStore: new RedisAuthorizerStore(redis, keys, clock),
+    authorizerStore,
     locks: new RedisLocks(redis),
     pushDedup: new RedisPushDedupStore(redis, keys),
     authCodes: new RedisAuthCodeStore(redis, keys),
@@ -68,6 +75,7 @@ export function createMemoryStorage(clock: Clock): Storage {
   return {
     ...createMemoryStores(clock),
     redis: undefined,
+    layout: undefined,
     health: {
       kind: 'memory',
       ping: async () => ({ ok: true }),

@@ -9,6 +9,7 @@ import { eventually } from '../support/eventually';
 import { startHarness, type Harness } from '../support/emulator';
 import { authorizationPayload, randomTicket, signedPush, ticketPayload, unauthorizedPayload } from '../support/push';
 import { keysUnder, newTestRedis } from '../support/redis';
+import { accountHash } from '../support/account-keys';
 import { OwnedRedisServer } from '../support/redis-server';
 import { waitUntilReady } from '../../src/store/redis';
 import { computeMsgSignature } from '../../src/wechat/crypto';
@@ -42,12 +43,7 @@ describe('POST /auth (authorization-event pushes)', () => {
   const post = (push: { path: string; body: string }) =>
     request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body);
   /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
-  const hash = async (appid: string) => {
-    const fields = await redis.hgetall(h.container.keys.authorizer(appid));
-    expect(fields.refresh_token).toBeUndefined(); // never in the hash readers HGETALL
-    const refreshToken = await redis.get(h.container.keys.authorizerRefreshToken(appid));
-    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
-  };
+  const hash = (appid: string) => accountHash(redis, h.container.keys, h.container.config, appid);
 
   describe('component_verify_ticket', () => {
     it('stores the ticket pushed (and signed) by the emulator', async () => {

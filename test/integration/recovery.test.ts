@@ -4,6 +4,7 @@ import { captureLogs } from '../support/log-capture';
 import { startHarness, type Harness } from '../support/emulator';
 import { testEnv } from '../support/config';
 import { keysUnder } from '../support/redis';
+import { accountHash } from '../support/account-keys';
 import { collect, exitOf, spawnTs } from '../support/spawn';
 
 const HOUR = 3600_000;
@@ -30,11 +31,7 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
 
   const calls = (endpoint: string) => h.emulator.callLog.count(endpoint);
   /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
-  const hash = async (appid: string) => {
-    const fields = await redis.hgetall(keys.authorizer(appid));
-    const refreshToken = await redis.get(keys.authorizerRefreshToken(appid));
-    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
-  };
+  const hash = (appid: string) => accountHash(redis, keys, h.container.config, appid);
   /** What WeChat (the emulator) lists: appid → refresh token. */
   const listedRefreshTokens = async () => {
     const page = await h.container.tokenService.withComponentToken((t) => h.container.componentApi.getAuthorizerList(t, 0, 500));

@@ -2,6 +2,7 @@ import { AuthorizerNotAuthorizedError, AuthorizerNotFoundError, ReauthorizationR
 import { generateAccounts } from '../../src/sandbox/emulator';
 import { captureLogs } from '../support/log-capture';
 import { startHarness, type Harness } from '../support/emulator';
+import { accountHash } from '../support/account-keys';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -28,11 +29,7 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
   });
   const calls = (endpoint: string) => h.emulator.callLog.count(endpoint);
   /** The account's hash, with its refresh token (kept in its own secret key) shown as `refresh_token`. */
-  const hash = async (appid: string) => {
-    const fields = await h.container.redis.hgetall(h.container.keys.authorizer(appid));
-    const refreshToken = await h.container.redis.get(h.container.keys.authorizerRefreshToken(appid));
-    return refreshToken === null ? fields : { ...fields, refresh_token: refreshToken };
-  };
+  const hash = (appid: string) => accountHash(h.container.redis, h.container.keys, h.container.config, appid);
 
   it('exchanges an auth code: the account is stored authorized with its refresh token and a valid access token', async () => {
     const { authCode } = await h.emulator.authorize(A, { push: false });

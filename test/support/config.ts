@@ -1,4 +1,5 @@
 import { loadConfig, type Config } from '../../src/config';
+import { TEST_ENCRYPTION_KEYS } from './account-keys';
 import { testRedisEnv, uniquePrefix } from './redis';
 
 /** Demo component credentials shared by tests and the emulator (never real ones). */
@@ -21,6 +22,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     REDIS_KEY_PREFIX: uniquePrefix(),
     LOG_LEVEL: 'silent',
     REFRESHER_ENABLED: 'false',
+    TOKEN_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     ...overrides,
   };
 }

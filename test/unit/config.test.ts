@@ -163,3 +163,36 @@ describe('config', () => {
     expect(secretValues(config).sort()).toEqual([bearer, bearer, client, webhook, valid.WECHAT_COMPONENT_APPSECRET, valid.WECHAT_COMPONENT_TOKEN, valid.WECHAT_COMPONENT_AES_KEY].sort());
   });
 });
+
+describe('config: TOKEN_ENCRYPTION_KEYS and AUTHORIZER_SCHEDULE_SHARDS', () => {
+  const key32 = Buffer.alloc(32, 7).toString('base64');
+  const key16 = Buffer.alloc(16, 7).toString('base64');
+
+  it('defaults to no key (plaintext at rest) and 16 schedule shards', () => {
+    const config = loadConfig(valid);
+    expect(config.tokenEncryptionKeys).toEqual([]);
+    expect(config.scheduleShards).toBe(16);
+  });
+
+  it('parses id:base64key entries in order (the first encrypts)', () => {
+    const config = loadConfig({ ...valid, TOKEN_ENCRYPTION_KEYS: `k2:${key32}, k1:${Buffer.alloc(32, 1).toString('base64')}`, AUTHORIZER_SCHEDULE_SHARDS: '64' });
+    expect(config.tokenEncryptionKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(config.tokenEncryptionKeys[0]!.key).toEqual(Buffer.alloc(32, 7));
+    expect(config.scheduleShards).toBe(64);
+    expect(Object.isFrozen(config.tokenEncryptionKeys)).toBe(true);
+  });
+
+  it('reports each bad key on its own line, never the key material', () => {
+    const problems = problemsOf({ ...valid, TOKEN_ENCRYPTION_KEYS: `short:${key16},nocolon,dup:${key32},dup:${key32},bad id:${key32},b64:not*base64` });
+    expect(problems).toEqual([
+      'TOKEN_ENCRYPTION_KEYS: key "short": must decode to 32 bytes (got 16)',
+      'TOKEN_ENCRYPTION_KEYS: entry 2: must be id:base64key',
+      'TOKEN_ENCRYPTION_KEYS: entry 4: key id "dup" appears twice',
+      'TOKEN_ENCRYPTION_KEYS: entry 5: key id must be 1-32 letters, digits, _ or -',
+      'TOKEN_ENCRYPTION_KEYS: key "b64": must be base64',
+    ]);
+    for (const problem of problems) expect(problem).not.toContain(key32);
+    expect(problemsOf({ ...valid, TOKEN_ENCRYPTION_KEYS: ',' })).toEqual(['TOKEN_ENCRYPTION_KEYS: must list at least one id:base64key when set']);
+    expect(problemsOf({ ...valid, AUTHORIZER_SCHEDULE_SHARDS: '0' })[0]).toMatch(/^AUTHORIZER_SCHEDULE_SHARDS: /);
+  });
+});
