@@ -403,6 +403,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         await messageService.drain();
         // A background refresh holds a lock and may be mid-write: let it finish (its calls are bounded by timeouts).
         await tokenService.idle();
+        storage.layout?.stop();
         await storage.health.close();
       })();
       return closed;

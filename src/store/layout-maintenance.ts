@@ -9,7 +9,7 @@ import type { SecretCipher } from './secret-cipher';
 import { storageOp } from './storage-errors';
 
 /** Accounts handled at a time by the walks (bounded replies, bounded memory). */
-const BATCH = 200;
+const BATCH = 500;
 /** The index is reconciled with the accounts at most this often (at a start). */
 const RECONCILE_EVERY_SECONDS = 24 * 3600;
 
@@ -34,6 +34,9 @@ export interface ReencryptReport {
  * Every step is idempotent and per-account atomic, so a process that dies half-way is finished by the next.
  */
 export class LayoutMaintenance {
+  /** Set by stop(): the walks end after their current batch (the process is shutting down). */
+  private stopped = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -47,12 +50,22 @@ export class LayoutMaintenance {
     await this.checkShardCount();
     await this.moveLegacyComponentKeys();
     const migrated = await this.migrateLegacyAccounts();
+    if (this.stopped) return;
     if (migrated > 0) this.logger.info({ accounts: migrated }, 'storage layout migrated: refresh tokens moved to their own keys, schedule split into shards');
     await this.sealPlaintextRefreshTokens();
     const due = await storageOp(() => this.redis.set(this.keys.reconciledMarker, '1', 'EX', RECONCILE_EVERY_SECONDS, 'NX'));
     if (due === 'OK') {
-      void this.reconcile().catch((err: unknown) => this.logger.warn({ err: { message: (err as Error).message } }, 'index reconciliation failed; the next start retries'));
+      void this.reconcile().catch(async (err: unknown) => {
+        if (this.stopped) return; // shutting down: the connection closed under the walk
+        this.logger.warn({ err: { message: (err as Error).message } }, 'index reconciliation failed; the next start retries');
+        await this.redis.del(this.keys.reconciledMarker).catch(() => undefined);
+      });
     }
+  }
+
+  /** Ends the walks after their current batch; the next start resumes what is left. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** The shard count is part of the layout: fixed by the first start on this Redis. */
@@ -99,7 +112,11 @@ export class LayoutMaintenance {
       }
       if (batch.length === 0) return migrated;
       await Promise.all(batch.map(([appid, score]) => this.migrateAccount(appid, score)));
+      // Out of the to-do list only once migrated and indexed.
+      const done = batch.map(([appid]) => appid);
+      await storageOp(() => Promise.all([this.redis.zrem(legacy.authorizers, ...done), this.redis.srem(legacy.knownAuthorizers, ...done)]));
       migrated += batch.length;
+      if (this.stopped) return migrated;
     }
   }
 
@@ -117,8 +134,6 @@ export class LayoutMaintenance {
       const due = reply[3] === '' ? undefined : Number(reply[3]);
       await this.store.index.apply(appid, { revision: Number(reply[1]), status: String(reply[2]) as 'authorized', due });
     }
-    await storageOp(() => this.redis.zrem(keys.legacy.authorizers, appid));
-    await storageOp(() => this.redis.srem(keys.legacy.knownAuthorizers, appid));
   }
 
   /**
@@ -133,7 +148,7 @@ export class LayoutMaintenance {
     if ((await storageOp(() => this.redis.get(this.keys.sealedMarker))) === '1') return;
     const report = await this.reseal(true);
     this.logger.info({ encrypted: report.resealed, unreadable: report.unreadable }, `refresh tokens encrypted at rest: ${report.resealed} plaintext refresh token(s) encrypted`);
-    if (report.unreadable === 0) await storageOp(() => this.redis.set(this.keys.sealedMarker, '1'));
+    if (report.unreadable === 0 && !this.stopped) await storageOp(() => this.redis.set(this.keys.sealedMarker, '1'));
   }
 
   /** `npm run reencrypt`: every refresh token under the current key (compare-and-set per account). */
@@ -148,6 +163,7 @@ export class LayoutMaintenance {
       const outcomes = await Promise.all(appids.map((appid) => this.store.resealRefreshToken(appid, onlyPlaintext)));
       for (const outcome of outcomes) tally[outcome] += 1;
       checked += appids.length;
+      if (this.stopped) break;
     }
     return { checked, ...tally };
   }
@@ -158,6 +174,7 @@ export class LayoutMaintenance {
     for await (const appids of this.store.index.appids(BATCH)) {
       await Promise.all(appids.map((appid) => this.store.reindex(appid)));
       checked += appids.length;
+      if (this.stopped) return checked;
     }
     this.logger.info({ accounts: checked }, 'authorizer index reconciled with the accounts');
     return checked;
