@@ -8,6 +8,7 @@ import { RedisLocks, type Locks } from '../../src/store/lock';
 import { createMemoryStores } from '../../src/store/memory';
 import { RedisPushDedupStore, type PushDedupStore } from '../../src/store/push-dedup-store';
 import { RedisAuthorizerStore } from '../../src/store/redis-authorizer-store';
+import { SecretCipher } from '../../src/store/secret-cipher';
 import { RedisTicketStore, type TicketStore } from '../../src/store/ticket-store';
 import { RedisComponentTokenStore, type ComponentTokenStore } from '../../src/store/token-store';
 import { newTestRedis, uniquePrefix } from '../support/redis';
@@ -67,7 +68,7 @@ afterAll(() => {
 
 const frozenClock = () => new ManualClock({ now: () => NOW });
 
-function makeRedis(): Harness {
+function makeRedis(cipher?: SecretCipher): Harness {
   const clock = frozenClock();
   const keys = createKeys(uniquePrefix('contract'), 'wxcomponent');
   return {
@@ -75,7 +76,7 @@ function makeRedis(): Harness {
     keys,
     ticketStore: new RedisTicketStore(redis, keys),
     componentTokenStore: new RedisComponentTokenStore(redis, keys, clock),
-    authorizerStore: new RedisAuthorizerStore(redis, keys, clock),
+    authorizerStore: new RedisAuthorizerStore(redis, keys, clock, cipher),
     locks: new RedisLocks(redis),
     otherLocks: new RedisLocks(otherRedis),
     pushDedup: new RedisPushDedupStore(redis, keys),
@@ -114,8 +115,12 @@ function makeMemory(): Harness {
   };
 }
 
+/** Refresh tokens sealed at rest: every case holds the same with encryption on. */
+const makeRedisEncrypted = () => makeRedis(new SecretCipher([{ id: 'contract', key: Buffer.alloc(32, 3) }]));
+
 describe.each([
-  ['redis', makeRedis],
+  ['redis', () => makeRedis()],
+  ['redis (refresh tokens encrypted)', makeRedisEncrypted],
   ['memory', makeMemory],
 ] as const)('store contract: %s', (_name, make) => {
   let h: Harness;
@@ -586,6 +591,36 @@ describe.each([
       await h.authorizerStore.markUnauthorized('wxstranger');
       await h.authorizerStore.markReauthorizationRequired('wxc', 'errcode 61023', 'refresh-1');
       expect(await h.authorizerStore.countByStatus()).toEqual({ authorized: 3, unauthorized: 2, reauthorization_required: 1 });
+    });
+
+    it('countByStatus stays exact through repeated, re-applied and reversed transitions (maintained counters)', async () => {
+      const counts = () => h.authorizerStore.countByStatus();
+      await authorize('wxa');
+      await authorize('wxa'); // updateauthorized: still one account
+      await authorize('wxb');
+      expect(await counts()).toEqual({ authorized: 2, unauthorized: 0, reauthorization_required: 0 });
+      await h.authorizerStore.markUnauthorized('wxa');
+      await h.authorizerStore.markUnauthorized('wxa');
+      expect(await counts()).toEqual({ authorized: 1, unauthorized: 1, reauthorization_required: 0 });
+      await authorize('wxa'); // authorizes again
+      await h.authorizerStore.markReauthorizationRequired('wxb', 'errcode 61023', 'refresh-1');
+      expect(await h.authorizerStore.markReauthorizationRequired('wxb', 'errcode 61023', 'refresh-1')).toBe(false);
+      expect(await counts()).toEqual({ authorized: 1, unauthorized: 0, reauthorization_required: 1 });
+      await h.authorizerStore.restoreRefreshToken({ appid: 'wxb', refreshToken: 'refresh-listed', authorizedAt: NOW, funcInfo: [], listedAt: NOW });
+      await h.authorizerStore.dropAccessToken('wxa');
+      await h.authorizerStore.saveAccessToken('wxa', 'token-new', NOW + HOUR);
+      expect(await counts()).toEqual({ authorized: 2, unauthorized: 0, reauthorization_required: 0 });
+    });
+
+    it('scheduleSizes sum to the scheduled accounts; reindex changes nothing that is right', async () => {
+      for (const appid of ['wxa', 'wxb', 'wxc', 'wxd']) await authorize(appid);
+      await h.authorizerStore.markUnauthorized('wxd');
+      const total = async () => (await h.authorizerStore.scheduleSizes()).reduce((a, b) => a + b, 0);
+      expect(await total()).toBe(3);
+      const before = { list: await h.authorizerStore.list(), due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10), counts: await h.authorizerStore.countByStatus() };
+      for (const appid of ['wxa', 'wxb', 'wxc', 'wxd', 'wxunknown']) await h.authorizerStore.reindex(appid);
+      expect({ list: await h.authorizerStore.list(), due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10), counts: await h.authorizerStore.countByStatus() }).toEqual(before);
+      expect(await total()).toBe(3);
     });
 
     describe('restoreRefreshToken (recovery after a data loss)', () => {
