@@ -127,8 +127,12 @@ function failed(failure: string): AccountResult {
   return { restored: false, verified: false, failure };
 }
 
-/** Authorized with a refresh token = working; anything else WeChat still lists is restored. */
+/**
+ * Authorized with a refresh token = working; anything else WeChat still lists is restored. A refresh
+ * token that cannot be decrypted (wrong TOKEN_ENCRYPTION_KEYS) is left alone: the fix is the key.
+ */
 function needsRestore(record: AuthorizerRecord | undefined): boolean {
+  if (record?.refreshTokenUnreadable) return false;
   return !(record?.status === 'authorized' && record.refreshToken);
 }
 
