@@ -181,7 +181,8 @@ export class Refresher {
     try {
       const current = await this.deps.tokenService.ensureAuthorizerAccessToken(appid, this.thresholdMs(appid));
       this.failures.delete(appid);
-      if (current.expiresAt !== scheduledExpiry) await this.reindex(appid);
+      // Refreshed here, the write already moved the entry; fresh from elsewhere, it may still hold the old score.
+      if (current.expiresAt !== scheduledExpiry) await this.reindex(appid, scheduledExpiry);
       return true;
     } catch (err) {
       // Revoked, unknown, or marked for re-authorization: out of the schedule, nothing to retry.
@@ -202,8 +203,8 @@ export class Refresher {
     return this.failures.get(appid)?.count ?? 0;
   }
 
-  private async reindex(appid: string): Promise<void> {
-    await this.deps.authorizerStore.reindex(appid).catch((err: unknown) =>
+  private async reindex(appid: string, ifScheduledAt?: number): Promise<void> {
+    await this.deps.authorizerStore.reindex(appid, ifScheduledAt).catch((err: unknown) =>
       this.deps.logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'refresher: schedule entry not repaired'),
     );
   }

@@ -140,9 +140,11 @@ export interface AuthorizerStore {
   scheduleSizes(): Promise<number[]>;
   /**
    * Puts the account's schedule and index entry right from its record: for an account whose schedule
-   * entry proved stale (the refresher found it fresh, revoked or unknown). No-op where they cannot drift.
+   * entry proved stale (the refresher found it fresh, revoked or unknown). With `ifScheduledAt`, only
+   * when the schedule still holds that score (one read when a write since has moved it). No-op where
+   * they cannot drift.
    */
-  reindex(appid: string): Promise<void>;
+  reindex(appid: string, ifScheduledAt?: number): Promise<void>;
   /** Recovery: stores a refresh token WeChat listed, unless the account still has a working one. */
   restoreRefreshToken(restore: RefreshTokenRestore, outbox?: OutboxWrite): Promise<RestoreOutcome>;
   /**

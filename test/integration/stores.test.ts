@@ -109,6 +109,16 @@ describe('stores (real Redis, public key contract)', () => {
       expect(record?.accessToken).toEqual({ token: 'atoken-1', expiresAt: clock.now() + 7200_000 });
     });
 
+    it('a record of the previous layout (refresh token in the hash) still refreshes, and keeps it on re-authorization without one', async () => {
+      const store = new RedisAuthorizerStore(redis, keys(), clock);
+      await redis.hset(`${P}:authorizer:{${A}}`, { status: 'authorized', refresh_token: 'refresh-legacy', func_info: '[]', authorized_at: '1', updated_at: '1' });
+      expect((await store.get(A))?.refreshToken).toBe('refresh-legacy');
+      await store.saveAuthorization({ appid: A, funcInfo, authorizedAt: clock.now() }); // granted no API permission
+      expect(await redis.hget(`${P}:authorizer:{${A}}`, 'refresh_token')).toBeNull();
+      expect(await redis.get(`${P}:secret:{${A}}:refresh_token`)).toBe('refresh-legacy');
+      expect((await store.get(A))?.refreshToken).toBe('refresh-legacy');
+    });
+
     it('getTokenState reads the public token key by EVALSHA, and still works once Redis forgot the script', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: clock.now() });
