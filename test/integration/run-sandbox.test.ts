@@ -118,7 +118,7 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
       expect(banner.variables.REDIS_URL).toBe(external.url);
       const client = new Redis(external.url);
       try {
-        const ticketKey = 'wxopen-sandbox:wxa5b0c1d2e3f40718:component_verify_ticket';
+        const ticketKey = 'wxopen-sandbox:wxa5b0c1d2e3f40718:secret:{wxa5b0c1d2e3f40718:component}:component_verify_ticket'; // docs/redis-keys.md
         expect(await client.exists(ticketKey)).toBe(1);
       } finally {
         client.disconnect();
