@@ -213,7 +213,8 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
         // once while one refresh per token runs behind them, held DELAY_MS by the emulator.
         const before = await storedToken();
         const soon = Date.now() + 5 * 60_000;
-        await redis.zadd(keys.authorizers, soon, A);
+        await redis.hset(keys.authorizer(A), 'access_token_expires_at', soon);
+        await redis.zadd(keys.scheduleOf(A), soon, A);
         await redis.set(keys.componentAccessTokenExpiry, String(soon), 'KEEPTTL');
         for (const endpoint of REFRESH_ENDPOINTS) emulator.faults.set(endpoint, { delayMs: DELAY_MS });
         emulator.callLog.clear();

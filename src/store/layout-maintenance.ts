@@ -2,7 +2,7 @@ import { StorageLayoutMismatchError } from '../errors';
 import type { Logger } from '../logger';
 import { MIGRATE_ACCOUNT } from './authorizer-scripts';
 import type { Keys } from './keys';
-import { LuaScript } from './lua-script';
+import { defineScripts, runKeysAndArgs } from './lua-script';
 import type { Redis } from './redis';
 import type { RedisAuthorizerStore, ResealOutcome } from './redis-authorizer-store';
 import type { SecretCipher } from './secret-cipher';
@@ -13,7 +13,7 @@ const BATCH = 500;
 /** The index is reconciled with the accounts at most this often (at a start). */
 const RECONCILE_EVERY_SECONDS = 24 * 3600;
 
-const migrateAccount = new LuaScript(MIGRATE_ACCOUNT, 5);
+const migrateAccount = { name: 'wxMigrateAuthorizerLayout', numberOfKeys: 5, lua: MIGRATE_ACCOUNT };
 
 export interface ReencryptReport {
   readonly checked: number;
@@ -43,7 +43,9 @@ export class LayoutMaintenance {
     private readonly store: RedisAuthorizerStore,
     private readonly cipher: SecretCipher,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    defineScripts(redis, [migrateAccount]);
+  }
 
   /** Before serving: layout check, migration, sealing. Starts the reconciliation in the background when due. */
   async prepare(): Promise<void> {
@@ -129,7 +131,7 @@ export class LayoutMaintenance {
       keys.legacy.pendingAuthorization(appid),
       keys.pendingAuthorization(appid),
     ];
-    const reply = (await storageOp(() => migrateAccount.run(this.redis, [...accountKeys, score]))) as (string | number)[];
+    const reply = (await storageOp(() => runKeysAndArgs(this.redis, migrateAccount, [...accountKeys, score]))) as (string | number)[];
     if (Number(reply[0]) === 1) {
       const due = reply[3] === '' ? undefined : Number(reply[3]);
       await this.store.index.apply(appid, { revision: Number(reply[1]), status: String(reply[2]) as 'authorized', due });

@@ -34,3 +34,9 @@ export function runScript(redis: Redis, script: LuaScript, keys: readonly string
   if (typeof command !== 'function') throw new TypeError(`script ${script.name} is not defined on this client (defineScripts)`);
   return command.call(redis, ...keys, ...args);
 }
+
+/** runScript with KEYS and ARGV in one list, the first `numberOfKeys` of them being the keys. */
+export function runKeysAndArgs(redis: Redis, script: LuaScript, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
+  const keys = keysAndArgs.slice(0, script.numberOfKeys).map(String);
+  return runScript(redis, script, keys, keysAndArgs.slice(script.numberOfKeys));
+}
