@@ -41,7 +41,7 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
     // The guard itself: this Redis refuses a cross-slot write.
     await expect(admin.mset('a-key', '1', 'another-key', '2')).rejects.toThrow(/CROSSSLOT/);
 
-    h = await startHarness({ emulator: { accounts }, env: { REDIS_URL: `redis://127.0.0.1:${port}/0`, REDIS_KEY_PREFIX: uniquePrefix('slots'), INTERNAL_API_TOKEN: 'internal-api-token-for-tests' } });
+    h = await startHarness({ emulator: { accounts }, env: { REDIS_URL: `redis://127.0.0.1:${port}/0`, REDIS_KEY_PREFIX: uniquePrefix('slots'), INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789' } });
     service = createApp(h.container).listen(0, '127.0.0.1');
     await new Promise<void>((r) => service.once('listening', () => r()));
     h.emulator.setPushUrl(`http://127.0.0.1:${(service.address() as AddressInfo).port}/auth`);
@@ -78,7 +78,7 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
     const app = createApp(h.container);
     await request(app).get('/metrics').expect(200);
     expect((await request(app).get('/readyz')).body.checks.redis).toEqual({ ok: true });
-    await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests').expect(200);
+    await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests-0123456789').expect(200);
     expect(await h.container.reencryptRefreshTokens()).toMatchObject({ unreadable: 0 });
     // No CROSSSLOT on the way, and the counters agree with what happened (C's listed token is the one that failed).
     expect(await h.container.authorizerStore.countByStatus()).toEqual({ authorized: 2, unauthorized: 0, reauthorization_required: 1 });

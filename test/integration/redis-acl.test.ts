@@ -45,7 +45,7 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
     });
     // The service runs entirely as the ACL user of the recipe.
     h = await startHarness({
-      env: { REDIS_URL: `redis://wxopen-service:${SERVICE_PASSWORD}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: prefix, INTERNAL_API_TOKEN: 'internal-api-token-for-tests' },
+      env: { REDIS_URL: `redis://wxopen-service:${SERVICE_PASSWORD}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: prefix, INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789' },
     });
     service = createApp(h.container).listen(0, '127.0.0.1');
     await new Promise<void>((r) => service.once('listening', () => r()));
@@ -73,7 +73,7 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
     const app = createApp(h.container);
     expect((await request(app).get('/readyz').expect(200)).body.checks.redis).toEqual({ ok: true });
     expect((await request(app).get('/metrics').expect(200)).text).toMatch(/wxopen_authorizers\{status="authorized"\} 1/);
-    expect((await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests').expect(200)).body.authorizers).toHaveLength(1);
+    expect((await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests-0123456789').expect(200)).body.authorizers).toHaveLength(1);
     expect(await h.container.recovery.run()).toMatchObject({ failures: [] });
     expect(await h.container.reencryptRefreshTokens()).toMatchObject({ unreadable: 0 });
   });

@@ -14,7 +14,7 @@ import { collect, exitOf, spawnTs } from '../support/spawn';
 import { testEnv } from '../support/config';
 
 const HOUR = 3600_000;
-const BEARER = 'internal-api-token-for-tests';
+const BEARER = 'internal-api-token-for-tests-0123456789';
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 
 describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, emulator over HTTP)', () => {

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Redis } from '../../src/store/redis';
 import type { Config } from '../../src/config';
 import type { Keys } from '../../src/store/keys';
 import { REFRESH_TOKEN_FIELD } from '../../src/store/redis-authorizer-store';
