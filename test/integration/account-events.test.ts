@@ -5,6 +5,7 @@ import { createContainer } from '../../src/container';
 import { ReauthorizationRequiredError } from '../../src/errors';
 import { RedisEventStream } from '../../src/store/event-stream';
 import { waitUntilReady } from '../../src/store/redis';
+import { accountHash } from '../support/account-keys';
 import { eventually } from '../support/eventually';
 import { listenApp, streamEvents } from '../support/events';
 import { startHarness, type Harness } from '../support/emulator';
@@ -39,7 +40,7 @@ describe('account events in P:events', () => {
   it('authorize, update (other permission sets) and revoke through the emulator: exactly three events, in order, no secret in them', async () => {
     const granted = [...h.emulator.accounts().find((a) => a.appid === OA)!.funcInfo].sort((a, b) => a - b);
     const first = await h.emulator.authorize(OA);
-    const refreshToken = (await redis.hget(h.container.keys.authorizer(OA), 'refresh_token'))!;
+    const refreshToken = (await accountHash(redis, h.container.keys, h.container.config, OA)).refresh_token!;
     const accessToken = (await redis.get(h.container.keys.authorizerAccessToken(OA)))!;
     const second = await h.emulator.authorize(OA, { funcInfo: [1, 15] });
     await h.emulator.revoke(OA);
