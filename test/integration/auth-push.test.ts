@@ -427,7 +427,7 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(stored.status).toBe('authorized');
       expect(stored.refresh_token).toBeTruthy();
       expect(await redis.get(h.container.keys.authorizerAccessToken(OA))).toBe(token);
-      expect(await redis.zscore(h.container.keys.authorizers, OA)).not.toBeNull();
+      expect(await redis.zscore(h.container.keys.scheduleOf(OA), OA)).not.toBeNull();
       expect(logs.lines().some((l) => String(l.msg).startsWith('unauthorized event older than'))).toBe(true);
 
       await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
