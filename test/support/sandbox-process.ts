@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './eventually';
-import { collect, spawnTs, stopGroup } from './spawn';
+import { collect, ROOT, spawnGroup, stopGroup } from './spawn';
 
 /** `npm run sandbox` (src/sandbox/run-sandbox.ts) as a child process leading its own process group. */
 export interface SandboxProcess {
@@ -34,7 +34,12 @@ export function pathWithoutRedis(): string {
 }
 
 export function startSandboxProcess(env: Record<string, string>, options: { cwd?: string } = {}): SandboxProcess {
-  const child = spawnTs('src/sandbox/run-sandbox.ts', { LOG_LEVEL: 'info', ...env }, [], options);
+  // tsx's loader inside the one node process (no tsx wrapper relaying signals): Ctrl+C reaches the sandbox itself,
+  // as it does for `npm run sandbox`'s `node dist/…`. Through the wrapper, a slow child under load was killed (130).
+  const child = spawnGroup(process.execPath, ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'src', 'sandbox', 'run-sandbox.ts')], {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+  });
   const output = collect(child);
   const line = (label: string): string | undefined => new RegExp(`^\\s*${label}\\s+(\\S+)\\s*$`, 'm').exec(output.stdout())?.[1];
   return {
