@@ -8,6 +8,7 @@ import { messageIdOf, readInboundMessage, readMessageEnvelope, XmlFormatError, t
 import { APPID_RULE, isAppId } from '../wechat/identifiers';
 import { buildEncryptedReplyXml, buildTextReplyXml } from '../wechat/passive-reply';
 import { releaseTestAccount, releaseTestCase, type ReleaseTestCase } from '../wechat/release-test';
+import { withDeadline } from '../deadline';
 
 /** What WeChat gets back: `success` (nothing to say), an empty body (release test: "reply comes later"), or a reply. */
 export type MessageAnswer = { readonly kind: 'success' } | { readonly kind: 'empty' } | { readonly kind: 'reply'; readonly xml: string };
@@ -90,7 +91,7 @@ export class MessageService {
       const plaintext = this.open(params, envelope.encrypt);
       const message = readMessage(plaintext);
       msgType = message.msgType;
-      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params, startedAt), this.deadlineMs);
+      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params, startedAt), this.deadlineMs, () => new MessageDeadlineError(this.deadlineMs));
     } catch (err) {
       this.deps.onMessage?.(err instanceof AppError && err.httpStatus < 500 ? 'rejected' : 'failed', { msgType });
       throw err;
@@ -272,12 +273,4 @@ class MessageDeadlineError extends AppError {
   constructor(ms: number) {
     super('message_deadline', 503, `the message was not handled within ${ms} ms; WeChat will re-send it`);
   }
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MessageDeadlineError(ms)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -15,6 +15,7 @@ import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
 import { parsePushEventXml, type AuthorizationEvent, type ReceivedPushEvent } from '../wechat/push-xml';
 import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
 import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
+import { withDeadline } from '../deadline';
 
 /**
  * What the push handler needs of the authorization use cases (services/authorization-service.ts). Each
@@ -146,7 +147,7 @@ export class PushService {
       return outcome(true);
     }
     try {
-      await withDeadline(this.apply(push), this.deadlineMs);
+      await withDeadline(this.apply(push), this.deadlineMs, () => new DeadlineError(this.deadlineMs));
       await this.deps.dedup.markDone(pushId, this.rememberSeconds);
       return outcome(false);
     } catch (err) {
@@ -233,12 +234,4 @@ class DeadlineError extends AppError {
   constructor(ms: number) {
     super('push_deadline', 503, `the push's effect did not complete within ${ms} ms; WeChat will re-send it`);
   }
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

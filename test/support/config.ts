@@ -10,6 +10,14 @@ export const TEST_COMPONENT = {
   aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 } as const;
 
+/** The four required variables with valid values: the base of the config unit tests' environments. */
+export const VALID_COMPONENT_ENV = Object.freeze({
+  WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
+  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
+  WECHAT_COMPONENT_TOKEN: 'token',
+  WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+});
+
 export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   return {
     NODE_ENV: 'test',

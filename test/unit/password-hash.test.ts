@@ -1,12 +1,8 @@
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/password-hash';
 import { ConfigError, loadConfig } from '../../src/config';
+import { VALID_COMPONENT_ENV } from '../support/config';
 
-const base = {
-  WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
-  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
-  WECHAT_COMPONENT_TOKEN: 'token',
-  WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-};
+const base = VALID_COMPONENT_ENV;
 
 describe('console password hashes (scrypt)', () => {
   let hash: string;

@@ -2,13 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
+import { VALID_COMPONENT_ENV } from '../support/config';
 
-const valid = {
-  WECHAT_COMPONENT_APPID: 'wx1234567890abcdef',
-  WECHAT_COMPONENT_APPSECRET: 'component-secret-0123456789abcdef',
-  WECHAT_COMPONENT_TOKEN: 'token',
-  WECHAT_COMPONENT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-};
+const valid = VALID_COMPONENT_ENV;
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
