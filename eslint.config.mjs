@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 // The design's layering (docs: routes → services → wechat/ and store/, never upward), enforced per folder. Imports in
 // src/ are relative, so a pattern is "one or more ../ then the forbidden top-level folder of src/ (or of the repo)".
@@ -37,7 +38,10 @@ export default tseslint.config(
   {
     // The console's one browser script (served as is, no build step).
     files: ['public/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { document: 'readonly', navigator: 'readonly', Element: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', navigator: 'readonly', Element: 'readonly' },
+    },
   },
   {
     files: ['**/*.js', '**/*.cjs'],
@@ -58,7 +62,12 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [toolsOnly, upward(['routes'], 'services/ never import routes/ (routes → services → wechat/, store/).')] },
+        {
+          patterns: [
+            toolsOnly,
+            upward(['routes'], 'services/ never import routes/ (routes → services → wechat/, store/).'),
+          ],
+        },
       ],
     },
   },
@@ -79,4 +88,6 @@ export default tseslint.config(
       ],
     },
   },
+  // Formatting is Prettier's (npm run format:check): turn off the stylistic rules it would fight.
+  prettier,
 );

@@ -48,7 +48,8 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[]; profile: b
   const profile = argv.includes('--profile');
   const onlyArg = argv.find((a) => a.startsWith('--only='));
   const only = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : Object.keys(SCENARIOS);
-  for (const name of only) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name} (known: ${Object.keys(SCENARIOS).join(', ')})`);
+  for (const name of only)
+    if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name} (known: ${Object.keys(SCENARIOS).join(', ')})`);
   const unknown = argv.filter((a) => a !== '--quick' && a !== '--profile' && !a.startsWith('--only='));
   if (unknown.length) throw new Error(`unknown argument(s): ${unknown.join(' ')}`);
   return { quick, only, profile };
@@ -66,7 +67,9 @@ async function main(): Promise<void> {
     profile: args.profile,
     profileDir: args.profile ? mkdtempSync(join(tmpdir(), 'wxopen-bench-prof-')) : '',
   };
-  progress(`${args.quick ? 'quick' : 'full'} mode: ${args.only.join(', ')} — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}`);
+  progress(
+    `${args.quick ? 'quick' : 'full'} mode: ${args.only.join(', ')} — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}`,
+  );
   const scenarios: ScenarioResult[] = [];
   const crashed: string[] = [];
   try {

@@ -6,7 +6,10 @@ document.addEventListener('click', (event) => {
   const field = document.getElementById(button.getAttribute('data-copy'));
   if (!field) return;
   field.select();
-  const done = () => { button.textContent = button.getAttribute('data-copied') || button.textContent; };
-  if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, () => document.execCommand('copy') && done());
+  const done = () => {
+    button.textContent = button.getAttribute('data-copied') || button.textContent;
+  };
+  if (navigator.clipboard)
+    navigator.clipboard.writeText(field.value).then(done, () => document.execCommand('copy') && done());
   else if (document.execCommand('copy')) done();
 });

@@ -85,7 +85,8 @@ function publicSurfaces(container: Container): Router {
       authorizations: container.authorizationService,
       assertStorageAvailable: async () => {
         const answer = await container.storage.ping();
-        if (!answer.ok) throw new StorageUnavailableError(`storage (${container.storage.kind}) is unavailable: ${answer.reason}`);
+        if (!answer.ok)
+          throw new StorageUnavailableError(`storage (${container.storage.kind}) is unavailable: ${answer.reason}`);
       },
       views: container.views,
     }),

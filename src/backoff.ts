@@ -12,7 +12,11 @@ export interface BackoffPolicy {
 }
 
 /** The wait before the next try, after `failures` (≥ 1) failed tries. */
-export function equalJitterBackoffMs(failures: number, { baseMs, maxMs, factor = 2 }: BackoffPolicy, random: () => number = Math.random): number {
+export function equalJitterBackoffMs(
+  failures: number,
+  { baseMs, maxMs, factor = 2 }: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * factor ** Math.max(0, failures - 1));
   return ceiling / 2 + random() * (ceiling / 2);
 }

@@ -38,7 +38,8 @@ function redisDbOf(url: URL): number | string {
   const path = url.pathname.replace(/^\//, '');
   if (path === '') return 0;
   const db = strictInteger(path);
-  if (db === undefined || db > MAX_REDIS_DB) return `the database (path "/${path}") must be a decimal integer from 0 to ${MAX_REDIS_DB}`;
+  if (db === undefined || db > MAX_REDIS_DB)
+    return `the database (path "/${path}") must be a decimal integer from 0 to ${MAX_REDIS_DB}`;
   return db;
 }
 
@@ -66,16 +67,17 @@ function strictInteger(value: string): number | undefined {
 
 /** Every numeric variable: a plain decimal integer within [min, max], nothing coerced. */
 const intIn = (min: number, max: number) =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      const n = strictInteger(value);
-      if (n === undefined || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a decimal integer from ${min} to ${max} (got "${value.slice(0, 20)}")` });
-        return z.NEVER;
-      }
-      return n;
-    });
+  z.string().transform((value, ctx) => {
+    const n = strictInteger(value);
+    if (n === undefined || n < min || n > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a decimal integer from ${min} to ${max} (got "${value.slice(0, 20)}")`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 /**
  * What a bearer token can be so that `Authorization: Bearer <token>` carries it unchanged: RFC 6750's
@@ -90,7 +92,10 @@ export const DEFAULT_INTERNAL_CLIENT = 'default';
 export const bearerToken = z
   .string()
   .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters when set`)
-  .regex(BEARER_TOKEN_RE, 'must contain only the characters A-Z a-z 0-9 - . _ ~ + / (then optional trailing =), no spaces or non-ASCII');
+  .regex(
+    BEARER_TOKEN_RE,
+    'must contain only the characters A-Z a-z 0-9 - . _ ~ + / (then optional trailing =), no spaces or non-ASCII',
+  );
 
 /** `host:port,host:port` (IPv6 hosts in brackets: `[::1]:6379`). */
 const endpointList = z.string().transform((value, ctx) => {
@@ -118,7 +123,10 @@ const pem = z.string().transform((value, ctx) => {
     }
     return text;
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    });
     return z.NEVER;
   }
 });
@@ -128,12 +136,20 @@ const CONSOLE_USER_RE = /^[A-Za-z0-9_.@-]{1,64}$/;
 /** CONSOLE_USERS=name:scrypt-hash,name:scrypt-hash (hashes from `npm run console:hash-password`). */
 const consoleUsers = z.string().transform((value, ctx) => {
   const users = new Map<string, PasswordHash>();
-  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(':');
     const name = colon < 0 ? entry : entry.slice(0, colon);
     const hash = colon < 0 ? undefined : parsePasswordHash(entry.slice(colon + 1));
-    if (!CONSOLE_USER_RE.test(name)) ctx.addIssue({ code: 'custom', message: `user "${name.slice(0, 64)}": names are 1-64 of A-Z a-z 0-9 _ . @ -` });
-    else if (!hash) ctx.addIssue({ code: 'custom', message: `user "${name}": expected name:scrypt-hash (npm run console:hash-password prints one)` });
+    if (!CONSOLE_USER_RE.test(name))
+      ctx.addIssue({ code: 'custom', message: `user "${name.slice(0, 64)}": names are 1-64 of A-Z a-z 0-9 _ . @ -` });
+    else if (!hash)
+      ctx.addIssue({
+        code: 'custom',
+        message: `user "${name}": expected name:scrypt-hash (npm run console:hash-password prints one)`,
+      });
     else if (users.has(name)) ctx.addIssue({ code: 'custom', message: `user "${name}" is listed twice` });
     else users.set(name, hash);
   }
@@ -149,112 +165,133 @@ const encryptionKeys = z.string().transform((spec, ctx) => {
 
 const required = (name: string) => z.string({ error: `${name} is required` }).min(1, 'must not be empty');
 /** Empty strings in .env files mean "unset". */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** Server timeouts (see docs/reliability.md): a client gets this long for its headers, for its whole request, and idle between requests. */
-export const HTTP_DEFAULTS = Object.freeze({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
-
-const schema = z.object({
-  NODE_ENV: optional(z.enum(['development', 'production', 'test'])),
-  PORT: optional(intIn(1, 65535)).default(3000),
-  PUBLIC_BASE_URL: optional(httpUrl).default('http://localhost:3000'),
-  WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID').pipe(appIdSchema),
-  WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET').pipe(appSecretSchema),
-  WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN').pipe(componentTokenSchema),
-  WECHAT_COMPONENT_AES_KEY: z.string({ error: 'WECHAT_COMPONENT_AES_KEY is required' }).pipe(aesKey),
-  WECHAT_COMPONENT_PREVIOUS_AES_KEY: optional(aesKey),
-  WECHAT_API_BASE_URL: optional(httpUrl).default('https://api.weixin.qq.com'),
-  WECHAT_LOGIN_PAGE_URL: optional(httpUrl).default('https://mp.weixin.qq.com/cgi-bin/componentloginpage'),
-  WECHAT_MOBILE_LOGIN_PAGE_URL: optional(httpUrl).default('https://open.weixin.qq.com/wxaopen/safe/bindcomponent'),
-  REDIS_URL: optional(redisUrl).default('redis://127.0.0.1:6379/0'),
-  REDIS_SENTINELS: optional(endpointList),
-  REDIS_SENTINEL_NAME: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')),
-  REDIS_SENTINEL_USERNAME: optional(z.string()),
-  REDIS_SENTINEL_PASSWORD: optional(z.string()),
-  REDIS_CLUSTER_NODES: optional(endpointList),
-  REDIS_USERNAME: optional(z.string()),
-  REDIS_PASSWORD: optional(z.string()),
-  REDIS_TLS: optional(z.enum(['true', 'false'])),
-  REDIS_TLS_CA: optional(pem),
-  REDIS_TLS_CERT: optional(pem),
-  REDIS_TLS_KEY: optional(pem),
-  REDIS_TLS_SERVERNAME: optional(z.string().min(1)),
-  REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default('wxopen'),
-  INTERNAL_API_TOKEN: optional(bearerToken),
-  INTERNAL_API_TOKENS: optional(z.string()),
-  INTERNAL_PORT: optional(intIn(1, 65535)),
-  EVENTS_MAX_LEN: optional(intIn(100, 100_000_000)).default(100_000),
-  WEBHOOK_URLS: optional(z.string()),
-  WEBHOOK_SECRET: optional(z.string()),
-  WEBHOOK_TIMEOUT_MS: optional(intIn(100, 60_000)).default(5000),
-  WEBHOOK_RETRY_BASE_MS: optional(intIn(10, 3_600_000)).default(1000),
-  WEBHOOK_RETRY_MAX_MS: optional(intIn(10, 86_400_000)).default(300_000),
-  WEBHOOK_DEAD_LETTER_AFTER_SECONDS: optional(intIn(1, 30 * 86400)).default(86400),
-  WEBHOOK_LEASE_MS: optional(intIn(300, 600_000)).default(15_000),
-  WEBHOOK_POLL_MS: optional(intIn(10, 60_000)).default(1000),
-  TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
-  // The replay window: never off, and longer than WeChat's re-sends (up to 4 deliveries, 5 s apart) plus clock skew.
-  PUSH_MAX_AGE_SECONDS: optional(intIn(60, 86400)).default(1800),
-  WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
-  REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
-  REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
-  READINESS_STARTUP_GRACE_SECONDS: optional(intIn(0, 86400)).default(1200),
-  PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
-  HTTP_HEADERS_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.headersTimeoutMs),
-  HTTP_REQUEST_TIMEOUT_MS: optional(intIn(100, 3_600_000)).default(HTTP_DEFAULTS.requestTimeoutMs),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.keepAliveTimeoutMs),
-  CONSOLE_USERS: optional(consoleUsers),
-  CONSOLE_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters when set')),
-  CONSOLE_SESSION_TTL_SECONDS: optional(intIn(60, 7 * 86400)).default(8 * 3600),
-  TOKEN_ENCRYPTION_KEYS: optional(encryptionKeys),
-  AUTHORIZER_SCHEDULE_SHARDS: optional(intIn(1, 1024)).default(16),
-  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
-  MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
-  RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
-  MESSAGE_FORWARD_URL: optional(z.string()),
-}).superRefine((e, ctx) => {
-  const problem = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
-  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) {
-    problem('REDIS_SENTINELS', 'set either REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster), not both');
-  }
-  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_NAME) problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the master group name)');
-  if (!e.REDIS_SENTINELS) {
-    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
-      if (e[name] !== undefined) problem(name, 'only applies with REDIS_SENTINELS');
-    }
-  }
-  if (e.REDIS_TLS_CERT !== undefined && e.REDIS_TLS_KEY === undefined) problem('REDIS_TLS_KEY', 'is required with REDIS_TLS_CERT');
-  if (e.REDIS_TLS_KEY !== undefined && e.REDIS_TLS_CERT === undefined) problem('REDIS_TLS_CERT', 'is required with REDIS_TLS_KEY');
-  const standalone = !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES;
-  if (standalone && e.REDIS_TLS !== undefined) {
-    problem('REDIS_TLS', 'only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a single node: use rediss:// in REDIS_URL)');
-  }
-  const tlsOn = standalone ? e.REDIS_URL.startsWith('rediss:') : e.REDIS_TLS === 'true';
-  if (!tlsOn) {
-    for (const name of ['REDIS_TLS_CA', 'REDIS_TLS_CERT', 'REDIS_TLS_KEY', 'REDIS_TLS_SERVERNAME'] as const) {
-      if (e[name] !== undefined) problem(name, `is set but TLS is off (${standalone ? 'REDIS_URL is not rediss://' : 'REDIS_TLS is not true'})`);
-    }
-  }
-  if (e.INTERNAL_API_TOKENS !== undefined) for (const p of internalClientProblems(e.INTERNAL_API_TOKENS)) problem('INTERNAL_API_TOKENS', p);
-  if (e.INTERNAL_PORT !== undefined && e.INTERNAL_PORT === e.PORT) problem('INTERNAL_PORT', 'must differ from PORT');
-  if (e.WEBHOOK_URLS !== undefined) {
-    for (const p of webhookUrlProblems(e.WEBHOOK_URLS)) problem('WEBHOOK_URLS', p);
-    if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when WEBHOOK_URLS is set');
-  }
-  if (e.MESSAGE_FORWARD_URL !== undefined) {
-    const urls = e.MESSAGE_FORWARD_URL.split(',');
-    if (urls.length > 1) problem('MESSAGE_FORWARD_URL', 'takes one URL');
-    else for (const p of webhookUrlProblems(e.MESSAGE_FORWARD_URL)) problem('MESSAGE_FORWARD_URL', p);
-    if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when MESSAGE_FORWARD_URL is set (forwarded messages are signed)');
-  }
-  if (e.WEBHOOK_SECRET !== undefined) {
-    for (const secret of e.WEBHOOK_SECRET.split(',')) {
-      if (secret.trim().length < MIN_SECRET_LENGTH) problem('WEBHOOK_SECRET', `every secret must be at least ${MIN_SECRET_LENGTH} characters`);
-    }
-  }
-  if (e.WEBHOOK_RETRY_MAX_MS < e.WEBHOOK_RETRY_BASE_MS) problem('WEBHOOK_RETRY_MAX_MS', 'must be at least WEBHOOK_RETRY_BASE_MS');
+export const HTTP_DEFAULTS = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
 });
+
+const schema = z
+  .object({
+    NODE_ENV: optional(z.enum(['development', 'production', 'test'])),
+    PORT: optional(intIn(1, 65535)).default(3000),
+    PUBLIC_BASE_URL: optional(httpUrl).default('http://localhost:3000'),
+    WECHAT_COMPONENT_APPID: required('WECHAT_COMPONENT_APPID').pipe(appIdSchema),
+    WECHAT_COMPONENT_APPSECRET: required('WECHAT_COMPONENT_APPSECRET').pipe(appSecretSchema),
+    WECHAT_COMPONENT_TOKEN: required('WECHAT_COMPONENT_TOKEN').pipe(componentTokenSchema),
+    WECHAT_COMPONENT_AES_KEY: z.string({ error: 'WECHAT_COMPONENT_AES_KEY is required' }).pipe(aesKey),
+    WECHAT_COMPONENT_PREVIOUS_AES_KEY: optional(aesKey),
+    WECHAT_API_BASE_URL: optional(httpUrl).default('https://api.weixin.qq.com'),
+    WECHAT_LOGIN_PAGE_URL: optional(httpUrl).default('https://mp.weixin.qq.com/cgi-bin/componentloginpage'),
+    WECHAT_MOBILE_LOGIN_PAGE_URL: optional(httpUrl).default('https://open.weixin.qq.com/wxaopen/safe/bindcomponent'),
+    REDIS_URL: optional(redisUrl).default('redis://127.0.0.1:6379/0'),
+    REDIS_SENTINELS: optional(endpointList),
+    REDIS_SENTINEL_NAME: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')),
+    REDIS_SENTINEL_USERNAME: optional(z.string()),
+    REDIS_SENTINEL_PASSWORD: optional(z.string()),
+    REDIS_CLUSTER_NODES: optional(endpointList),
+    REDIS_USERNAME: optional(z.string()),
+    REDIS_PASSWORD: optional(z.string()),
+    REDIS_TLS: optional(z.enum(['true', 'false'])),
+    REDIS_TLS_CA: optional(pem),
+    REDIS_TLS_CERT: optional(pem),
+    REDIS_TLS_KEY: optional(pem),
+    REDIS_TLS_SERVERNAME: optional(z.string().min(1)),
+    REDIS_KEY_PREFIX: optional(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')).default(
+      'wxopen',
+    ),
+    INTERNAL_API_TOKEN: optional(bearerToken),
+    INTERNAL_API_TOKENS: optional(z.string()),
+    INTERNAL_PORT: optional(intIn(1, 65535)),
+    EVENTS_MAX_LEN: optional(intIn(100, 100_000_000)).default(100_000),
+    WEBHOOK_URLS: optional(z.string()),
+    WEBHOOK_SECRET: optional(z.string()),
+    WEBHOOK_TIMEOUT_MS: optional(intIn(100, 60_000)).default(5000),
+    WEBHOOK_RETRY_BASE_MS: optional(intIn(10, 3_600_000)).default(1000),
+    WEBHOOK_RETRY_MAX_MS: optional(intIn(10, 86_400_000)).default(300_000),
+    WEBHOOK_DEAD_LETTER_AFTER_SECONDS: optional(intIn(1, 30 * 86400)).default(86400),
+    WEBHOOK_LEASE_MS: optional(intIn(300, 600_000)).default(15_000),
+    WEBHOOK_POLL_MS: optional(intIn(10, 60_000)).default(1000),
+    TOKEN_REFRESH_MARGIN_SECONDS: optional(intIn(60, 7000)).default(900),
+    // The replay window: never off, and longer than WeChat's re-sends (up to 4 deliveries, 5 s apart) plus clock skew.
+    PUSH_MAX_AGE_SECONDS: optional(intIn(60, 86400)).default(1800),
+    WECHAT_HTTP_TIMEOUT_MS: optional(intIn(100, 60000)).default(3000),
+    REFRESHER_ENABLED: optional(z.enum(['true', 'false'])).default('true'),
+    REFRESHER_CONCURRENCY: optional(intIn(1, 256)).default(8),
+    READINESS_STARTUP_GRACE_SECONDS: optional(intIn(0, 86400)).default(1200),
+    PLATFORM_NAME: optional(z.string().max(80)).default('wxopen-auth'),
+    HTTP_HEADERS_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.headersTimeoutMs),
+    HTTP_REQUEST_TIMEOUT_MS: optional(intIn(100, 3_600_000)).default(HTTP_DEFAULTS.requestTimeoutMs),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: optional(intIn(100, 600_000)).default(HTTP_DEFAULTS.keepAliveTimeoutMs),
+    CONSOLE_USERS: optional(consoleUsers),
+    CONSOLE_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters when set')),
+    CONSOLE_SESSION_TTL_SECONDS: optional(intIn(60, 7 * 86400)).default(8 * 3600),
+    TOKEN_ENCRYPTION_KEYS: optional(encryptionKeys),
+    AUTHORIZER_SCHEDULE_SHARDS: optional(intIn(1, 1024)).default(16),
+    LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+    MESSAGES_MAX_LEN: optional(intIn(1000, 100_000_000)).default(100_000),
+    RELEASE_TEST_RESPONDER: optional(z.enum(['true', 'false'])).default('true'),
+    MESSAGE_FORWARD_URL: optional(z.string()),
+  })
+  .superRefine((e, ctx) => {
+    const problem = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) {
+      problem('REDIS_SENTINELS', 'set either REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster), not both');
+    }
+    if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_NAME)
+      problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the master group name)');
+    if (!e.REDIS_SENTINELS) {
+      for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+        if (e[name] !== undefined) problem(name, 'only applies with REDIS_SENTINELS');
+      }
+    }
+    if (e.REDIS_TLS_CERT !== undefined && e.REDIS_TLS_KEY === undefined)
+      problem('REDIS_TLS_KEY', 'is required with REDIS_TLS_CERT');
+    if (e.REDIS_TLS_KEY !== undefined && e.REDIS_TLS_CERT === undefined)
+      problem('REDIS_TLS_CERT', 'is required with REDIS_TLS_KEY');
+    const standalone = !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES;
+    if (standalone && e.REDIS_TLS !== undefined) {
+      problem(
+        'REDIS_TLS',
+        'only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a single node: use rediss:// in REDIS_URL)',
+      );
+    }
+    const tlsOn = standalone ? e.REDIS_URL.startsWith('rediss:') : e.REDIS_TLS === 'true';
+    if (!tlsOn) {
+      for (const name of ['REDIS_TLS_CA', 'REDIS_TLS_CERT', 'REDIS_TLS_KEY', 'REDIS_TLS_SERVERNAME'] as const) {
+        if (e[name] !== undefined)
+          problem(
+            name,
+            `is set but TLS is off (${standalone ? 'REDIS_URL is not rediss://' : 'REDIS_TLS is not true'})`,
+          );
+      }
+    }
+    if (e.INTERNAL_API_TOKENS !== undefined)
+      for (const p of internalClientProblems(e.INTERNAL_API_TOKENS)) problem('INTERNAL_API_TOKENS', p);
+    if (e.INTERNAL_PORT !== undefined && e.INTERNAL_PORT === e.PORT) problem('INTERNAL_PORT', 'must differ from PORT');
+    if (e.WEBHOOK_URLS !== undefined) {
+      for (const p of webhookUrlProblems(e.WEBHOOK_URLS)) problem('WEBHOOK_URLS', p);
+      if (e.WEBHOOK_SECRET === undefined) problem('WEBHOOK_SECRET', 'is required when WEBHOOK_URLS is set');
+    }
+    if (e.MESSAGE_FORWARD_URL !== undefined) {
+      const urls = e.MESSAGE_FORWARD_URL.split(',');
+      if (urls.length > 1) problem('MESSAGE_FORWARD_URL', 'takes one URL');
+      else for (const p of webhookUrlProblems(e.MESSAGE_FORWARD_URL)) problem('MESSAGE_FORWARD_URL', p);
+      if (e.WEBHOOK_SECRET === undefined)
+        problem('WEBHOOK_SECRET', 'is required when MESSAGE_FORWARD_URL is set (forwarded messages are signed)');
+    }
+    if (e.WEBHOOK_SECRET !== undefined) {
+      for (const secret of e.WEBHOOK_SECRET.split(',')) {
+        if (secret.trim().length < MIN_SECRET_LENGTH)
+          problem('WEBHOOK_SECRET', `every secret must be at least ${MIN_SECRET_LENGTH} characters`);
+      }
+    }
+    if (e.WEBHOOK_RETRY_MAX_MS < e.WEBHOOK_RETRY_BASE_MS)
+      problem('WEBHOOK_RETRY_MAX_MS', 'must be at least WEBHOOK_RETRY_BASE_MS');
+  });
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -271,7 +308,8 @@ function webhookUrlProblems(list: string): string[] {
     }
     if (url.username || url.password) return [`${url.origin}: must not carry credentials (sign with WEBHOOK_SECRET)`];
     if (url.protocol === 'https:') return [];
-    if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname))) return [];
+    if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname)))
+      return [];
     if (url.protocol === 'http:') return [`${url.origin}: http:// is allowed only for a loopback host; use https://`];
     return [`${url.origin || raw.slice(0, 80)}: must be an https:// URL`];
   });
@@ -286,9 +324,14 @@ function internalClientProblems(list: string): string[] {
     const name = entry.slice(0, colon).trim();
     const secret = entry.slice(colon + 1).trim();
     // A name listed twice is one client with two secrets: the old and the new one during a rotation.
-    if (colon < 0 || !CLIENT_NAME_RE.test(name)) problems.push(`entry ${i + 1}: must be name:secret (name of letters, digits, _ . -)`);
-    else if (secret.length < MIN_SECRET_LENGTH) problems.push(`entry ${i + 1} ("${name}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
-    else if (!BEARER_TOKEN_RE.test(secret)) problems.push(`entry ${i + 1} ("${name}"): the secret must contain only A-Z a-z 0-9 - . _ ~ + / (then optional trailing =)`);
+    if (colon < 0 || !CLIENT_NAME_RE.test(name))
+      problems.push(`entry ${i + 1}: must be name:secret (name of letters, digits, _ . -)`);
+    else if (secret.length < MIN_SECRET_LENGTH)
+      problems.push(`entry ${i + 1} ("${name}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    else if (!BEARER_TOKEN_RE.test(secret))
+      problems.push(
+        `entry ${i + 1} ("${name}"): the secret must contain only A-Z a-z 0-9 - . _ ~ + / (then optional trailing =)`,
+      );
     else if (secrets.has(secret)) problems.push(`entry ${i + 1} ("${name}"): the same secret is listed twice`);
     else secrets.add(secret);
   });
@@ -392,7 +435,11 @@ export interface Config {
   readonly refresher: { readonly enabled: boolean; readonly concurrency: number };
   /** After start, /readyz ignores a missing ticket and component token this long (the first ticket needs traffic). */
   readonly readinessStartupGraceSeconds: number;
-  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
+  readonly http: {
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+  };
   /** TOKEN_ENCRYPTION_KEYS: the first seals refresh tokens, all open them; empty = plaintext at rest. */
   readonly tokenEncryptionKeys: readonly EncryptionKey[];
   /** AUTHORIZER_SCHEDULE_SHARDS: fixed at the first start on a Redis (the layout records it). */
@@ -455,11 +502,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
   const nodeEnv = e.NODE_ENV ?? 'development';
   const consoleUsers = e.CONSOLE_USERS && e.CONSOLE_USERS.size > 0 ? e.CONSOLE_USERS : undefined;
   if (consoleUsers && nodeEnv === 'production' && !e.CONSOLE_SESSION_SECRET) {
-    throw new ConfigError(['CONSOLE_SESSION_SECRET: is required in production when CONSOLE_USERS is set (replicas must share it)']);
+    throw new ConfigError([
+      'CONSOLE_SESSION_SECRET: is required in production when CONSOLE_USERS is set (replicas must share it)',
+    ]);
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     // node:http refuses this pair at start; said here in the config's words instead.
-    throw new ConfigError([`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`]);
+    throw new ConfigError([
+      `HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+    ]);
   }
   // REDIS_URL has a default: only one the operator set conflicts with a Sentinel or Cluster setting.
   if (merged.REDIS_URL !== undefined && (e.REDIS_SENTINELS || e.REDIS_CLUSTER_NODES)) {
@@ -490,8 +541,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     internalPort: e.INTERNAL_PORT,
     eventsMaxLen: e.EVENTS_MAX_LEN,
     webhooks: {
-      urls: (e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
-      secrets: (e.WEBHOOK_SECRET ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+      urls: (e.WEBHOOK_URLS ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      secrets: (e.WEBHOOK_SECRET ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
       retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
@@ -512,7 +569,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Recor
     scheduleShards: e.AUTHORIZER_SCHEDULE_SHARDS,
     logLevel: e.LOG_LEVEL,
     console: consoleUsers
-      ? { users: consoleUsers, sessionSecret: e.CONSOLE_SESSION_SECRET, sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS }
+      ? {
+          users: consoleUsers,
+          sessionSecret: e.CONSOLE_SESSION_SECRET,
+          sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,
+        }
       : undefined,
     platformName: e.PLATFORM_NAME,
     messages: {
@@ -569,7 +630,5 @@ export function secretValues(config: Config): string[] {
     redis.tls?.key,
     // The encryption keys as configured (base64): never in a log line either.
     ...config.tokenEncryptionKeys.map((k) => k.key.toString('base64')),
-  ].filter(
-    (v): v is string => v !== undefined && v !== '',
-  );
+  ].filter((v): v is string => v !== undefined && v !== '');
 }

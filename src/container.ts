@@ -108,7 +108,6 @@ export interface ContainerOverrides {
   events?: { sweepGraceMs?: number; sweepIntervalMs?: number };
 }
 
-
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Container {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, secretValues(config));
   const clock = overrides.clock ?? systemClock;
@@ -134,7 +133,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         },
       })
     : undefined;
-  const authorizerStore = accountEvents ? accountEvents.authorizerStore(storage.authorizerStore) : storage.authorizerStore;
+  const authorizerStore = accountEvents
+    ? accountEvents.authorizerStore(storage.authorizerStore)
+    : storage.authorizerStore;
   const authCodes = accountEvents ? accountEvents.authCodeStore(storage.authCodes) : storage.authCodes;
   const redisForWebhooks = storage.redis;
   const webhookTargets: (WebhookTarget & { queue: RedisWebhookQueue })[] = redisForWebhooks
@@ -151,13 +152,22 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     componentTokens: componentTokenStore,
     authorizers: authorizerStore,
     webhookBacklog: webhookTargets.length
-      ? () => Promise.all(webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await t.queue.oldestUndelivered() })))
+      ? () =>
+          Promise.all(
+            webhookTargets.map(async (t) => ({ target: t.label, oldestOccurredAt: await t.queue.oldestUndelivered() })),
+          )
       : undefined,
   });
   if (webhookTargets.length) {
     const sender = new WebhookSender({ secrets: config.webhooks.secrets, timeoutMs: config.webhooks.timeoutMs });
     webhookDelivery = new WebhookDelivery(
-      { targets: webhookTargets, send: (url, event) => sender.send(url, event), clock, logger, observer: metrics.webhookObserver },
+      {
+        targets: webhookTargets,
+        send: (url, event) => sender.send(url, event),
+        clock,
+        logger,
+        observer: metrics.webhookObserver,
+      },
       {
         retryBaseMs: config.webhooks.retryBaseMs,
         retryMaxMs: config.webhooks.retryMaxMs,
@@ -264,25 +274,30 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const messageForwarder = config.messages.forwardUrl
     ? new MessageForwarder({ url: config.messages.forwardUrl, secrets: config.webhooks.secrets })
     : undefined;
-  const messageService = new MessageService({
-    msgCrypt: pushMsgCrypt,
-    token: config.component.token,
-    clock,
-    logger,
-    dedup: storage.pushDedup,
-    stream: storage.redis ? new RedisMessageStream(storage.redis, keys, config.messages.maxLen) : new MemoryMessageStream(config.messages.maxLen),
-    dedupId: keys.messageDedupId,
-    isKnownAuthorizer: async (appid) => (await authorizerStore.getTokenState(appid)) !== undefined,
-    releaseTest: config.messages.releaseTestResponder
-      ? {
-          authorizeWithCode: async (code) => (await authorizationService.completeFromCallback(code)).appid,
-          sendCustomerServiceText: (appid, toUser, content) =>
-            tokenService.withAuthorizerToken(appid, (token) => customMessages.sendText(token, toUser, content)),
-        }
-      : undefined,
-    forward: messageForwarder && ((message, timeoutMs) => messageForwarder.forward(message, timeoutMs)),
-    onMessage: metrics.onMessage,
-  }, overrides.messages);
+  const messageService = new MessageService(
+    {
+      msgCrypt: pushMsgCrypt,
+      token: config.component.token,
+      clock,
+      logger,
+      dedup: storage.pushDedup,
+      stream: storage.redis
+        ? new RedisMessageStream(storage.redis, keys, config.messages.maxLen)
+        : new MemoryMessageStream(config.messages.maxLen),
+      dedupId: keys.messageDedupId,
+      isKnownAuthorizer: async (appid) => (await authorizerStore.getTokenState(appid)) !== undefined,
+      releaseTest: config.messages.releaseTestResponder
+        ? {
+            authorizeWithCode: async (code) => (await authorizationService.completeFromCallback(code)).appid,
+            sendCustomerServiceText: (appid, toUser, content) =>
+              tokenService.withAuthorizerToken(appid, (token) => customMessages.sendText(token, toUser, content)),
+          }
+        : undefined,
+      forward: messageForwarder && ((message, timeoutMs) => messageForwarder.forward(message, timeoutMs)),
+      onMessage: metrics.onMessage,
+    },
+    overrides.messages,
+  );
   const views = createViews(config.platformName);
   const readiness = new ReadinessService({
     storage: storage.health,
@@ -311,7 +326,10 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const consoleEventSource: ConsoleEventSource | undefined = eventHistory
     ? {
         ...(webhookTargets.length
-          ? { undeliveredCount: async () => (await Promise.all(webhookTargets.map((t) => t.queue.undeliveredCount()))).reduce((a, b) => a + b, 0) }
+          ? {
+              undeliveredCount: async () =>
+                (await Promise.all(webhookTargets.map((t) => t.queue.undeliveredCount()))).reduce((a, b) => a + b, 0),
+            }
           : {}),
         accountHistory: async (appid, limit) =>
           (await eventHistory.recentForAccount(appid, limit)).map((e) => ({
@@ -349,7 +367,11 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   let closed: Promise<void> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = () =>
-    accountEvents?.sweep().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'event outbox sweep failed; it runs again later'));
+    accountEvents
+      ?.sweep()
+      .catch((err: Error) =>
+        logger.warn({ err: { message: err.message } }, 'event outbox sweep failed; it runs again later'),
+      );
   return {
     config,
     logger,

@@ -55,6 +55,10 @@ export function listen(server: Server, port: number, host?: string): Promise<voi
 /** One line an operator can act on: the port, the variable that chose it, what the system said. */
 export function listenProblem(err: NodeJS.ErrnoException, port: number): string {
   const why =
-    err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    err.code === 'EADDRINUSE'
+      ? 'the address is already in use'
+      : err.code === 'EACCES'
+        ? 'permission denied'
+        : err.message;
   return `cannot listen on port ${port} (PORT): ${why}`;
 }

@@ -81,7 +81,9 @@ export function redactUrl(raw: string): string {
 
 export function redactSecrets(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') {
-    return typeof value === 'string' && value.includes('?') && /^(https?:\/\/|\/)/.test(value) ? redactUrl(value) : value;
+    return typeof value === 'string' && value.includes('?') && /^(https?:\/\/|\/)/.test(value)
+      ? redactUrl(value)
+      : value;
   }
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
   // Only plain data is walked. Class instances (errors, pino-http's raw req/res) pass through to
@@ -120,7 +122,11 @@ export function secretValueMatcher(secrets: readonly string[]): RegExp | undefin
  * `secrets`: the configured secret values (config.ts secretValues()). Each is replaced in every line,
  * whatever carries it: names cannot cover a secret a client puts in a parameter or path of its choosing.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream, secrets: readonly string[] = []): Logger {
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  secrets: readonly string[] = [],
+): Logger {
   const matcher = secretValueMatcher(secrets);
   return pino(
     {
@@ -128,7 +134,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: undefined,
       // By path, where secrets travel in HTTP messages, should a line ever carry a request's or response's
       // headers (request lines carry none: routes/request-logging.ts).
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'], censor: REDACTED },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'res.headers["set-cookie"]',
+          'headers.authorization',
+          'headers.cookie',
+        ],
+        censor: REDACTED,
+      },
       // The serialized line, just before it is written: the one place every field, message and binding passes.
       ...(matcher ? { hooks: { streamWrite: (line: string) => line.replace(matcher, REDACTED) } } : {}),
       formatters: { log: (obj) => redactSecrets(obj) as Record<string, unknown> },

@@ -40,7 +40,10 @@ function requireRedisDatabase(container: Container): Promise<void> {
       await redis.select(db);
     } catch (err) {
       if (redis.status !== 'ready') return; // the connection went away again; the next 'ready' checks
-      await refuseToStart(container, `config error: REDIS_URL: Redis cannot select database ${db}: ${(err as Error).message}`);
+      await refuseToStart(
+        container,
+        `config error: REDIS_URL: Redis cannot select database ${db}: ${(err as Error).message}`,
+      );
     }
   };
   redis.on('ready', () => void check());
@@ -57,18 +60,24 @@ async function main(): Promise<void> {
   if (!redisReady) void prepareStorageOnceReachable(container);
   else {
     // Layout check, migration of the previous layout, sealing of plaintext refresh tokens: before serving.
-    await container.prepareStorage().catch((err: unknown) => refuseToStart(container, `fatal: storage not prepared: ${(err as Error).message}`));
+    await container
+      .prepareStorage()
+      .catch((err: unknown) => refuseToStart(container, `fatal: storage not prepared: ${(err as Error).message}`));
   }
   const server: Server = createHttpServer(createApp(container), config.http);
   // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
-  await listen(server, config.port).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, config.port)));
+  await listen(server, config.port).catch((err: NodeJS.ErrnoException) =>
+    refuseToStart(container, listenProblem(err, config.port)),
+  );
   logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
   // INTERNAL_PORT: the internal API, /metrics and the admin surfaces get their own listener (docs/events.md).
   let internalServer: Server | undefined;
   if (config.internalPort !== undefined) {
     const internalPort = config.internalPort;
     internalServer = createHttpServer(createInternalApp(container), config.http);
-    await listen(internalServer, internalPort).catch((err: NodeJS.ErrnoException) => refuseToStart(container, listenProblem(err, internalPort)));
+    await listen(internalServer, internalPort).catch((err: NodeJS.ErrnoException) =>
+      refuseToStart(container, listenProblem(err, internalPort)),
+    );
     logger.info({ internalPort }, 'internal listener: /internal, /metrics and the admin surfaces');
   }
   // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
@@ -108,7 +117,8 @@ async function prepareStorageOnceReachable(container: Container): Promise<void> 
         await container.prepareStorage();
         return;
       } catch (err) {
-        if (err instanceof StorageLayoutMismatchError) await refuseToStart(container, `fatal: storage not prepared: ${err.message}`);
+        if (err instanceof StorageLayoutMismatchError)
+          await refuseToStart(container, `fatal: storage not prepared: ${err.message}`);
         container.logger.warn({ err: { message: (err as Error).message } }, 'storage not prepared yet; retrying');
       }
     }

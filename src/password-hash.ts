@@ -30,7 +30,9 @@ function derive(password: string, salt: Buffer, keyBytes: number, options: Scryp
   // maxmem must cover 128·N·r bytes, which Node's default (32 MiB) only just does for the defaults.
   const maxmem = 256 * (options.N ?? 0) * (options.r ?? 0) + 1024 * 1024;
   return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, keyBytes, { ...options, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password.normalize('NFC'), salt, keyBytes, { ...options, maxmem }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 

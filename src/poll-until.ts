@@ -15,7 +15,10 @@ export interface PollOptions {
  * tries, and returns undefined once `timeoutMs` has passed. The pause never runs past the bound, so the last
  * try comes at the bound, not a pause later.
  */
-export async function pollUntil<T>(probe: () => Promise<T | undefined>, { timeoutMs, backoff, pause = defaultPause }: PollOptions): Promise<T | undefined> {
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs, backoff, pause = defaultPause }: PollOptions,
+): Promise<T | undefined> {
   const deadline = performance.now() + timeoutMs;
   for (let tries = 1; ; tries++) {
     const value = await probe();

@@ -5,7 +5,16 @@
  * transpileModule, no type check — `npm run typecheck` does that) into node_modules/.cache/wxopen-bench, where
  * `require` still finds the project's node_modules.
  */
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  readFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { ROOT } from './common';

@@ -14,7 +14,11 @@ export const BENCH_MESSAGE_APPID = 'wx5b00000000000001';
 const USER_NAME = 'gh_5b0000000001';
 
 export class MessagePool {
-  private readonly crypt = new MsgCrypt({ token: BENCH_COMPONENT.token, encodingAesKey: BENCH_COMPONENT.aesKey, appId: BENCH_COMPONENT.appId });
+  private readonly crypt = new MsgCrypt({
+    token: BENCH_COMPONENT.token,
+    encodingAesKey: BENCH_COMPONENT.aesKey,
+    appId: BENCH_COMPONENT.appId,
+  });
   private readonly messages: RequestSpec[] = [];
   private readonly runId = randomBytes(4).toString('hex');
   private readonly msgIdBase = BigInt(Date.now()) * 1_000_000n;
@@ -34,7 +38,14 @@ export class MessagePool {
         `<CreateTime>${timestamp}</CreateTime>\n<MsgType><![CDATA[text]]></MsgType>\n` +
         `<Content><![CDATA[订单查询 ${i}]]></Content>\n<MsgId>${this.msgIdBase + BigInt(i)}</MsgId>\n</xml>`;
       const { encrypt, msgSignature } = this.crypt.seal(payload, timestamp, nonce);
-      const query = new URLSearchParams({ signature: 'unused', timestamp, nonce, openid, encrypt_type: 'aes', msg_signature: msgSignature });
+      const query = new URLSearchParams({
+        signature: 'unused',
+        timestamp,
+        nonce,
+        openid,
+        encrypt_type: 'aes',
+        msg_signature: msgSignature,
+      });
       this.messages.push({
         method: 'POST',
         path: `/${BENCH_MESSAGE_APPID}/callback?${query}`,

@@ -32,7 +32,11 @@ export interface SpawnOptions {
   readyPath?: string;
 }
 
-export function spawnServer(entry: string, env: NodeJS.ProcessEnv, opts: { nodeArgs?: string[]; ipc?: boolean } = {}): ChildProcess {
+export function spawnServer(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  opts: { nodeArgs?: string[]; ipc?: boolean } = {},
+): ChildProcess {
   return spawn(process.execPath, [...(opts.nodeArgs ?? []), builtEntry(entry)], {
     // Not the repository: src/main.ts loads a developer's .env from the working directory.
     cwd: BUILD_DIR,

@@ -12,7 +12,11 @@ import type { RequestSpec } from './load';
 const HEADERS = { 'content-type': 'text/xml' } as const;
 
 export class PushPool {
-  private readonly crypt = new MsgCrypt({ token: BENCH_COMPONENT.token, encodingAesKey: BENCH_COMPONENT.aesKey, appId: BENCH_COMPONENT.appId });
+  private readonly crypt = new MsgCrypt({
+    token: BENCH_COMPONENT.token,
+    encodingAesKey: BENCH_COMPONENT.aesKey,
+    appId: BENCH_COMPONENT.appId,
+  });
   private readonly pushes: RequestSpec[] = [];
   private readonly runId = randomBytes(4).toString('hex');
 
@@ -34,7 +38,13 @@ export class PushPool {
         componentVerifyTicket: ticket,
       });
       const { encrypt, msgSignature } = this.crypt.seal(payload, timestamp, nonce);
-      const query = new URLSearchParams({ signature: 'unused', timestamp, nonce, encrypt_type: 'aes', msg_signature: msgSignature });
+      const query = new URLSearchParams({
+        signature: 'unused',
+        timestamp,
+        nonce,
+        encrypt_type: 'aes',
+        msg_signature: msgSignature,
+      });
       this.pushes.push({
         method: 'POST',
         path: `/auth?${query}`,

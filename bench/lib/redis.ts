@@ -34,7 +34,11 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     const spawned = child;
     const failed = new Promise<never>((_, reject) =>
       spawned.once('error', (err) =>
-        reject(new Error(`The benchmark needs Redis: set REDIS_URL, or install redis-server (apt-get install redis-server). (${err.message})`)),
+        reject(
+          new Error(
+            `The benchmark needs Redis: set REDIS_URL, or install redis-server (apt-get install redis-server). (${err.message})`,
+          ),
+        ),
       ),
     );
     url = `redis://127.0.0.1:${port}/0`;

@@ -43,7 +43,8 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
 }
 
-const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '' : String(round(v, digits)));
+const fmt = (v: number | undefined, digits = 2) =>
+  v === undefined || !Number.isFinite(v) ? '' : String(round(v, digits));
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -53,13 +54,17 @@ export function renderTable(report: BenchReport): string {
   const m = report.machine;
   const lines: string[] = [];
   lines.push(`wxopen-auth benchmark — ${report.mode} mode — ${report.startedAt}`);
-  lines.push(`machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, Redis ${m.redis ?? '?'}, ${m.loadGenerator}`);
+  lines.push(
+    `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, Redis ${m.redis ?? '?'}, ${m.loadGenerator}`,
+  );
   for (const s of report.scenarios) {
     lines.push('');
     lines.push(`## ${s.title}`);
     lines.push(`   ${s.method}`);
     if (s.rows.some((r) => r.reqPerSec !== undefined || r.p50 !== undefined)) {
-      lines.push(`   ${pad('', 44)} ${pad('req/s', 10, true)} ${pad('p50 ms', 9, true)} ${pad('p99 ms', 9, true)} ${pad('errors', 7, true)}`);
+      lines.push(
+        `   ${pad('', 44)} ${pad('req/s', 10, true)} ${pad('p50 ms', 9, true)} ${pad('p99 ms', 9, true)} ${pad('errors', 7, true)}`,
+      );
     }
     for (const r of s.rows) {
       const figures =
@@ -76,7 +81,9 @@ export function renderTable(report: BenchReport): string {
   lines.push('');
   const all = report.scenarios.flatMap((s) => s.checks);
   const count = (p: boolean | null) => all.filter((c) => c.pass === p).length;
-  lines.push(`targets: ${count(true)} PASS, ${count(false)} FAIL, ${count(null)} SKIP — total ${Math.round(report.durationS)} s`);
+  lines.push(
+    `targets: ${count(true)} PASS, ${count(false)} FAIL, ${count(null)} SKIP — total ${Math.round(report.durationS)} s`,
+  );
   return lines.join('\n');
 }
 

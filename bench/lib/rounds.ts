@@ -63,7 +63,9 @@ export async function runRounds(scenario: string, targets: Target[], opts: Round
     for (const t of order) {
       const result = await once(t, 'measure');
       perTarget.get(t.id)!.push(result);
-      progress(`${scenario}: round ${r + 1}/${opts.rounds} ${t.label}: ${Math.round(result.reqPerSec)} req/s, p50 ${round(result.p50)} ms, p99 ${round(result.p99)} ms, errors ${result.errors}`);
+      progress(
+        `${scenario}: round ${r + 1}/${opts.rounds} ${t.label}: ${Math.round(result.reqPerSec)} req/s, p50 ${round(result.p50)} ms, p99 ${round(result.p99)} ms, errors ${result.errors}`,
+      );
     }
   }
   return targets.map((t) => {
@@ -76,7 +78,13 @@ export async function runRounds(scenario: string, targets: Target[], opts: Round
       p99: median(results.map((r) => r.p99)),
       errors: results.reduce((sum, r) => sum + r.errors, 0),
       requests: results.reduce((sum, r) => sum + r.requests, 0),
-      rounds: results.map((r) => ({ reqPerSec: round(r.reqPerSec, 1), p50: round(r.p50, 3), p99: round(r.p99, 3), errors: r.errors, requests: r.requests })),
+      rounds: results.map((r) => ({
+        reqPerSec: round(r.reqPerSec, 1),
+        p50: round(r.p50, 3),
+        p99: round(r.p99, 3),
+        errors: r.errors,
+        requests: r.requests,
+      })),
       warnings: warnings.get(t.id)!,
     };
   });

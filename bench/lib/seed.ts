@@ -23,20 +23,29 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          const json = JSON.parse(text) as Record<string, unknown>;
-          if (typeof json.errcode === 'number' && json.errcode !== 0) reject(new Error(`${url}: errcode ${json.errcode} ${String(json.errmsg)}`));
-          else resolve(json);
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          try {
+            const json = JSON.parse(text) as Record<string, unknown>;
+            if (typeof json.errcode === 'number' && json.errcode !== 0)
+              reject(new Error(`${url}: errcode ${json.errcode} ${String(json.errmsg)}`));
+            else resolve(json);
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -68,11 +77,19 @@ export async function authorizeAccounts(
   const child = spawnServer('bench/workers/exchange.ts', { PATH: process.env.PATH }, { ipc: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const reply = await new Promise<{ ok: boolean; accounts?: AuthorizedAccount[]; error?: string }>((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`exchange helper exited (${code}) without an answer: ${stderr}`)));
-    child.send({ url: baseUrl, componentToken: tokenAnswer.component_access_token, componentAppId: BENCH_COMPONENT.appId, codes, concurrency });
-  });
+  const reply = await new Promise<{ ok: boolean; accounts?: AuthorizedAccount[]; error?: string }>(
+    (resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`exchange helper exited (${code}) without an answer: ${stderr}`)));
+      child.send({
+        url: baseUrl,
+        componentToken: tokenAnswer.component_access_token,
+        componentAppId: BENCH_COMPONENT.appId,
+        codes,
+        concurrency,
+      });
+    },
+  );
   await stopChild(child);
   if (!reply.ok || !reply.accounts) throw new Error(`exchanging authorization codes failed: ${reply.error}`);
   return reply.accounts;
@@ -81,7 +98,11 @@ export async function authorizeAccounts(
 /** The ticket as the push handler stores it (public key + private receivedAt). */
 export async function seedTicket(redis: Redis, keys: Keys, ticket: string, receivedAt: number): Promise<void> {
   const ttl = 12 * 3600;
-  await redis.multi().set(keys.componentVerifyTicket, ticket, 'EX', ttl).set(keys.ticketMeta, JSON.stringify({ receivedAt }), 'EX', ttl).exec();
+  await redis
+    .multi()
+    .set(keys.componentVerifyTicket, ticket, 'EX', ttl)
+    .set(keys.ticketMeta, JSON.stringify({ receivedAt }), 'EX', ttl)
+    .exec();
 }
 
 /**

@@ -44,7 +44,9 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
   const onCluster = process.env.BENCH_CLUSTER_TOPOLOGY !== 'standalone';
   const prefix = uniquePrefix('cluster');
   const cluster = onCluster ? await TestCluster.start() : undefined;
-  const redisEnv: Record<string, string> = cluster ? { REDIS_CLUSTER_NODES: cluster.nodesSetting } : { REDIS_URL: ctx.redis.url };
+  const redisEnv: Record<string, string> = cluster
+    ? { REDIS_CLUSTER_NODES: cluster.nodesSetting }
+    : { REDIS_URL: ctx.redis.url };
   const clock = new ManualClock();
   const real = generateAccounts(realAccounts);
   const emulator = createEmulator({
@@ -58,7 +60,14 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
     callLogLimit: 1000,
   });
   const emulatorUrl = await emulator.listen(0, '127.0.0.1');
-  const env = serviceEnv({ port: 0, redisUrl: ctx.redis.url, keyPrefix: prefix, apiBaseUrl: emulatorUrl, logLevel: 'warn', extra: redisEnv });
+  const env = serviceEnv({
+    port: 0,
+    redisUrl: ctx.redis.url,
+    keyPrefix: prefix,
+    apiBaseUrl: emulatorUrl,
+    logLevel: 'warn',
+    extra: redisEnv,
+  });
   if (cluster) delete env.REDIS_URL;
   const seeder = createContainer(loadConfig(env), { clock, logger: createLogger('warn') });
   const masters: Redis[] = seeder.redis instanceof Cluster ? [] : [seeder.redis];
@@ -72,7 +81,12 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
     const ticket = await issueTicket(emulator);
     await seeder.ticketStore.save(ticket, clock.now());
     progress(`cluster: authorizing ${realAccounts} accounts in the emulator`);
-    const authorized = await authorizeAccounts(emulator, emulatorUrl, ticket, real.map((a) => a.appid));
+    const authorized = await authorizeAccounts(
+      emulator,
+      emulatorUrl,
+      ticket,
+      real.map((a) => a.appid),
+    );
     const started = performance.now();
     const now = clock.now();
     let next = 0;
@@ -152,17 +166,48 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
       method: `stored through AuthorizerStore.saveAuthorization (${SEED_CONCURRENCY} concurrent); ${realAccounts} of them authorized in the emulator and due; refresher rounds until they are refreshed; 10 /metrics scrapes`,
       rows: [
         { name: 'seeding', note: `${round(seedS, 1)} s (${round(n / seedS, 0)} accounts/s)` },
-        { name: 'Redis memory per account', note: `${round(bytesPerAccount, 0)} B (used_memory over the masters +${round((memAfter - memBefore) / 2 ** 20, 1)} MB)` },
-        { name: 'refresher throughput', note: `${round(refreshesPerSec, 0)} /s (${refreshed} refreshed, ${failed} failed); ${n} accounts need ${round(neededPerSec, 1)} /s` },
+        {
+          name: 'Redis memory per account',
+          note: `${round(bytesPerAccount, 0)} B (used_memory over the masters +${round((memAfter - memBefore) / 2 ** 20, 1)} MB)`,
+        },
+        {
+          name: 'refresher throughput',
+          note: `${round(refreshesPerSec, 0)} /s (${refreshed} refreshed, ${failed} failed); ${n} accounts need ${round(neededPerSec, 1)} /s`,
+        },
         { name: '/metrics scrape', note: `median ${round(scrapeMs, 1)} ms (HTTP ${scrapeStatus})` },
         { name: 'service RSS', note: `${round(peakRss / 2 ** 20, 1)} MB peak` },
       ],
       checks: [
-        { what: 'service RSS', value: `${round(peakRss / 2 ** 20, 1)} MB`, target: '< 256 MB', pass: peakRss < RSS_LIMIT },
-        { what: '/metrics scrape', value: `${round(scrapeMs, 1)} ms`, target: `< ${SCRAPE_LIMIT_MS} ms`, pass: scrapeStatus === 200 && scrapeMs < SCRAPE_LIMIT_MS },
-        { what: 'refresher throughput / need', value: `${round(multiple, 1)}×`, target: '≥ 3×', pass: failed === 0 && multiple >= 3 },
+        {
+          what: 'service RSS',
+          value: `${round(peakRss / 2 ** 20, 1)} MB`,
+          target: '< 256 MB',
+          pass: peakRss < RSS_LIMIT,
+        },
+        {
+          what: '/metrics scrape',
+          value: `${round(scrapeMs, 1)} ms`,
+          target: `< ${SCRAPE_LIMIT_MS} ms`,
+          pass: scrapeStatus === 200 && scrapeMs < SCRAPE_LIMIT_MS,
+        },
+        {
+          what: 'refresher throughput / need',
+          value: `${round(multiple, 1)}×`,
+          target: '≥ 3×',
+          pass: failed === 0 && multiple >= 3,
+        },
       ],
-      details: { accounts: n, realAccounts, onCluster, seedSeconds: seedS, bytesPerAccount, refreshesPerSec, neededPerSec, scrapesMs: scrapes, peakRssBytes: peakRss },
+      details: {
+        accounts: n,
+        realAccounts,
+        onCluster,
+        seedSeconds: seedS,
+        bytesPerAccount,
+        refreshesPerSec,
+        neededPerSec,
+        scrapesMs: scrapes,
+        peakRssBytes: peakRss,
+      },
     };
   } finally {
     await worker?.stop();

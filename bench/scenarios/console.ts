@@ -85,13 +85,21 @@ export async function consoleScenario(ctx: BenchContext): Promise<ScenarioResult
       for (let r = 0; r < rounds; r++) times.push(await timedGet(base, path, cookie));
       const [p50, p99] = [median(times), percentiles(times, [99])[0] ?? NaN];
       rows.push({ name, p50: round(p50, 1), p99: round(p99, 1) });
-      checks.push({ what: `${name} of ${n.toLocaleString('en')} accounts, median`, value: `${round(p50, 0)} ms`, target: `< ${TARGET_MS} ms`, pass: p50 < TARGET_MS });
+      checks.push({
+        what: `${name} of ${n.toLocaleString('en')} accounts, median`,
+        value: `${round(p50, 0)} ms`,
+        target: `< ${TARGET_MS} ms`,
+        pass: p50 < TARGET_MS,
+      });
     }
     return {
       id: 'console',
       title: `Console account list at ${n.toLocaleString('en')} accounts`,
       method: `GET over loopback with a signed-in session, ${rounds} rounds after one warm-up each; ms per whole response (p50 / p99)`,
-      rows: [...rows, { name: 'first listing after seeding (index backfill)', note: `${round(backfillMs, 0)} ms, once` }],
+      rows: [
+        ...rows,
+        { name: 'first listing after seeding (index backfill)', note: `${round(backfillMs, 0)} ms, once` },
+      ],
       checks,
     };
   } finally {
@@ -112,7 +120,10 @@ async function signIn(base: string, password: string): Promise<string> {
     body: new URLSearchParams({ _csrf: csrf, name: 'bench', password }),
   });
   if (res.status !== 303) throw new Error(`console sign-in failed: ${res.status}`);
-  const session = res.headers.getSetCookie().find((c) => c.startsWith('wxopen_console='))?.split(';')[0];
+  const session = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('wxopen_console='))
+    ?.split(';')[0];
   if (!session) throw new Error('console sign-in set no session cookie');
   return session;
 }

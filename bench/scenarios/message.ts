@@ -80,11 +80,19 @@ export async function messageScenario(ctx: BenchContext): Promise<ScenarioResult
         p50: s.p50,
         p99: s.p99,
         errors: s.errors,
-        note: [s.id !== 'bare-express' ? `${(s.reqPerSec / by('bare-express').reqPerSec).toFixed(2)}× bare Express` : '', ...s.warnings].filter(Boolean).join('; '),
+        note: [
+          s.id !== 'bare-express' ? `${(s.reqPerSec / by('bare-express').reqPerSec).toFixed(2)}× bare Express` : '',
+          ...s.warnings,
+        ]
+          .filter(Boolean)
+          .join('; '),
       })),
       checks: [ratioCheck('service / naive Express handler', svc.reqPerSec / by('naive').reqPerSec, 1.0)],
       details: {
-        ratios: { serviceToBareExpress: svc.reqPerSec / by('bare-express').reqPerSec, serviceToNaive: svc.reqPerSec / by('naive').reqPerSec },
+        ratios: {
+          serviceToBareExpress: svc.reqPerSec / by('bare-express').reqPerSec,
+          serviceToNaive: svc.reqPerSec / by('naive').reqPerSec,
+        },
         streamEntries: stored,
         targets: summary,
         serviceStderr: service.stderr().slice(0, 2000),

@@ -82,7 +82,12 @@ export async function pushScenario(ctx: BenchContext): Promise<ScenarioResult> {
         p50: s.p50,
         p99: s.p99,
         errors: s.errors,
-        note: [s.id !== 'bare-http' ? `${(s.reqPerSec / by('bare-http').reqPerSec).toFixed(2)}× bare http` : '', ...s.warnings].filter(Boolean).join('; '),
+        note: [
+          s.id !== 'bare-http' ? `${(s.reqPerSec / by('bare-http').reqPerSec).toFixed(2)}× bare http` : '',
+          ...s.warnings,
+        ]
+          .filter(Boolean)
+          .join('; '),
       })),
       checks: [
         ratioCheck('service / bare Express', svc.reqPerSec / by('bare-express').reqPerSec, 0.8),

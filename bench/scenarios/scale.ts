@@ -71,11 +71,15 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const latest = t0 + authorized[0]!.expiresIn * 1000;
     started = Date.now();
     await seedTicket(redis, keys, ticket, now);
-    await seedAuthorizers(redis, keys, authorized, now, (i) => Math.floor(earliest + ((latest - earliest) * (i + 0.5)) / n));
+    await seedAuthorizers(redis, keys, authorized, now, (i) =>
+      Math.floor(earliest + ((latest - earliest) * (i + 0.5)) / n),
+    );
     const seedS = (Date.now() - started) / 1000;
     const memAfter = await usedMemory(redis);
     const bytesPerAccount = (memAfter - memBefore) / n;
-    progress(`scale: seeded ${n} accounts in ${round(seedS, 1)} s (authorize ${round(authorizeS, 1)} s); Redis +${round(bytesPerAccount, 0)} B/account`);
+    progress(
+      `scale: seeded ${n} accounts in ${round(seedS, 1)} s (authorize ${round(authorizeS, 1)} s); Redis +${round(bytesPerAccount, 0)} B/account`,
+    );
 
     // --- service process ---
     const port = await freePort();
@@ -155,7 +159,9 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       await readTokens(sample);
       if (t % sweepEveryTicks === 0 || t === ticks) await readTokens(appids);
       if (t % 40 === 0) {
-        progress(`scale: ${round((t * TICK_MS) / HOUR, 2)} h simulated, ${refreshed} refreshed, rss ${round(reply.rss / 2 ** 20, 0)} MB (heap used ${round(reply.heapUsed / 2 ** 20, 0)} MB), expired reads ${reads.expired}`);
+        progress(
+          `scale: ${round((t * TICK_MS) / HOUR, 2)} h simulated, ${refreshed} refreshed, rss ${round(reply.rss / 2 ** 20, 0)} MB (heap used ${round(reply.heapUsed / 2 ** 20, 0)} MB), expired reads ${reads.expired}`,
+        );
       }
     }
     const wallS = (Date.now() - wallStart) / 1000;
@@ -163,9 +169,21 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const overdue = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
 
     // --- catch-up: no refresher at all for OUTAGE_MS (every instance down, less than the margin), then rounds again ---
-    const outage = { ran: false, backlog: 0, left: 0, rounds: 0, cleared: false, refreshed: 0, maxBatches: 0, wallMs: 0, reads: { total: 0, expired: 0, missing: 0, unknown: 0 } };
+    const outage = {
+      ran: false,
+      backlog: 0,
+      left: 0,
+      rounds: 0,
+      cleared: false,
+      refreshed: 0,
+      maxBatches: 0,
+      wallMs: 0,
+      reads: { total: 0, expired: 0, missing: 0, unknown: 0 },
+    };
     if (ticksRun === ticks) {
-      progress(`scale: a ${OUTAGE_MS / MINUTE}-minute refresher outage, then rounds until no account is past the margin`);
+      progress(
+        `scale: a ${OUTAGE_MS / MINUTE}-minute refresher outage, then rounds until no account is past the margin`,
+      );
       outage.ran = true;
       clock.advance(OUTAGE_MS);
       await ipcCall(worker.child, { cmd: 'advance', ms: OUTAGE_MS });
@@ -180,14 +198,21 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
         maxRss = Math.max(maxRss, reply.rss);
         const left = await countScheduledUntil(redis, keys, clock.now() + MARGIN_MS);
         outage.left = left;
-        await readTokens(r === 1 || left === 0 ? appids : Array.from({ length: samplePerTick }, () => appids[Math.floor(Math.random() * n)]!), outage.reads);
+        await readTokens(
+          r === 1 || left === 0
+            ? appids
+            : Array.from({ length: samplePerTick }, () => appids[Math.floor(Math.random() * n)]!),
+          outage.reads,
+        );
         if (left === 0) {
           outage.cleared = true;
           break;
         }
       }
       outage.wallMs = Date.now() - started;
-      progress(`scale: backlog ${outage.backlog} after the outage; ${outage.cleared ? 'cleared' : 'not cleared'} in ${outage.rounds} rounds (${outage.wallMs} ms), expired reads ${outage.reads.expired}`);
+      progress(
+        `scale: backlog ${outage.backlog} after the outage; ${outage.cleared ? 'cleared' : 'not cleared'} in ${outage.rounds} rounds (${outage.wallMs} ms), expired reads ${outage.reads.expired}`,
+      );
     }
     const fullRounds = fullBatches;
     const simulatedHours = (ticksRun * TICK_MS) / HOUR;
@@ -197,13 +222,18 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const refreshesPerSec = busyMs > 0 ? refreshed / (busyMs / 1000) : NaN;
     // Each token is refreshed when 900–1200 s (margin + spread) are left: once per ~6 150 s of its 7 200 s life.
     const neededPerSec = n / (authorized[0]!.expiresIn - 1050);
-    const label = ctx.quick ? `${n.toLocaleString('en')} accounts (--quick; the target is stated for 100 000)` : `${n.toLocaleString('en')} accounts`;
+    const label = ctx.quick
+      ? `${n.toLocaleString('en')} accounts (--quick; the target is stated for 100 000)`
+      : `${n.toLocaleString('en')} accounts`;
     return {
       id: 'scale',
       title: `Scale: ${label}, refresher against the emulator, ${round(simulatedHours, 2)} simulated hours${cutShort}`,
       method: `seeded with pipelines (${round(seedS, 1)} s; authorizing in the emulator ${round(authorizeS, 1)} s); ${ticksRun} refresher rounds of 30 simulated s (${round(wallS, 0)} s wall); ${samplePerTick} random reads per round + a full read every 20 simulated min`,
       rows: [
-        { name: 'refreshes per second (while refreshing)', note: `${round(refreshesPerSec, 0)} /s — ${refreshed} refreshed, ${failed} failed, ${upstreamRefreshes} api_authorizer_token calls; slowest round ${round(maxRoundMs, 0)} ms` },
+        {
+          name: 'refreshes per second (while refreshing)',
+          note: `${round(refreshesPerSec, 0)} /s — ${refreshed} refreshed, ${failed} failed, ${upstreamRefreshes} api_authorizer_token calls; slowest round ${round(maxRoundMs, 0)} ms`,
+        },
         {
           name: 'refresh schedule',
           note: `needs ~${round(neededPerSec, 1)} /s for ${n} accounts; ${fullRounds} of ${ticksRun} rounds refreshed ≥ 500 (one batch; most in one round ${maxChecked}, up to ${maxBatches} batches read per round); accounts past the margin after a round: max ${maxOverdue}, in ${roundsWithBacklog} rounds; ${overdue} at the end`,
@@ -214,17 +244,37 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
             ? `${outage.backlog} accounts past the margin; ${outage.cleared ? `none left after ${outage.rounds} round${outage.rounds === 1 ? '' : 's'}` : `${outage.left} still after ${outage.rounds} rounds`} (${outage.refreshed} refreshed, ${round(outage.wallMs / 1000, 1)} s wall, up to ${outage.maxBatches} batches per round); ${outage.reads.total} reads: ${outage.reads.expired} expired, ${outage.reads.missing} missing`
             : 'not run (the simulation was cut short)',
         },
-        { name: 'service RSS', note: `peak ${round(peakRss / 2 ** 20, 1)} MB (${round(rssAtStart / 2 ** 20, 1)} MB after start)` },
-        { name: 'Redis memory per account', note: `${round(bytesPerAccount, 0)} B (INFO used_memory +${round((memAfter - memBefore) / 2 ** 20, 1)} MB)` },
-        { name: 'token reads', note: `${reads.total} reads: ${reads.expired} expired, ${reads.missing} missing, ${reads.unknown} unknown to the emulator; component token refresh failures ${componentFailures}` },
+        {
+          name: 'service RSS',
+          note: `peak ${round(peakRss / 2 ** 20, 1)} MB (${round(rssAtStart / 2 ** 20, 1)} MB after start)`,
+        },
+        {
+          name: 'Redis memory per account',
+          note: `${round(bytesPerAccount, 0)} B (INFO used_memory +${round((memAfter - memBefore) / 2 ** 20, 1)} MB)`,
+        },
+        {
+          name: 'token reads',
+          note: `${reads.total} reads: ${reads.expired} expired, ${reads.missing} missing, ${reads.unknown} unknown to the emulator; component token refresh failures ${componentFailures}`,
+        },
       ],
       checks: [
-        { what: 'expired token reads', value: String(reads.expired), target: '= 0', pass: reads.expired === 0 && reads.missing === 0 },
+        {
+          what: 'expired token reads',
+          value: String(reads.expired),
+          target: '= 0',
+          pass: reads.expired === 0 && reads.missing === 0,
+        },
         {
           what: `backlog after a ${OUTAGE_MS / MINUTE}-min outage, cleared in`,
-          value: outage.ran ? (outage.cleared ? `${outage.rounds} round${outage.rounds === 1 ? '' : 's'}` : `> ${outage.rounds} rounds`) : 'not run',
+          value: outage.ran
+            ? outage.cleared
+              ? `${outage.rounds} round${outage.rounds === 1 ? '' : 's'}`
+              : `> ${outage.rounds} rounds`
+            : 'not run',
           target: '≤ 2 rounds, 0 expired reads',
-          pass: outage.ran ? outage.cleared && outage.rounds <= 2 && outage.reads.expired === 0 && outage.reads.missing === 0 : null,
+          pass: outage.ran
+            ? outage.cleared && outage.rounds <= 2 && outage.reads.expired === 0 && outage.reads.missing === 0
+            : null,
         },
         {
           what: `service peak RSS at ${n.toLocaleString('en')} accounts`,

@@ -14,7 +14,17 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createEmulator, generateAccounts } from '../../src/sandbox/emulator';
 import { createKeys } from '../../src/store/keys';
-import { BENCH_COMPONENT, INTERNAL_API_TOKEN, freePort, median, percentiles, progress, round, serviceEnv, uniquePrefix } from '../lib/common';
+import {
+  BENCH_COMPONENT,
+  INTERNAL_API_TOKEN,
+  freePort,
+  median,
+  percentiles,
+  progress,
+  round,
+  serviceEnv,
+  uniquePrefix,
+} from '../lib/common';
 import { deletePrefix } from '../lib/redis';
 import type { Check, Row, ScenarioResult } from '../lib/report';
 import { ipcCall, startServer, type ServerProcess } from '../lib/procs';
@@ -53,7 +63,14 @@ type Phase = (typeof PHASES)[number];
 function httpGet(agent: http.Agent, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${INTERNAL_API_TOKEN}` }, timeout: 20_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent,
+        headers: { authorization: `Bearer ${INTERNAL_API_TOKEN}` },
+        timeout: 20_000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -118,11 +135,17 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const perProcess = READERS / PROCESSES;
 
     /** One burst of READERS concurrent reads of A's token over every process; the emulator's calls meanwhile. */
-    const burst = async (mode: Mode): Promise<Omit<StormRound, 'upstream' | 'upstreamMs' | 'timeline'> & { tokens: Set<string> }> => {
+    const burst = async (
+      mode: Mode,
+    ): Promise<Omit<StormRound, 'upstream' | 'upstreamMs' | 'timeline'> & { tokens: Set<string> }> => {
       if (mode === 'http') {
         // Every reader's keep-alive connection is open beforehand: the storm measures refreshes, not TCP handshakes.
         // A connection that fails here is opened again by the burst (and counted there if it fails again).
-        await Promise.all(workers.flatMap((w) => Array.from({ length: perProcess }, () => httpGet(agent, w.port, '/healthz').catch(() => undefined))));
+        await Promise.all(
+          workers.flatMap((w) =>
+            Array.from({ length: perProcess }, () => httpGet(agent, w.port, '/healthz').catch(() => undefined)),
+          ),
+        );
       }
       const roundStart = Date.now();
       let latencies: number[] = [];
@@ -145,7 +168,9 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
         );
         await Promise.all(reads);
       } else {
-        const replies = await Promise.all(workers.map((w) => ipcCall<ReadReply>(w.child, { cmd: 'read', appid: A, count: perProcess })));
+        const replies = await Promise.all(
+          workers.map((w) => ipcCall<ReadReply>(w.child, { cmd: 'read', appid: A, count: perProcess })),
+        );
         delivery = replies.map((reply) => reply.receivedAt - roundStart);
         for (const reply of replies) {
           latencies = latencies.concat(reply.latenciesMs);
@@ -171,9 +196,17 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const upstreamSince = (since: number) => {
       const upstream = Object.fromEntries(REFRESH_ENDPOINTS.map((e) => [e, emulator.callLog.count(e)]));
       const timeline = REFRESH_ENDPOINTS.flatMap((e) =>
-        emulator.callLog.entries(e).map((entry) => `${e.replace('api_', '')} ${Math.round(entry.at - entry.durationMs - since)}→${Math.round(entry.at - since)}`),
+        emulator.callLog
+          .entries(e)
+          .map(
+            (entry) =>
+              `${e.replace('api_', '')} ${Math.round(entry.at - entry.durationMs - since)}→${Math.round(entry.at - since)}`,
+          ),
       );
-      const upstreamMs = REFRESH_ENDPOINTS.reduce((sum, e) => sum + emulator.callLog.entries(e).reduce((acc, entry) => acc + entry.durationMs, 0), 0);
+      const upstreamMs = REFRESH_ENDPOINTS.reduce(
+        (sum, e) => sum + emulator.callLog.entries(e).reduce((acc, entry) => acc + entry.durationMs, 0),
+        0,
+      );
       return { upstream, upstreamMs, timeline };
     };
     const storedToken = () => redis.get(keys.authorizerAccessToken(A));
@@ -223,20 +256,26 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
         // The background refreshes of every process settled (so none runs into the next round's expiry).
         await Promise.all(workers.map((w) => ipcCall(w.child, { cmd: 'idle' })));
         emulator.faults.clear();
-        const servedCached = margin.distinctTokens === 1 && margin.tokens.has(before ?? '') && (await storedToken()) !== before;
+        const servedCached =
+          margin.distinctTokens === 1 && margin.tokens.has(before ?? '') && (await storedToken()) !== before;
         record(mode, 'in-margin', { ...margin, ...upstreamSince(since), servedCached });
       }
     }
 
-    const phasesOf = (phase: Phase) => [...byPhase.entries()].filter(([id]) => id.endsWith(`|${phase}`)).flatMap(([, results]) => results);
-    const label: Record<Mode, string> = { http: 'HTTP readers (internal API)', 'in-process': 'in-process readers (token service)' };
+    const phasesOf = (phase: Phase) =>
+      [...byPhase.entries()].filter(([id]) => id.endsWith(`|${phase}`)).flatMap(([, results]) => results);
+    const label: Record<Mode, string> = {
+      http: 'HTTP readers (internal API)',
+      'in-process': 'in-process readers (token service)',
+    };
     const callsOf = (results: StormRound[]) =>
       REFRESH_ENDPOINTS.map((e) => {
         const calls = results.map((r) => r.upstream[e] ?? 0);
         const [lo, hi] = [Math.min(...calls), Math.max(...calls)];
         return lo === hi ? `${hi}` : `${lo}..${hi}`;
       }).join(' + ');
-    const exactlyOnce = (results: StormRound[]) => results.every((r) => REFRESH_ENDPOINTS.every((e) => r.upstream[e] === 1));
+    const exactlyOnce = (results: StormRound[]) =>
+      results.every((r) => REFRESH_ENDPOINTS.every((e) => r.upstream[e] === 1));
     const expiredRounds = phasesOf('expired');
     const marginRounds = phasesOf('in-margin');
     const checks: Check[] = [
@@ -244,7 +283,9 @@ export async function stormScenario(ctx: BenchContext): Promise<ScenarioResult> 
         what: `expired tokens: upstream refreshes per token, all ${expiredRounds.length} rounds`,
         value: callsOf(expiredRounds),
         target: 'exactly 1 + 1 (component + authorizer)',
-        pass: exactlyOnce(expiredRounds) && expiredRounds.every((r) => r.errors === 0 && r.distinctTokens === 1 && r.tokenValid),
+        pass:
+          exactlyOnce(expiredRounds) &&
+          expiredRounds.every((r) => r.errors === 0 && r.distinctTokens === 1 && r.tokenValid),
       },
       {
         what: `inside the margin: upstream refreshes per token (in the background), all ${marginRounds.length} rounds`,

@@ -79,7 +79,8 @@ export async function tokenReadScenario(ctx: BenchContext): Promise<ScenarioResu
       { id: 'bare-http', label: 'bare node:http + 1 GET', server: bareHttp, request },
       { id: 'bare-express', label: 'bare Express 5 + 1 GET', server: bareExpress, request },
     ];
-    if (probe.present) targets.push({ id: 'service', label: 'wxopen-auth GET …/access-token', server: service, request });
+    if (probe.present)
+      targets.push({ id: 'service', label: 'wxopen-auth GET …/access-token', server: service, request });
     const summary = await runRounds('token', targets, opts);
     const by = (id: string) => summary.find((s) => s.id === id);
     const svc = by('service');
@@ -90,7 +91,9 @@ export async function tokenReadScenario(ctx: BenchContext): Promise<ScenarioResu
       p50: s.p50,
       p99: s.p99,
       errors: s.errors,
-      note: [s.id !== 'bare-http' ? `${(s.reqPerSec / bareHttpRps).toFixed(2)}× bare http` : '', ...s.warnings].filter(Boolean).join('; '),
+      note: [s.id !== 'bare-http' ? `${(s.reqPerSec / bareHttpRps).toFixed(2)}× bare http` : '', ...s.warnings]
+        .filter(Boolean)
+        .join('; '),
     }));
     if (!svc) rows.push({ name: 'wxopen-auth GET …/access-token', note: `skipped: ${probe.detail}` });
     return {

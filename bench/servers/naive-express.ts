@@ -59,7 +59,19 @@ app.post('/:appid/callback', async (req, res) => {
     return;
   }
   const result = await xml2js.parseStringPromise(message);
-  await redis.xadd(MESSAGES_KEY, 'MAXLEN', '~', 100000, '*', 'appid', req.params.appid!, 'fields', JSON.stringify(result.xml), 'raw', message);
+  await redis.xadd(
+    MESSAGES_KEY,
+    'MAXLEN',
+    '~',
+    100000,
+    '*',
+    'appid',
+    req.params.appid!,
+    'fields',
+    JSON.stringify(result.xml),
+    'raw',
+    message,
+  );
   res.send('success');
 });
 

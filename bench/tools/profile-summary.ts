@@ -49,7 +49,8 @@ function main(): void {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
-  const label = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  const label = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const pkg = new Map<string, number>();
@@ -81,7 +82,9 @@ function main(): void {
   const ms = (us: number) => (us / 1000).toFixed(0).padStart(7);
   const pct = (us: number) => `${((100 * us) / all).toFixed(1).padStart(5)}%`;
   const wall = profile.endTime - profile.startTime;
-  console.log(`${file}\nwall ${ms(wall)} ms, idle ${ms(idle)} ms, busy (counted) ${ms(all)} ms${filter ? ` (stacks matching ${filter})` : ''}\n`);
+  console.log(
+    `${file}\nwall ${ms(wall)} ms, idle ${ms(idle)} ms, busy (counted) ${ms(all)} ms${filter ? ` (stacks matching ${filter})` : ''}\n`,
+  );
   const show = (title: string, m: Map<string, number>, n: number) => {
     console.log(title);
     for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`  ${ms(v)} ms ${pct(v)}  ${k}`);

@@ -28,7 +28,8 @@ import { createKeys } from '../../src/store/keys';
 import { generateAccounts } from '../../src/sandbox/emulator';
 import { spawn, type ChildProcess } from 'node:child_process';
 
-const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const CACHE = join(ROOT, 'node_modules', '.cache');
 
 /** Transpiles `srcDir` (a tree of .ts files) to `<CACHE>/<label>/src`, where `require` still finds node_modules. */
@@ -61,9 +62,19 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function startBuild(dir: string, env: NodeJS.ProcessEnv, port: number, profileDir: string | undefined): Promise<ChildProcess> {
+async function startBuild(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  profileDir: string | undefined,
+): Promise<ChildProcess> {
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(dir, 'src', 'main.js')], { cwd: dir, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [...nodeArgs, join(dir, 'src', 'main.js')], {
+    cwd: dir,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -83,7 +94,11 @@ interface ProfileNode {
 
 /** The share of a profile's busy samples that request logging accounts for (see the header). */
 function loggingShare(file: string): number {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -122,7 +137,10 @@ async function main(): Promise<void> {
   rmSync(refTree, { recursive: true, force: true });
   mkdirSync(refTree, { recursive: true });
   execFileSync('sh', ['-c', `git archive ${against} src | tar -x -C ${refTree}`], { cwd: ROOT });
-  const builds = { current: transpile(join(ROOT, 'src'), 'wxopen-cpu-current'), [against]: transpile(join(refTree, 'src'), 'wxopen-cpu-ref') };
+  const builds = {
+    current: transpile(join(ROOT, 'src'), 'wxopen-cpu-current'),
+    [against]: transpile(join(refTree, 'src'), 'wxopen-cpu-ref'),
+  };
 
   const redis = await startBenchRedis();
   const prefix = uniquePrefix('cpu');
@@ -132,17 +150,34 @@ async function main(): Promise<void> {
   await seedAuthorizers(
     redis.client(),
     keys,
-    appids.map((appid) => ({ appid, refreshToken: `refreshtoken@@@${randomBytes(33).toString('base64url')}`, accessToken: `82_${randomBytes(72).toString('base64url')}`, expiresIn: 7200, funcInfo: [] })),
+    appids.map((appid) => ({
+      appid,
+      refreshToken: `refreshtoken@@@${randomBytes(33).toString('base64url')}`,
+      accessToken: `82_${randomBytes(72).toString('base64url')}`,
+      expiresIn: 7200,
+      funcInfo: [],
+    })),
     now,
     () => now + 7200_000,
   );
-  const env = serviceEnv({ port: 1, redisUrl: redis.url, keyPrefix: prefix, apiBaseUrl: 'http://127.0.0.1:9', logLevel: arg('log-level', 'info') });
+  const env = serviceEnv({
+    port: 1,
+    redisUrl: redis.url,
+    keyPrefix: prefix,
+    apiBaseUrl: 'http://127.0.0.1:9',
+    logLevel: arg('log-level', 'info'),
+  });
   const servers: { label: string; child: ChildProcess; port: number; samples: number[] }[] = [];
   try {
     for (const [label, dir] of Object.entries(builds)) {
       const port = await freePort();
       const profile = arg('profile', '');
-      servers.push({ label, child: await startBuild(dir, env, port, profile ? join(profile, label) : undefined), port, samples: [] });
+      servers.push({
+        label,
+        child: await startBuild(dir, env, port, profile ? join(profile, label) : undefined),
+        port,
+        samples: [],
+      });
     }
     const burst = async (s: (typeof servers)[number], durationS: number) => {
       const before = cpuMs(s.child.pid!);
@@ -150,7 +185,11 @@ async function main(): Promise<void> {
         url: `http://127.0.0.1:${s.port}`,
         connections: 16,
         durationS,
-        request: (i) => ({ method: 'GET', path: `/internal/authorizers/${appids[i % appids.length]}/access-token`, headers: { authorization: `Bearer ${INTERNAL_API_TOKEN}` } }),
+        request: (i) => ({
+          method: 'GET',
+          path: `/internal/authorizers/${appids[i % appids.length]}/access-token`,
+          headers: { authorization: `Bearer ${INTERNAL_API_TOKEN}` },
+        }),
       });
       if (result.errors > 0) throw new Error(`${s.label}: ${result.errors} errors`);
       return ((cpuMs(s.child.pid!) - before) * 1000) / result.requests;
@@ -161,7 +200,9 @@ async function main(): Promise<void> {
     }
     const medians = Object.fromEntries(servers.map((s) => [s.label, Math.round(median(s.samples))]));
     const [a, b] = servers;
-    process.stdout.write(`${JSON.stringify({ cpuUsPerRequest: medians, ratio: Number((median(a!.samples) / median(b!.samples)).toFixed(3)), bursts })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ cpuUsPerRequest: medians, ratio: Number((median(a!.samples) / median(b!.samples)).toFixed(3)), bursts })}\n`,
+    );
   } finally {
     for (const s of servers) await stopChild(s.child);
     const profile = arg('profile', '');
@@ -169,7 +210,9 @@ async function main(): Promise<void> {
       for (const s of servers) {
         const dir = join(profile, s.label);
         for (const f of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
-          process.stdout.write(`${JSON.stringify({ build: s.label, profile: join(dir, f), requestLoggingShare: Number(loggingShare(join(dir, f)).toFixed(3)) })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ build: s.label, profile: join(dir, f), requestLoggingShare: Number(loggingShare(join(dir, f)).toFixed(3)) })}\n`,
+          );
         }
       }
     }

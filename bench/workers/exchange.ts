@@ -23,7 +23,11 @@ function postJson(url: string, body: unknown): Promise<Record<string, unknown>> 
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -31,7 +35,8 @@ function postJson(url: string, body: unknown): Promise<Record<string, unknown>> 
         res.on('end', () => {
           try {
             const json = JSON.parse(text) as Record<string, unknown>;
-            if (typeof json.errcode === 'number' && json.errcode !== 0) reject(new Error(`errcode ${json.errcode} ${String(json.errmsg)}`));
+            if (typeof json.errcode === 'number' && json.errcode !== 0)
+              reject(new Error(`errcode ${json.errcode} ${String(json.errmsg)}`));
             else resolve(json);
           } catch (err) {
             reject(err as Error);

@@ -71,16 +71,27 @@ export class EventConsumer {
   /** Takes over events another consumer of the group read but did not acknowledge for `minIdleMs` (it crashed). */
   async claimStale(minIdleMs: number, count = 100): Promise<ConsumedEvent[]> {
     const { redis, group, consumer } = this.options;
-    const reply = (await redis.xautoclaim(this.stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, RawEntry[]];
+    const reply = (await redis.xautoclaim(this.stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
+      string,
+      RawEntry[],
+    ];
     return reply[1].filter((e): e is [string, string[] | null] => !!e).map((e) => this.toConsumed(e));
   }
 
   private async readGroup(start: '0' | '>', count: number, blockMs?: number): Promise<ConsumedEvent[]> {
     const { redis, group, consumer } = this.options;
     const block = start === '>' && blockMs !== undefined ? ['BLOCK', blockMs] : [];
-    const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', this.stream, start)) as
-      | [string, RawEntry[]][]
-      | null;
+    const reply = (await redis.xreadgroup(
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      count,
+      ...block,
+      'STREAMS',
+      this.stream,
+      start,
+    )) as [string, RawEntry[]][] | null;
     return (reply?.[0]?.[1] ?? []).filter((e): e is [string, string[] | null] => !!e).map((e) => this.toConsumed(e));
   }
 

@@ -50,16 +50,27 @@ export async function readComponentAccessToken(options: TokenReaderOptions): Pro
   return { token: String(json.component_access_token), expiresIn: Number(json.expires_in), source: 'internal_api' };
 }
 
-export async function readAuthorizerAccessToken(options: TokenReaderOptions, authorizerAppid: string): Promise<ReadToken> {
+export async function readAuthorizerAccessToken(
+  options: TokenReaderOptions,
+  authorizerAppid: string,
+): Promise<ReadToken> {
   const keys = createKeys(options.keyPrefix ?? 'wxopen', options.componentAppId);
   const cached = await getOrMiss(options, keys.authorizerAccessToken(authorizerAppid));
   if (cached) return { token: cached, source: 'redis' };
-  const json = await callApi(options, 'GET', `/internal/authorizers/${encodeURIComponent(authorizerAppid)}/access-token`);
+  const json = await callApi(
+    options,
+    'GET',
+    `/internal/authorizers/${encodeURIComponent(authorizerAppid)}/access-token`,
+  );
   return { token: String(json.authorizer_access_token), expiresIn: Number(json.expires_in), source: 'internal_api' };
 }
 
 /** WeChat answered 40001/42001 to `rejected`: the service replaces it (once, however many callers report it). */
-export async function reportRejectedAuthorizerToken(options: TokenReaderOptions, authorizerAppid: string, rejected: string): Promise<ReadToken> {
+export async function reportRejectedAuthorizerToken(
+  options: TokenReaderOptions,
+  authorizerAppid: string,
+  rejected: string,
+): Promise<ReadToken> {
   const path = `/internal/authorizers/${encodeURIComponent(authorizerAppid)}/access-token/invalidate`;
   const json = await callApi(options, 'POST', path, { authorizer_access_token: rejected });
   return { token: String(json.authorizer_access_token), expiresIn: Number(json.expires_in), source: 'internal_api' };
@@ -75,9 +86,18 @@ async function getOrMiss(options: TokenReaderOptions, key: string): Promise<stri
   }
 }
 
-async function callApi(options: TokenReaderOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
+async function callApi(
+  options: TokenReaderOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const api = options.internalApi;
-  if (!api) throw new TokenReadError('token_not_cached', 'the token is not in Redis and no internalApi is configured to ask for it');
+  if (!api)
+    throw new TokenReadError(
+      'token_not_cached',
+      'the token is not in Redis and no internalApi is configured to ask for it',
+    );
   let res: Response;
   try {
     res = await fetch(`${api.baseUrl.replace(/\/+$/, '')}${path}`, {
@@ -92,5 +112,10 @@ async function callApi(options: TokenReaderOptions, method: 'GET' | 'POST', path
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (res.ok) return json;
   const error = (json.error ?? {}) as { code?: string; message?: string; status?: string };
-  throw new TokenReadError(error.code ?? 'internal_api_error', error.message ?? `${method} ${path}: HTTP ${res.status}`, res.status, error.status);
+  throw new TokenReadError(
+    error.code ?? 'internal_api_error',
+    error.message ?? `${method} ${path}: HTTP ${res.status}`,
+    res.status,
+    error.status,
+  );
 }

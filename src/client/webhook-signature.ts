@@ -37,7 +37,11 @@ export type VerifyResult = { ok: true } | { ok: false; reason: 'malformed' | 'st
  * Every v1 is compared with every secret's digest in constant time, without stopping at the first
  * match, so the timing tells nothing about which secret or digest matched.
  */
-export function verifyWebhookSignature(header: string | undefined, rawBody: string | Buffer, options: VerifyOptions): VerifyResult {
+export function verifyWebhookSignature(
+  header: string | undefined,
+  rawBody: string | Buffer,
+  options: VerifyOptions,
+): VerifyResult {
   if (!header) return { ok: false, reason: 'malformed' };
   let timestamp: string | undefined;
   const candidates: Buffer[] = [];
@@ -48,7 +52,8 @@ export function verifyWebhookSignature(header: string | undefined, rawBody: stri
     if (name === 't' && /^\d{1,12}$/.test(value)) timestamp = value;
     else if (name === 'v1' && DIGEST_HEX_RE.test(value)) candidates.push(Buffer.from(value, 'hex'));
   }
-  if (timestamp === undefined || candidates.length === 0 || options.secrets.length === 0) return { ok: false, reason: 'malformed' };
+  if (timestamp === undefined || candidates.length === 0 || options.secrets.length === 0)
+    return { ok: false, reason: 'malformed' };
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - Number(timestamp)) > (options.toleranceSeconds ?? 300)) return { ok: false, reason: 'stale' };
   let matched = false;

@@ -59,7 +59,9 @@ export function translator(locale: Locale): Translate {
   const catalogue = CATALOGUES[locale];
   return (key, params) => {
     const message: string = catalogue[key] ?? CATALOGUES[DEFAULT_LOCALE][key] ?? String(key);
-    return params ? message.replace(/\{(\w+)\}/g, (whole: string, name: string) => (name in params ? String(params[name]) : whole)) : message;
+    return params
+      ? message.replace(/\{(\w+)\}/g, (whole: string, name: string) => (name in params ? String(params[name]) : whole))
+      : message;
   };
 }
 

@@ -15,7 +15,10 @@ export function authPushRoutes(pushService: PushService): Router {
   const router = Router();
   router.post('/auth', xmlEnvelopeReader(PUSH_BODY_LIMIT_BYTES), async (req: Request, res: Response) => {
     const outcome = await pushService.receive(req.query, readEnvelope(req.body));
-    req.log.info({ infoType: outcome.infoType, createTime: outcome.createTime, duplicate: outcome.duplicate }, 'push acknowledged');
+    req.log.info(
+      { infoType: outcome.infoType, createTime: outcome.createTime, duplicate: outcome.duplicate },
+      'push acknowledged',
+    );
     res.type('text/plain').send('success');
   });
   return router;

@@ -64,8 +64,10 @@ function single(value: unknown, name: string): string | undefined {
 function readChoice(req: Request): { authType: string | undefined; bizAppid: string | undefined } {
   const authType = single(req.query.auth_type, 'auth_type') || undefined;
   const bizAppid = single(req.query.biz_appid, 'biz_appid') || undefined;
-  if (authType !== undefined && !authTypeSchema.safeParse(authType).success) throw new BadRequestError('auth_type must be 1, 2 or 3');
-  if (bizAppid !== undefined && !bizAppIdSchema.safeParse(bizAppid).success) throw new BadRequestError(`biz_appid is not an appid (${APPID_RULE})`);
+  if (authType !== undefined && !authTypeSchema.safeParse(authType).success)
+    throw new BadRequestError('auth_type must be 1, 2 or 3');
+  if (bizAppid !== undefined && !bizAppIdSchema.safeParse(bizAppid).success)
+    throw new BadRequestError(`biz_appid is not an appid (${APPID_RULE})`);
   return { authType, bizAppid };
 }
 
@@ -113,5 +115,7 @@ function renderError(views: Views, req: Request, res: Response, err: unknown): v
   res
     .status(status)
     .type('html')
-    .send(views.render('error', pageContext(res), { titleKey, explanationKey, detail, code, requestId: String(req.id) }));
+    .send(
+      views.render('error', pageContext(res), { titleKey, explanationKey, detail, code, requestId: String(req.id) }),
+    );
 }

@@ -89,12 +89,18 @@ export function internalRoutes(deps: InternalRoutesDeps): Router {
     sendJson(res, { authorizers });
   });
 
-  router.post('/internal/authorizers/:appid/access-token/invalidate', guard, declaredLengthWithin(INVALIDATE_BODY_LIMIT_BYTES), express.json({ limit: INVALIDATE_BODY_LIMIT_BYTES }), async (req, res) => {
-    const appid = appidParam(req);
-    const rejected = rejectedToken(req.body);
-    const current = await tokenService.invalidate('authorizer', rejected, appid);
-    sendJson(res, { authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
-  });
+  router.post(
+    '/internal/authorizers/:appid/access-token/invalidate',
+    guard,
+    declaredLengthWithin(INVALIDATE_BODY_LIMIT_BYTES),
+    express.json({ limit: INVALIDATE_BODY_LIMIT_BYTES }),
+    async (req, res) => {
+      const appid = appidParam(req);
+      const rejected = rejectedToken(req.body);
+      const current = await tokenService.invalidate('authorizer', rejected, appid);
+      sendJson(res, { authorizer_appid: appid, authorizer_access_token: current.token, expires_in: current.expiresIn });
+    },
+  );
 
   router.post('/internal/recover', guard, async (_req, res) => {
     sendJson(res, recoveryReportJson(await deps.recovery.run()));

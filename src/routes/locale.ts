@@ -16,7 +16,13 @@ export function pageLocale(): RequestHandler {
     const remembered = parseCookies(req.get('cookie') ?? '')[LANG_COOKIE];
     const locale = negotiateLocale({ query, remembered, acceptLanguage: req.get('accept-language') });
     if (query !== undefined && query !== remembered) {
-      res.cookie(LANG_COOKIE, locale, { maxAge: YEAR_MS, httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+      res.cookie(LANG_COOKIE, locale, {
+        maxAge: YEAR_MS,
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: req.secure,
+        path: '/',
+      });
     }
     res.vary('Accept-Language');
     const url = new URL(req.originalUrl, 'http://page.invalid');

@@ -34,7 +34,11 @@ export function notFound(views: Views): RequestHandler[] {
     (req, _res, next) => (wantsPage(req) ? next() : next(new NotFoundError(`no route for ${req.method} ${req.path}`))),
     pageLocale(),
     (req, res) => {
-      res.status(404).set('Cache-Control', 'no-store').type('html').send(views.render('not-found', pageContext(res), { path: req.path }));
+      res
+        .status(404)
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(views.render('not-found', pageContext(res), { path: req.path }));
     },
   ];
 }

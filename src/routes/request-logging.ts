@@ -38,7 +38,10 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
     },
     // The line of a 5xx carries no `err`: pino-http would invent one ("failed with status code 503") with
     // its own stack; the error handler (src/app.ts) logs the real error of a 5xx once.
-    customErrorObject: (_req, _res, _err, line: Record<string, unknown>) => ({ res: line.res, responseTime: line.responseTime }),
+    customErrorObject: (_req, _res, _err, line: Record<string, unknown>) => ({
+      res: line.res,
+      responseTime: line.responseTime,
+    }),
     customLogLevel(_req, res, err) {
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400 || !res.writableEnded) return 'warn';

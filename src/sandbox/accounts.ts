@@ -142,7 +142,8 @@ export class AccountDirectory {
     unlisted: readonly FakeAccount[] = [],
   ) {
     for (const account of [...list, ...unlisted]) {
-      if (typeof account?.appid !== 'string' || account.appid === '') throw new TypeError('every account needs an appid');
+      if (typeof account?.appid !== 'string' || account.appid === '')
+        throw new TypeError('every account needs an appid');
       if (account.kind !== 'official_account' && account.kind !== 'mini_program') {
         throw new TypeError(`account ${account.appid}: kind must be official_account or mini_program`);
       }

@@ -58,7 +58,12 @@ function faultPage(status: number): string {
   return `<html><head><title>${status}</title></head><body><center><h1>${status}</h1></center><hr><center>sandbox</center></body></html>`;
 }
 
-export function apiRoute(ctx: SandboxContext, endpoint: Endpoint, rule: TokenRule, handler: EndpointHandler): RequestHandler {
+export function apiRoute(
+  ctx: SandboxContext,
+  endpoint: Endpoint,
+  rule: TokenRule,
+  handler: EndpointHandler,
+): RequestHandler {
   return async (req, res) => {
     const started = performance.now();
     const body = parseBody(req.body);

@@ -36,7 +36,9 @@ function accepts(request: LoginRequest): (account: FakeAccount) => boolean {
 }
 
 function grantedFuncs(account: FakeAccount, request: LoginRequest): number[] {
-  return request.categoryIds ? account.funcInfo.filter((id) => request.categoryIds?.includes(id)) : [...account.funcInfo];
+  return request.categoryIds
+    ? account.funcInfo.filter((id) => request.categoryIds?.includes(id))
+    : [...account.funcInfo];
 }
 
 function accountItem(ctx: SandboxContext, lang: PageLanguage, account: FakeAccount, checked: boolean): string {
@@ -48,7 +50,13 @@ function accountItem(ctx: SandboxContext, lang: PageLanguage, account: FakeAccou
 <span class="muted">${escapeHtml(account.principalName)} · ${escapeHtml(account.userName)} · ${escapeHtml(account.appid)}</span></span></label></li>`;
 }
 
-function renderChooser(ctx: SandboxContext, lang: PageLanguage, session: string, request: PageSession, accounts: FakeAccount[]): string {
+function renderChooser(
+  ctx: SandboxContext,
+  lang: PageLanguage,
+  session: string,
+  request: PageSession,
+  accounts: FakeAccount[],
+): string {
   const { t } = lang;
   const items = accounts.map((account) => accountItem(ctx, lang, account, accounts.length === 1)).join('\n');
   const list = accounts.length
@@ -92,12 +100,20 @@ export function authPage(ctx: SandboxContext): Router {
     }
     const code = ctx.state.preAuthCodes.consume(request.preAuthCode);
     if (!code.ok) {
-      const message = t(code.reason === 'expired' ? 'sandbox.error.preAuthCodeExpired' : 'sandbox.error.preAuthCodeInvalid');
+      const message = t(
+        code.reason === 'expired' ? 'sandbox.error.preAuthCodeExpired' : 'sandbox.error.preAuthCodeInvalid',
+      );
       return sendPage(res, 400, errorPage(lang, title, 'pre_auth_code', message, { mobile }));
     }
     const session = sessions.issue({ ...request, mobile }).code;
     const accounts = ctx.state.accounts.firstMatching(accepts(request), MAX_LISTED);
-    sendPage(res, 200, layout(lang, t('sandbox.authorizeTitle'), renderChooser(ctx, lang, session, { ...request, mobile }, accounts), { mobile }));
+    sendPage(
+      res,
+      200,
+      layout(lang, t('sandbox.authorizeTitle'), renderChooser(ctx, lang, session, { ...request, mobile }, accounts), {
+        mobile,
+      }),
+    );
   };
 
   router.get('/cgi-bin/componentloginpage', show(false));
@@ -115,7 +131,9 @@ export function authPage(ctx: SandboxContext): Router {
     const request = found.value;
     const account = typeof form.appid === 'string' ? ctx.state.accounts.get(form.appid) : undefined;
     if (!account || !accepts(request)(account)) {
-      const page = errorPage(lang, t('sandbox.authFailed'), 'appid', t('sandbox.error.appid'), { mobile: request.mobile });
+      const page = errorPage(lang, t('sandbox.authFailed'), 'appid', t('sandbox.error.appid'), {
+        mobile: request.mobile,
+      });
       return sendPage(res, 400, page);
     }
     sessions.consume(sessionId);

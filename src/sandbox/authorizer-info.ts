@@ -7,7 +7,11 @@ import type { FakeAccount } from './accounts';
 import type { AuthorizerState } from './authorizations';
 import { funcInfoBody } from './state';
 
-export function authorizerInfoBody(account: FakeAccount, state: AuthorizerState, origin: string): Record<string, unknown> {
+export function authorizerInfoBody(
+  account: FakeAccount,
+  state: AuthorizerState,
+  origin: string,
+): Record<string, unknown> {
   const asset = (kind: string): string => `${origin}/sandbox/assets/${kind}/${encodeURIComponent(account.appid)}.svg`;
   const info: Record<string, unknown> = {
     nick_name: account.nickName,
@@ -26,7 +30,14 @@ export function authorizerInfoBody(account: FakeAccount, state: AuthorizerState,
   };
   if (account.kind === 'mini_program') {
     info.MiniProgramInfo = {
-      network: { RequestDomain: [], WsRequestDomain: [], UploadDomain: [], DownloadDomain: [], BizDomain: [], UDPDomain: [] },
+      network: {
+        RequestDomain: [],
+        WsRequestDomain: [],
+        UploadDomain: [],
+        DownloadDomain: [],
+        BizDomain: [],
+        UDPDomain: [],
+      },
       categories: [{ first: '工具', second: '效率' }],
       visit_status: 0,
     };

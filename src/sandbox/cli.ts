@@ -67,7 +67,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Emul
     encodingAesKey: values['aes-key'] ?? env.WECHAT_COMPONENT_AES_KEY ?? DEMO_CREDENTIALS.encodingAesKey,
     pushUrl: values['push-url'] ?? (env.SANDBOX_PUSH_URL || undefined),
     registeredDomain: domain === '' ? undefined : domain,
-    ticketIntervalMs: integer('ticket interval', values['ticket-interval-ms'] ?? env.SANDBOX_TICKET_INTERVAL_MS, 600_000),
+    ticketIntervalMs: integer(
+      'ticket interval',
+      values['ticket-interval-ms'] ?? env.SANDBOX_TICKET_INTERVAL_MS,
+      600_000,
+    ),
     // A manual clock that starts at real time: curl users can then move it with POST /sandbox/clock/advance.
     clock: new ManualClock(),
     ...(accountCount ? { accounts: generateAccounts(integer('accounts', accountCount, 0)) } : {}),

@@ -54,7 +54,8 @@ export function componentApi(ctx: SandboxContext): Router {
     if (typeof value !== 'string' || !allowed.includes(value)) throw new WxApiError(61013);
     return value;
   };
-  const readOption = (appid: string, name: string): string => state.authorizations.get(appid)?.options?.get(name) ?? '0';
+  const readOption = (appid: string, name: string): string =>
+    state.authorizations.get(appid)?.options?.get(name) ?? '0';
   const writeOption = (appid: string, name: string, value: string): void => {
     const record = state.authorizations.get(appid);
     if (!record) throw new WxApiError(61003);

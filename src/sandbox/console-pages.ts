@@ -45,7 +45,9 @@ function authorizationsPage(ctx: SandboxContext, { t }: PageLanguage, revoked: s
 <form method="post" action="${escapeHtml(action)}"><button type="submit" class="danger" data-revoke="${escapeHtml(appid)}">${escapeHtml(t('sandbox.revoke'))}</button></form></div></li>`;
     })
     .join('\n');
-  const notice = revoked ? `<p class="notice" id="revoked" data-account="${escapeHtml(revoked)}">${escapeHtml(t('sandbox.revoked', { appid: revoked }))}</p>` : '';
+  const notice = revoked
+    ? `<p class="notice" id="revoked" data-account="${escapeHtml(revoked)}">${escapeHtml(t('sandbox.revoked', { appid: revoked }))}</p>`
+    : '';
   return `<h1>${escapeHtml(t('sandbox.authorizations'))}</h1>
 <p>${escapeHtml(t('sandbox.authorizationsIntro', { component: ctx.options.componentAppId, count: state.authorizations.authorizedCount }))}</p>
 ${notice}
@@ -80,7 +82,11 @@ export function consolePages(ctx: SandboxContext): Router {
     } catch (err) {
       if (!(err instanceof SandboxError)) throw err;
       const lang = pageLanguage(req);
-      return sendPage(res, err.status, layout(lang, lang.t('sandbox.authorizations'), `<p id="error" class="error">${escapeHtml(err.message)}</p>`));
+      return sendPage(
+        res,
+        err.status,
+        layout(lang, lang.t('sandbox.authorizations'), `<p id="error" class="error">${escapeHtml(err.message)}</p>`),
+      );
     }
     // Post/redirect/get, so a reload does not revoke twice.
     res.redirect(303, `/authorizations?revoked=${encodeURIComponent(appid)}`);

@@ -139,7 +139,13 @@ export function createContext(options: ResolvedOptions): SandboxContext {
       messageUrlTemplate = checkMessageUrl(template);
     },
     sender,
-    releaseTest: new ReleaseTestPlayer({ pushTicket: () => ticketPusher.pushTicket(), authorize, messageUrl, callLog, sender }),
+    releaseTest: new ReleaseTestPlayer({
+      pushTicket: () => ticketPusher.pushTicket(),
+      authorize,
+      messageUrl,
+      callLog,
+      sender,
+    }),
     accountView,
   };
 }

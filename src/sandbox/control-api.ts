@@ -46,7 +46,8 @@ export function controlApi(ctx: SandboxContext): Router {
 
   router.get('/sandbox/accounts', (req, res) => {
     const filter = req.query.authorized;
-    if (filter !== undefined && filter !== 'true' && filter !== 'false') throw new BadInput('authorized must be true or false');
+    if (filter !== undefined && filter !== 'true' && filter !== 'false')
+      throw new BadInput('authorized must be true or false');
     const offset = queryInt(req, 'offset', 0);
     const limit = queryInt(req, 'limit', Number.MAX_SAFE_INTEGER);
     let accounts = state.accounts.all().map(ctx.accountView);
@@ -107,26 +108,38 @@ export function controlApi(ctx: SandboxContext): Router {
       throw new BadInput('group must be an integer from 1 to 5');
     }
     const waitMs = body.waitMs;
-    if (waitMs !== undefined && !(typeof waitMs === 'number' && Number.isInteger(waitMs) && waitMs >= 100 && waitMs <= 30_000)) {
+    if (
+      waitMs !== undefined &&
+      !(typeof waitMs === 'number' && Number.isInteger(waitMs) && waitMs >= 100 && waitMs <= 30_000)
+    ) {
       throw new BadInput('waitMs must be an integer from 100 to 30000');
     }
-    if (!ctx.messageUrl('$APPID$')) throw new SandboxError(409, 'no message URL: set the push URL or PUT /sandbox/message-url first');
+    if (!ctx.messageUrl('$APPID$'))
+      throw new SandboxError(409, 'no message URL: set the push URL or PUT /sandbox/message-url first');
     res.json(await ctx.releaseTest.run({ group, waitMs }));
   });
 
   // An ordinary message or event of an authorized account, sent to the service's message URL.
   router.post('/sandbox/accounts/:appid/messages', async (req, res) => {
     const account = state.requireAccount(req.params.appid);
-    if (!state.authorizations.isAuthorized(account.appid)) throw new SandboxError(409, `${account.appid} is not authorized`);
+    if (!state.authorizations.isAuthorized(account.appid))
+      throw new SandboxError(409, `${account.appid} is not authorized`);
     const body = objectBody(req);
     const { content, event, openid, createTime } = body;
-    if (createTime !== undefined && !(typeof createTime === 'number' && Number.isSafeInteger(createTime) && createTime > 0)) {
+    if (
+      createTime !== undefined &&
+      !(typeof createTime === 'number' && Number.isSafeInteger(createTime) && createTime > 0)
+    ) {
       throw new BadInput('createTime must be Unix seconds');
     }
-    if ((content === undefined) === (event === undefined)) throw new BadInput('give either content (a text message) or event (an event name)');
-    if (content !== undefined && (typeof content !== 'string' || content === '')) throw new BadInput('content must be a non-empty string');
-    if (event !== undefined && (typeof event !== 'string' || !/^[A-Za-z_]{1,32}$/.test(event))) throw new BadInput('event must be an event name such as subscribe');
-    if (openid !== undefined && (typeof openid !== 'string' || !/^[A-Za-z0-9_-]{6,64}$/.test(openid))) throw new BadInput('openid must be 6–64 letters, digits, - or _');
+    if ((content === undefined) === (event === undefined))
+      throw new BadInput('give either content (a text message) or event (an event name)');
+    if (content !== undefined && (typeof content !== 'string' || content === ''))
+      throw new BadInput('content must be a non-empty string');
+    if (event !== undefined && (typeof event !== 'string' || !/^[A-Za-z_]{1,32}$/.test(event)))
+      throw new BadInput('event must be an event name such as subscribe');
+    if (openid !== undefined && (typeof openid !== 'string' || !/^[A-Za-z0-9_-]{6,64}$/.test(openid)))
+      throw new BadInput('openid must be 6–64 letters, digits, - or _');
     const url = ctx.messageUrl(account.appid);
     if (!url) throw new SandboxError(409, 'no message URL: set the push URL or PUT /sandbox/message-url first');
     const msgId = typeof body.msgId === 'string' && /^\d{1,20}$/.test(body.msgId) ? body.msgId : fakeMsgId();
@@ -134,7 +147,13 @@ export function controlApi(ctx: SandboxContext): Router {
       toUserName: account.userName,
       fromUserName: (openid as string | undefined) ?? fakeOpenid(),
       msgType: content !== undefined ? 'text' : 'event',
-      fields: content !== undefined ? [['Content', content as string], ['MsgId', msgId]] : [['Event', event as string]],
+      fields:
+        content !== undefined
+          ? [
+              ['Content', content as string],
+              ['MsgId', msgId],
+            ]
+          : [['Event', event as string]],
       ...(createTime !== undefined ? { createTime: createTime as number } : {}),
     });
     res.json({ url, msgId: content !== undefined ? msgId : undefined, ...answer });
@@ -163,7 +182,8 @@ export function controlApi(ctx: SandboxContext): Router {
 
   router.get('/sandbox/calls', (req, res) => {
     const endpoint = req.query.endpoint;
-    if (endpoint !== undefined && !isEndpoint(endpoint)) throw new BadInput(`unknown endpoint ${JSON.stringify(endpoint)}`);
+    if (endpoint !== undefined && !isEndpoint(endpoint))
+      throw new BadInput(`unknown endpoint ${JSON.stringify(endpoint)}`);
     res.json({ calls: ctx.callLog.entries(endpoint) });
   });
   router.delete('/sandbox/calls', (_req, res) => {
@@ -184,7 +204,11 @@ export function controlApi(ctx: SandboxContext): Router {
 
   const clockView = () => {
     const now = ctx.clock.now();
-    return { now, iso: new Date(now).toISOString(), manual: typeof (ctx.clock as { advance?: unknown }).advance === 'function' };
+    return {
+      now,
+      iso: new Date(now).toISOString(),
+      manual: typeof (ctx.clock as { advance?: unknown }).advance === 'function',
+    };
   };
   router.get('/sandbox/clock', (_req, res) => res.json(clockView()));
   router.post('/sandbox/clock/advance', (req, res) => {
@@ -194,7 +218,8 @@ export function controlApi(ctx: SandboxContext): Router {
       return;
     }
     const ms = objectBody(req).ms;
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new BadInput('ms must be a non-negative number');
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+      throw new BadInput('ms must be a non-negative number');
     clock.advance(ms);
     res.json(clockView());
   });

@@ -54,7 +54,10 @@ export interface Emulator {
   pushTicket(): Promise<PushResult>;
   currentTicket(): string | undefined;
   /** Same effects as confirming on the page; `updateauthorized` when the account was already authorized. */
-  authorize(appid: string, opts?: { push?: boolean; funcInfo?: number[] }): Promise<{ authCode: string; expiresIn: number; push?: PushResult }>;
+  authorize(
+    appid: string,
+    opts?: { push?: boolean; funcInfo?: number[] },
+  ): Promise<{ authCode: string; expiresIn: number; push?: PushResult }>;
   /** Pushes `unauthorized`; the refresh token then answers 61023 and the access tokens 40001. */
   revoke(appid: string, opts?: { push?: boolean }): Promise<PushResult | undefined>;
   tokenStatus(token: string): 'valid' | 'expired' | 'unknown';

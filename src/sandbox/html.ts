@@ -74,7 +74,13 @@ ${body}
 }
 
 /** An error page with a stable hook (`#error`, `data-error`) for browser tests. */
-export function errorPage(lang: PageLanguage, title: string, kind: string, message: string, opts: { mobile?: boolean } = {}): string {
+export function errorPage(
+  lang: PageLanguage,
+  title: string,
+  kind: string,
+  message: string,
+  opts: { mobile?: boolean } = {},
+): string {
   return layout(
     lang,
     title,

@@ -17,8 +17,7 @@ export interface LoginRequest {
 }
 
 export type LoginCheck =
-  | { ok: true; request: LoginRequest }
-  | { ok: false; status: 400 | 403; kind: string; message: string };
+  { ok: true; request: LoginRequest } | { ok: false; status: 400 | 403; kind: string; message: string };
 
 export interface LoginCheckInput {
   query: Record<string, unknown>;

@@ -9,7 +9,18 @@ import { apiRoute, type JsonBody } from './api-pipeline';
 import type { SandboxContext } from './context';
 import { WxApiError } from './wx-errors';
 
-const MSG_TYPES = new Set(['text', 'image', 'voice', 'video', 'music', 'news', 'mpnews', 'msgmenu', 'wxcard', 'miniprogrampage']);
+const MSG_TYPES = new Set([
+  'text',
+  'image',
+  'voice',
+  'video',
+  'music',
+  'news',
+  'mpnews',
+  'msgmenu',
+  'wxcard',
+  'miniprogrampage',
+]);
 
 export function messageApi(ctx: SandboxContext): Router {
   const router = Router();

@@ -46,7 +46,11 @@ export class MessageSender {
   private readonly crypt: MsgCrypt;
 
   constructor(private readonly options: MessageSenderOptions) {
-    this.crypt = new MsgCrypt({ token: options.token, encodingAesKey: options.encodingAesKey, appId: options.componentAppId });
+    this.crypt = new MsgCrypt({
+      token: options.token,
+      encodingAesKey: options.encodingAesKey,
+      appId: options.componentAppId,
+    });
   }
 
   /** Sends one message and waits at most `timeoutMs` (WeChat: 5 s) for the answer. */
@@ -79,12 +83,20 @@ export class MessageSender {
     let status: number;
     let text: string;
     try {
-      const res = await fetch(target, { method: 'POST', headers: { 'content-type': 'text/xml' }, body, signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(target, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml' },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       status = res.status;
       text = await res.text();
     } catch (err) {
       const e = err as Error;
-      return { error: e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.message, durationMs: elapsed() };
+      return {
+        error: e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.message,
+        durationMs: elapsed(),
+      };
     }
     const answer: MessageAnswer = { status, body: text, durationMs: elapsed() };
     if (status !== 200 || text === '' || text === 'success') return answer;
@@ -104,7 +116,7 @@ export class MessageSender {
     const timestamp = requiredText(envelope, 'TimeStamp');
     const nonce = requiredText(envelope, 'Nonce');
     if (!verifyMsgSignature(this.options.token, timestamp, nonce, encrypt, msgSignature)) {
-      throw new Error('the reply\'s MsgSignature does not match');
+      throw new Error("the reply's MsgSignature does not match");
     }
     const plain = parseXmlFields(this.crypt.open({ msgSignature, timestamp, nonce, encrypt }).message);
     const fields: Record<string, string> = {};

@@ -90,7 +90,11 @@ export function checkMessageUrl(url: string | undefined): string | undefined {
 }
 
 /** The message URL WeChat would call for `appid`: the template, or the push URL's `/auth` made `/<appid>/callback`. */
-export function messageUrlFor(template: string | undefined, pushUrl: string | undefined, appid: string): string | undefined {
+export function messageUrlFor(
+  template: string | undefined,
+  pushUrl: string | undefined,
+  appid: string,
+): string | undefined {
   if (template) return template.replace('$APPID$', appid);
   if (!pushUrl) return undefined;
   const url = new URL(pushUrl);

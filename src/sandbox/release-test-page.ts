@@ -7,8 +7,14 @@ import type { SandboxContext } from './context';
 import { escapeHtml, layout, pageLanguage, sendPage, type PageLanguage } from './html';
 import type { ReleaseTestReport } from './release-test';
 
-function page(ctx: SandboxContext, { t }: PageLanguage, report: ReleaseTestReport | undefined, error: string | undefined): string {
-  const e = (key: Parameters<PageLanguage['t']>[0], params?: Record<string, string | number>) => escapeHtml(t(key, params));
+function page(
+  ctx: SandboxContext,
+  { t }: PageLanguage,
+  report: ReleaseTestReport | undefined,
+  error: string | undefined,
+): string {
+  const e = (key: Parameters<PageLanguage['t']>[0], params?: Record<string, string | number>) =>
+    escapeHtml(t(key, params));
   const url = ctx.messageUrl('$APPID$');
   const rows = report?.cases
     .map(
@@ -45,7 +51,11 @@ export function releaseTestPage(ctx: SandboxContext): Router {
     const raw = (req.body as Record<string, unknown> | undefined)?.group;
     const group = typeof raw === 'string' && /^[1-5]$/.test(raw) ? Number(raw) : undefined;
     if (!ctx.messageUrl('$APPID$')) {
-      return sendPage(res, 409, layout(lang, title, page(ctx, lang, undefined, lang.t('sandbox.release.needMessageUrl'))));
+      return sendPage(
+        res,
+        409,
+        layout(lang, title, page(ctx, lang, undefined, lang.t('sandbox.release.needMessageUrl'))),
+      );
     }
     const report = await ctx.releaseTest.run({ group });
     sendPage(res, 200, layout(lang, title, page(ctx, lang, report, undefined)));

@@ -84,18 +84,40 @@ export class ReleaseTestPlayer {
     const result = await this.ctx.pushTicket();
     return result.delivered
       ? { case: 'ticket', passed: true, reason: 'component_verify_ticket push answered success' }
-      : { case: 'ticket', passed: false, reason: `ticket push not acknowledged: ${result.lastError ?? `HTTP ${result.lastStatus} ${JSON.stringify(result.lastBody ?? '')}`}` };
+      : {
+          case: 'ticket',
+          passed: false,
+          reason: `ticket push not acknowledged: ${result.lastError ?? `HTTP ${result.lastStatus} ${JSON.stringify(result.lastBody ?? '')}`}`,
+        };
   }
 
   private async textCase(account: ReleaseTestAccount, waitMs: number): Promise<ReleaseTestCaseResult> {
     const openid = fakeOpenid();
     const answer = await this.sender.send(
       this.messageUrl(account.appid),
-      { toUserName: account.userName, fromUserName: openid, msgType: 'text', fields: [['Content', TEXT_CASE_CONTENT], ['MsgId', fakeMsgId()]] },
+      {
+        toUserName: account.userName,
+        fromUserName: openid,
+        msgType: 'text',
+        fields: [
+          ['Content', TEXT_CASE_CONTENT],
+          ['MsgId', fakeMsgId()],
+        ],
+      },
       waitMs,
     );
-    const problem = replyProblem(answer, { ToUserName: openid, FromUserName: account.userName, MsgType: 'text', Content: TEXT_CASE_REPLY });
-    return { case: 'text', appid: account.appid, passed: !problem, reason: problem ?? `passive text reply "${TEXT_CASE_REPLY}"` };
+    const problem = replyProblem(answer, {
+      ToUserName: openid,
+      FromUserName: account.userName,
+      MsgType: 'text',
+      Content: TEXT_CASE_REPLY,
+    });
+    return {
+      case: 'text',
+      appid: account.appid,
+      passed: !problem,
+      reason: problem ?? `passive text reply "${TEXT_CASE_REPLY}"`,
+    };
   }
 
   private async eventCase(account: ReleaseTestAccount, waitMs: number): Promise<ReleaseTestCaseResult> {
@@ -106,31 +128,69 @@ export class ReleaseTestPlayer {
         toUserName: account.userName,
         fromUserName: openid,
         msgType: 'event',
-        fields: [['Event', 'LOCATION'], ['Latitude', '23.137466'], ['Longitude', '113.352425'], ['Precision', '119.385040']],
+        fields: [
+          ['Event', 'LOCATION'],
+          ['Latitude', '23.137466'],
+          ['Longitude', '113.352425'],
+          ['Precision', '119.385040'],
+        ],
       },
       waitMs,
     );
     const expected = `LOCATION${EVENT_REPLY_SUFFIX}`;
-    const problem = replyProblem(answer, { ToUserName: openid, FromUserName: account.userName, MsgType: 'text', Content: expected });
-    return { case: 'event', appid: account.appid, passed: !problem, reason: problem ?? `passive text reply "${expected}"` };
+    const problem = replyProblem(answer, {
+      ToUserName: openid,
+      FromUserName: account.userName,
+      MsgType: 'text',
+      Content: expected,
+    });
+    return {
+      case: 'event',
+      appid: account.appid,
+      passed: !problem,
+      reason: problem ?? `passive text reply "${expected}"`,
+    };
   }
 
   /** WeChat authorizes its test account (pushing the code to /auth), then sends `QUERY_AUTH_CODE:<code>`. */
-  private async apiCase(name: ReleaseTestCaseName, account: ReleaseTestAccount, waitMs: number): Promise<ReleaseTestCaseResult> {
+  private async apiCase(
+    name: ReleaseTestCaseName,
+    account: ReleaseTestAccount,
+    waitMs: number,
+  ): Promise<ReleaseTestCaseResult> {
     const { authCode, push } = await this.ctx.authorize(account.appid);
     if (push && !push.delivered) {
-      return { case: name, appid: account.appid, passed: false, reason: `the authorized push for the test account was not acknowledged (${push.lastError ?? `HTTP ${push.lastStatus}`})` };
+      return {
+        case: name,
+        appid: account.appid,
+        passed: false,
+        reason: `the authorized push for the test account was not acknowledged (${push.lastError ?? `HTTP ${push.lastStatus}`})`,
+      };
     }
     const openid = fakeOpenid();
     const since = this.ctx.callLog.entries('custom_send').at(-1)?.seq ?? -1;
     const answer = await this.sender.send(
       this.messageUrl(account.appid),
-      { toUserName: account.userName, fromUserName: openid, msgType: 'text', fields: [['Content', `${QUERY_AUTH_CODE_PREFIX}${authCode}`], ['MsgId', fakeMsgId()]] },
+      {
+        toUserName: account.userName,
+        fromUserName: openid,
+        msgType: 'text',
+        fields: [
+          ['Content', `${QUERY_AUTH_CODE_PREFIX}${authCode}`],
+          ['MsgId', fakeMsgId()],
+        ],
+      },
       waitMs,
     );
-    if (answer.status !== 200) return { case: name, appid: account.appid, passed: false, reason: answerProblem(answer) };
+    if (answer.status !== 200)
+      return { case: name, appid: account.appid, passed: false, reason: answerProblem(answer) };
     if (answer.body !== '') {
-      return { case: name, appid: account.appid, passed: false, reason: `expected an empty answer at once, got ${JSON.stringify((answer.body ?? '').slice(0, 60))}` };
+      return {
+        case: name,
+        appid: account.appid,
+        passed: false,
+        reason: `expected an empty answer at once, got ${JSON.stringify((answer.body ?? '').slice(0, 60))}`,
+      };
     }
     const expected = `${authCode}${API_REPLY_SUFFIX}`;
     const deadline = Date.now() + waitMs;
@@ -140,11 +200,26 @@ export class ReleaseTestPlayer {
       if (match) {
         const content = (match.params.text as { content?: unknown } | undefined)?.content;
         return content === expected
-          ? { case: name, appid: account.appid, passed: true, reason: `customer-service message "${expected}" received` }
-          : { case: name, appid: account.appid, passed: false, reason: `customer-service message content ${JSON.stringify(content)}, expected ${JSON.stringify(expected)}` };
+          ? {
+              case: name,
+              appid: account.appid,
+              passed: true,
+              reason: `customer-service message "${expected}" received`,
+            }
+          : {
+              case: name,
+              appid: account.appid,
+              passed: false,
+              reason: `customer-service message content ${JSON.stringify(content)}, expected ${JSON.stringify(expected)}`,
+            };
       }
       if (Date.now() >= deadline) {
-        return { case: name, appid: account.appid, passed: false, reason: `no customer-service message to the test user within ${waitMs} ms` };
+        return {
+          case: name,
+          appid: account.appid,
+          passed: false,
+          reason: `no customer-service message to the test user within ${waitMs} ms`,
+        };
       }
       await sleep(50);
     }
@@ -160,9 +235,11 @@ function answerProblem(answer: MessageAnswer): string {
 function replyProblem(answer: MessageAnswer, expected: Record<string, string>): string | undefined {
   if (answer.status !== 200) return answerProblem(answer);
   if (answer.replyError) return `the reply is not a valid encrypted reply: ${answer.replyError}`;
-  if (!answer.reply) return `expected an encrypted passive reply, got ${JSON.stringify((answer.body ?? '').slice(0, 60))}`;
+  if (!answer.reply)
+    return `expected an encrypted passive reply, got ${JSON.stringify((answer.body ?? '').slice(0, 60))}`;
   for (const [name, value] of Object.entries(expected)) {
-    if (answer.reply[name] !== value) return `reply ${name} is ${JSON.stringify(answer.reply[name])}, expected ${JSON.stringify(value)}`;
+    if (answer.reply[name] !== value)
+      return `reply ${name} is ${JSON.stringify(answer.reply[name])}, expected ${JSON.stringify(value)}`;
   }
   return undefined;
 }

@@ -14,7 +14,12 @@ import { createLogger, type Logger } from '../logger';
 import { createRedis, waitUntilReady } from '../store/redis';
 import { DEMO_CREDENTIALS } from './cli';
 import { createEmulator, type Emulator } from './emulator';
-import { readSandboxSettings, SANDBOX_KEY_PREFIX, SandboxSettingsError, type SandboxSettings } from './sandbox-settings';
+import {
+  readSandboxSettings,
+  SANDBOX_KEY_PREFIX,
+  SandboxSettingsError,
+  type SandboxSettings,
+} from './sandbox-settings';
 import { findRedisServer, startThrowawayRedis, type ThrowawayRedis } from './throwaway-redis';
 
 const DEMO_INTERNAL_API_TOKEN = 'sandbox-internal-api-token-0123456789';
@@ -25,15 +30,23 @@ const PUBLIC_HOST = 'localhost';
 class SandboxStartError extends Error {}
 
 type Storage =
-  | { kind: 'external'; url: string }
-  | { kind: 'throwaway'; url: string; server: ThrowawayRedis }
-  | { kind: 'memory' };
+  { kind: 'external'; url: string } | { kind: 'throwaway'; url: string; server: ThrowawayRedis } | { kind: 'memory' };
 
-async function listenOn(server: ReturnType<typeof createHttpServer>, port: number, host: string | undefined, variable: string, hint: string): Promise<number> {
+async function listenOn(
+  server: ReturnType<typeof createHttpServer>,
+  port: number,
+  host: string | undefined,
+  variable: string,
+  hint: string,
+): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
-        reject(new SandboxStartError(`port ${port} is ${err.code === 'EADDRINUSE' ? 'already in use' : 'not allowed'}: set ${variable} to a free port${hint}`));
+        reject(
+          new SandboxStartError(
+            `port ${port} is ${err.code === 'EADDRINUSE' ? 'already in use' : 'not allowed'}: set ${variable} to a free port${hint}`,
+          ),
+        );
       } else reject(err);
     });
     server.listen(port, host, () => resolve());
@@ -46,7 +59,10 @@ async function chooseStorage(settings: SandboxSettings): Promise<Storage> {
     const probe = createRedis(settings.redisUrl, createLogger('silent'));
     const answers = await waitUntilReady(probe, 3000);
     probe.disconnect();
-    if (!answers) throw new SandboxStartError('no Redis answers at SANDBOX_REDIS_URL: start it, or unset SANDBOX_REDIS_URL to let the sandbox run its own');
+    if (!answers)
+      throw new SandboxStartError(
+        'no Redis answers at SANDBOX_REDIS_URL: start it, or unset SANDBOX_REDIS_URL to let the sandbox run its own',
+      );
     return { kind: 'external', url: settings.redisUrl };
   }
   const binary = findRedisServer();
@@ -55,7 +71,9 @@ async function chooseStorage(settings: SandboxSettings): Promise<Storage> {
     return { kind: 'throwaway', url: server.url, server };
   }
   if (settings.production) {
-    throw new SandboxStartError('no redis-server found and in-memory storage is refused when NODE_ENV=production: set SANDBOX_REDIS_URL');
+    throw new SandboxStartError(
+      'no redis-server found and in-memory storage is refused when NODE_ENV=production: set SANDBOX_REDIS_URL',
+    );
   }
   return { kind: 'memory' };
 }
@@ -99,7 +117,12 @@ function sandboxConfig(settings: SandboxSettings, emulatorUrl: string, redisUrl:
 }
 
 /** The ticket the emulator pushes at start: the refresher must not start before it is stored, or it asks for one. */
-async function waitForFirstTicket(container: Container, emulator: Emulator, intervalMs: number, logger: Logger): Promise<void> {
+async function waitForFirstTicket(
+  container: Container,
+  emulator: Emulator,
+  intervalMs: number,
+  logger: Logger,
+): Promise<void> {
   if (intervalMs === 0) await emulator.pushTicket(); // no periodic pushes: the first one is ours to send
   const deadline = Date.now() + 15_000;
   while (!(await container.ticketStore.get().catch(() => undefined))) {
@@ -149,7 +172,9 @@ async function main(): Promise<void> {
   } catch (err) {
     server.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SandboxStartError(`port ${settings.emulatorPort} is already in use: set SANDBOX_EMULATOR_PORT to a free port, or unset it to pick one`);
+      throw new SandboxStartError(
+        `port ${settings.emulatorPort} is already in use: set SANDBOX_EMULATOR_PORT to a free port, or unset it to pick one`,
+      );
     }
     throw err;
   }
@@ -211,7 +236,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof SandboxStartError || err instanceof SandboxSettingsError ? err.message : `failed to start: ${(err as Error).message}`;
+  const message =
+    err instanceof SandboxStartError || err instanceof SandboxSettingsError
+      ? err.message
+      : `failed to start: ${(err as Error).message}`;
   process.stderr.write(`sandbox: ${message}\n`);
   process.exit(1);
 });

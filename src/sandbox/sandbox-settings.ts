@@ -25,7 +25,8 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65535) throw new SandboxSettingsError(`${name} must be a port number 0..65535, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || value > 65535)
+    throw new SandboxSettingsError(`${name} must be a port number 0..65535, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -36,10 +37,13 @@ export function readSandboxSettings(env: NodeJS.ProcessEnv): SandboxSettings {
   }
   const interval = env.SANDBOX_TICKET_INTERVAL_MS;
   if (interval !== undefined && interval !== '' && !/^\d+$/.test(interval)) {
-    throw new SandboxSettingsError(`SANDBOX_TICKET_INTERVAL_MS must be a non-negative integer, got ${JSON.stringify(interval)}`);
+    throw new SandboxSettingsError(
+      `SANDBOX_TICKET_INTERVAL_MS must be a non-negative integer, got ${JSON.stringify(interval)}`,
+    );
   }
   const servicePort = port(env, 'PORT', 3000);
-  if (servicePort === 0) throw new SandboxSettingsError('PORT must name a port (the printed URLs and the registered domain use it), got 0');
+  if (servicePort === 0)
+    throw new SandboxSettingsError('PORT must name a port (the printed URLs and the registered domain use it), got 0');
   return {
     port: servicePort,
     emulatorPort: port(env, 'SANDBOX_EMULATOR_PORT', 0),

@@ -21,9 +21,7 @@ export interface TokenRecord {
   invalidated?: boolean;
 }
 
-export type TokenCheck =
-  | { ok: true; record: TokenRecord }
-  | { ok: false; errcode: 40001 | 40014 | 42001 };
+export type TokenCheck = { ok: true; record: TokenRecord } | { ok: false; errcode: 40001 | 40014 | 42001 };
 
 // Real tokens look like `87_Ab…` (a two-digit generation, `_`, then ~130 url-safe characters). Anything without
 // that shape is "malformed" (40014) rather than "unknown" (40001), like WeChat distinguishes them.

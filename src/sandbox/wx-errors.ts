@@ -48,7 +48,9 @@ export class WxApiError extends Error {
 
 /** rid values look like `6650c5b2-1a2b3c4d-5e6f7a8b`: a hex timestamp and two random words. */
 function rid(nowMs: number): string {
-  const seconds = Math.floor(nowMs / 1000).toString(16).padStart(8, '0');
+  const seconds = Math.floor(nowMs / 1000)
+    .toString(16)
+    .padStart(8, '0');
   return `${seconds}-${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`;
 }
 

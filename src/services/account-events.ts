@@ -68,7 +68,12 @@ export class AccountEvents {
         // A retryable failure is completed by WeChat's re-send: nothing to tell anyone yet.
         if (pending.retryable) return inner.savePending(pending, ttlSeconds);
         const body: EventBody = { type: 'authorization_failed', info_type: pending.infoType, reason: pending.error };
-        return record(pending.appid, body, (outbox) => inner.savePending(pending, ttlSeconds, outbox), () => true);
+        return record(
+          pending.appid,
+          body,
+          (outbox) => inner.savePending(pending, ttlSeconds, outbox),
+          () => true,
+        );
       },
     };
   }
@@ -77,10 +82,20 @@ export class AccountEvents {
    * Writes `body` as an event with the state change `write` makes (`made` tells whether it made it).
    * The event's member of the unpublished set comes first, so a crash at any later point is found.
    */
-  async record<T>(appid: string, body: EventBody, write: (outbox: OutboxWrite) => Promise<T>, made: (result: T) => boolean): Promise<T> {
+  async record<T>(
+    appid: string,
+    body: EventBody,
+    write: (outbox: OutboxWrite) => Promise<T>,
+    made: (result: T) => boolean,
+  ): Promise<T> {
     const { stream, clock } = this.deps;
     const occurredAt = clock.now();
-    const event = { event_id: newEventId(occurredAt, randomBytes), authorizer_appid: appid, occurred_at: occurredAt, ...body } as AccountEvent;
+    const event = {
+      event_id: newEventId(occurredAt, randomBytes),
+      authorizer_appid: appid,
+      occurred_at: occurredAt,
+      ...body,
+    } as AccountEvent;
     await stream.reserve(appid, event.event_id);
     // A failed write may still have been applied (a timeout): the member stays for the sweep to decide.
     const result = await write({ eventId: event.event_id, json: JSON.stringify(event) });
@@ -119,7 +134,10 @@ export class AccountEvents {
       return events;
     } catch (err) {
       // The state change is stored and its event is safe in the outbox: the sweep appends it later.
-      this.deps.logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'event kept in the outbox; the sweep will append it to the stream');
+      this.deps.logger.warn(
+        { authorizerAppid: appid, err: { message: (err as Error).message } },
+        'event kept in the outbox; the sweep will append it to the stream',
+      );
       return [];
     }
   }
@@ -144,19 +162,39 @@ class EventedAuthorizerStore implements AuthorizerStore {
     // Whatever InfoType (or the admin's redirect) brought it: an account that was authorized is updating.
     const body: EventBody =
       before?.status === 'authorized'
-        ? { type: 'updateauthorized', permissions_before: permissionIds(before.funcInfo), permissions_after: permissionIds(a.funcInfo) }
+        ? {
+            type: 'updateauthorized',
+            permissions_before: permissionIds(before.funcInfo),
+            permissions_after: permissionIds(a.funcInfo),
+          }
         : { type: 'authorized', permissions: permissionIds(a.funcInfo) };
     // An event older than the one the account last applied changes nothing, and is no event either.
-    return this.events.record(a.appid, body, (outbox) => this.inner.saveAuthorization(a, outbox), (written) => written);
+    return this.events.record(
+      a.appid,
+      body,
+      (outbox) => this.inner.saveAuthorization(a, outbox),
+      (written) => written,
+    );
   }
 
   async markUnauthorized(appid: string, eventTime?: number): Promise<boolean> {
     // A re-sent or repeated revocation changes nothing, so it is no event.
-    if ((await this.inner.getTokenState(appid))?.status === 'unauthorized') return this.inner.markUnauthorized(appid, eventTime);
-    return this.events.record(appid, { type: 'unauthorized' }, (outbox) => this.inner.markUnauthorized(appid, eventTime, outbox), (written) => written);
+    if ((await this.inner.getTokenState(appid))?.status === 'unauthorized')
+      return this.inner.markUnauthorized(appid, eventTime);
+    return this.events.record(
+      appid,
+      { type: 'unauthorized' },
+      (outbox) => this.inner.markUnauthorized(appid, eventTime, outbox),
+      (written) => written,
+    );
   }
 
-  markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, errcode?: number): Promise<boolean> {
+  markReauthorizationRequired(
+    appid: string,
+    reason: string,
+    failedRefreshToken?: string,
+    errcode?: number,
+  ): Promise<boolean> {
     const body: EventBody = { type: 'reauthorization_required', errcode: errcode ?? null };
     return this.events.record(
       appid,
@@ -175,7 +213,13 @@ class EventedAuthorizerStore implements AuthorizerStore {
     );
   }
 
-  saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
+  saveAccessToken(
+    appid: string,
+    accessToken: string,
+    expiresAt: number,
+    rotatedRefreshToken?: string,
+    fence?: Fence,
+  ): Promise<boolean> {
     return this.inner.saveAccessToken(appid, accessToken, expiresAt, rotatedRefreshToken, fence);
   }
   dropAccessToken(appid: string): Promise<void> {

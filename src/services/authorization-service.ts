@@ -109,7 +109,11 @@ export class AuthorizationService implements AuthorizationEffects {
   /** The admin's redirect: exchange (or find already exchanged) and describe the account. */
   async completeFromCallback(authCode: string): Promise<AuthorizedAccount> {
     // The redirect's event time is its arrival: WeChat's push of the same authorization carries about the same.
-    const { appid } = await this.exchangeOnce(authCode, Math.floor(this.deps.clock.now() / 1000), async () => undefined);
+    const { appid } = await this.exchangeOnce(
+      authCode,
+      Math.floor(this.deps.clock.now() / 1000),
+      async () => undefined,
+    );
     const record = await this.deps.authorizers.get(appid);
     return {
       appid,
@@ -131,7 +135,9 @@ export class AuthorizationService implements AuthorizationEffects {
       authType: choice.authType ?? 3,
       bizAppId: choice.bizAppid,
     };
-    return choice.mobile ? buildMobileAuthorizationUrl(pages.mobilePageUrl, params) : buildPcAuthorizationUrl(pages.pcPageUrl, params);
+    return choice.mobile
+      ? buildMobileAuthorizationUrl(pages.mobilePageUrl, params)
+      : buildPcAuthorizationUrl(pages.pcPageUrl, params);
   }
 
   /** api_create_preauthcode: a new code on every call. */
@@ -141,7 +147,10 @@ export class AuthorizationService implements AuthorizationEffects {
   }
 
   /** api_query_auth, then the account is stored as authorized (hash, token and schedule together). */
-  async exchangeAuthCode(authCode: string, eventTime = Math.floor(this.deps.clock.now() / 1000)): Promise<AuthorizationSummary> {
+  async exchangeAuthCode(
+    authCode: string,
+    eventTime = Math.floor(this.deps.clock.now() / 1000),
+  ): Promise<AuthorizationSummary> {
     const authorizedAt = this.deps.clock.now();
     const auth = await this.deps.tokenService.withComponentToken((token) => this.deps.api.queryAuth(token, authCode));
     const applied = await this.deps.authorizers.saveAuthorization({
@@ -155,11 +164,18 @@ export class AuthorizationService implements AuthorizationEffects {
     });
     const hasApiAccess = !!auth.authorizerRefreshToken;
     if (!applied) {
-      this.deps.logger.info({ authorizerAppid: auth.authorizerAppId, eventTime }, 'authorization older than the account\'s last applied event; not stored');
+      this.deps.logger.info(
+        { authorizerAppid: auth.authorizerAppId, eventTime },
+        "authorization older than the account's last applied event; not stored",
+      );
       return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess, applied };
     }
     this.deps.logger.info(
-      { authorizerAppid: auth.authorizerAppId, permissionSets: auth.funcInfo.map((f) => f.funcscope_category?.id), hasApiAccess },
+      {
+        authorizerAppid: auth.authorizerAppId,
+        permissionSets: auth.funcInfo.map((f) => f.funcscope_category?.id),
+        hasApiAccess,
+      },
       'authorizer authorized the platform',
     );
     return { authorizerAppId: auth.authorizerAppId, funcInfo: auth.funcInfo, hasApiAccess, applied };
@@ -167,7 +183,9 @@ export class AuthorizationService implements AuthorizationEffects {
 
   /** api_get_authorizer_info; the name and kind are stored on the account's hash. */
   async fetchAccountInfo(appid: string): Promise<AuthorizerAccountInfo> {
-    const info = await this.deps.tokenService.withComponentToken((token) => this.deps.api.getAuthorizerInfo(token, appid));
+    const info = await this.deps.tokenService.withComponentToken((token) =>
+      this.deps.api.getAuthorizerInfo(token, appid),
+    );
     await this.deps.authorizers.saveAccountInfo(appid, info);
     return info;
   }
@@ -213,9 +231,13 @@ export class AuthorizationService implements AuthorizationEffects {
     });
     try {
       const outcome = await Promise.race([this.fetchAccountInfo(appid).then(() => 'ok' as const), timeout]);
-      if (outcome === 'timeout') this.deps.logger.warn({ authorizerAppid: appid }, 'account info not fetched in time; the name shows later');
+      if (outcome === 'timeout')
+        this.deps.logger.warn({ authorizerAppid: appid }, 'account info not fetched in time; the name shows later');
     } catch (err) {
-      this.deps.logger.warn({ authorizerAppid: appid, err }, 'could not fetch account info (name, kind); authorization kept');
+      this.deps.logger.warn(
+        { authorizerAppid: appid, err },
+        'could not fetch account info (name, kind); authorization kept',
+      );
     } finally {
       clearTimeout(timer);
     }

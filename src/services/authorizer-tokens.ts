@@ -71,7 +71,10 @@ export class AuthorizerTokens {
     const cached = authorized(appid, await this.readTokenState(appid)).accessToken;
     const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
     if (isGood(cached)) return toCurrentToken(cached, clock);
-    return toCurrentToken(await this.deps.coordinator.run(this.planUnless(appid, `within:${minRemainingMs}`, isGood)), clock);
+    return toCurrentToken(
+      await this.deps.coordinator.run(this.planUnless(appid, `within:${minRemainingMs}`, isGood)),
+      clock,
+    );
   }
 
   /** Compare-and-refresh: refreshes only if `rejected` is still the account's stored token. */
@@ -79,7 +82,10 @@ export class AuthorizerTokens {
     const { clock, marginMs } = this.deps;
     const isGood = (t: StoredToken | undefined): t is StoredToken =>
       !!t && t.token !== rejected && t.expiresAt - clock.now() > marginMs;
-    return toCurrentToken(await this.deps.coordinator.run(this.planUnless(appid, `replace:${rejected}`, isGood)), clock);
+    return toCurrentToken(
+      await this.deps.coordinator.run(this.planUnless(appid, `replace:${rejected}`, isGood)),
+      clock,
+    );
   }
 
   private readTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
@@ -87,7 +93,11 @@ export class AuthorizerTokens {
   }
 
   /** A refresh of the account's token unless `isGood` says the stored one will do. */
-  private planUnless(appid: string, purpose: string, isGood: (t: StoredToken | undefined) => t is StoredToken): RefreshPlan {
+  private planUnless(
+    appid: string,
+    purpose: string,
+    isGood: (t: StoredToken | undefined) => t is StoredToken,
+  ): RefreshPlan {
     let record: AuthorizerRecord | undefined;
     return {
       kind: 'authorizer',
@@ -119,16 +129,27 @@ export class AuthorizerTokens {
       throw err;
     }
     const expiresAt = startedAt + issued.expiresIn * 1000;
-    const rotated = issued.authorizerRefreshToken && issued.authorizerRefreshToken !== refreshToken ? issued.authorizerRefreshToken : undefined;
+    const rotated =
+      issued.authorizerRefreshToken && issued.authorizerRefreshToken !== refreshToken
+        ? issued.authorizerRefreshToken
+        : undefined;
     // Stored in one transaction with the rotated refresh token; refused if the account revoked meanwhile.
     if (!(await store.saveAccessToken(appid, issued.token, expiresAt, rotated, fence))) {
       throw new AuthorizerNotAuthorizedError(appid, (await store.get(appid))?.status ?? 'unknown');
     }
-    logger.info({ authorizerAppid: appid, expiresIn: issued.expiresIn, refreshTokenRotated: !!rotated }, 'authorizer_access_token refreshed');
+    logger.info(
+      { authorizerAppid: appid, expiresIn: issued.expiresIn, refreshTokenRotated: !!rotated },
+      'authorizer_access_token refreshed',
+    );
     return { token: issued.token, expiresAt };
   }
 
-  private async requireReauthorization(appid: string, errcode: number | undefined, reason: string, failedRefreshToken: string | undefined): Promise<never> {
+  private async requireReauthorization(
+    appid: string,
+    errcode: number | undefined,
+    reason: string,
+    failedRefreshToken: string | undefined,
+  ): Promise<never> {
     const marked = await this.deps.store.markReauthorizationRequired(appid, reason, failedRefreshToken, errcode);
     if (marked) {
       // The line an operator searches for: the account's admin must open the authorization page again.

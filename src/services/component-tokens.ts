@@ -110,7 +110,10 @@ export class ComponentTokens {
       return await call(token);
     } catch (err) {
       if (!isTokenRejected(err)) throw err;
-      this.deps.logger.warn({ errcode: (err as { errcode: number }).errcode }, 'component_access_token rejected by WeChat; refreshing and replaying once');
+      this.deps.logger.warn(
+        { errcode: (err as { errcode: number }).errcode },
+        'component_access_token rejected by WeChat; refreshing and replaying once',
+      );
       const replacement = await this.invalidate(token);
       return call(replacement.token);
     }

@@ -9,7 +9,9 @@ export type LoginOutcome =
   | { readonly kind: 'rate_limited'; readonly retryAfterMs: number };
 
 /** An unknown user name costs the same scrypt work as a known one, so timing does not tell names apart. */
-const DECOY_HASH = parsePasswordHash(`scrypt.32768.8.1.${randomBytes(16).toString('base64url')}.${randomBytes(32).toString('base64url')}`) as PasswordHash;
+const DECOY_HASH = parsePasswordHash(
+  `scrypt.32768.8.1.${randomBytes(16).toString('base64url')}.${randomBytes(32).toString('base64url')}`,
+) as PasswordHash;
 
 /**
  * Operators' sign-in: the CONSOLE_USERS list (scrypt hashes), attempts limited per IP and per user name
@@ -30,7 +32,10 @@ export class ConsoleAuth {
     const waits = await Promise.all([limits.take('ip', ip), limits.take('user', userKey)]);
     const retryAfterMs = Math.max(...waits);
     if (retryAfterMs > 0) {
-      logger.warn({ audit: true, operator: name.slice(0, 64), ip, action: 'login_rate_limited' }, 'console: login attempts over the limit');
+      logger.warn(
+        { audit: true, operator: name.slice(0, 64), ip, action: 'login_rate_limited' },
+        'console: login attempts over the limit',
+      );
       return { kind: 'rate_limited', retryAfterMs };
     }
     const hash = users.get(name);

@@ -117,17 +117,29 @@ export class ConsoleService {
   async listAccounts(query: { text?: string; page?: number }): Promise<AccountList> {
     const text = (query.text ?? '').trim().slice(0, MAX_SEARCH_LENGTH);
     const requested = Number.isInteger(query.page) && (query.page ?? 0) > 0 ? (query.page as number) : 1;
-    let result = await this.deps.authorizers.search({ text, offset: (requested - 1) * ACCOUNTS_PER_PAGE, limit: ACCOUNTS_PER_PAGE });
+    let result = await this.deps.authorizers.search({
+      text,
+      offset: (requested - 1) * ACCOUNTS_PER_PAGE,
+      limit: ACCOUNTS_PER_PAGE,
+    });
     const pages = Math.max(1, Math.ceil(result.total / ACCOUNTS_PER_PAGE));
     const page = Math.min(requested, pages);
-    if (page !== requested) result = await this.deps.authorizers.search({ text, offset: (page - 1) * ACCOUNTS_PER_PAGE, limit: ACCOUNTS_PER_PAGE });
+    if (page !== requested)
+      result = await this.deps.authorizers.search({
+        text,
+        offset: (page - 1) * ACCOUNTS_PER_PAGE,
+        limit: ACCOUNTS_PER_PAGE,
+      });
     return { text, page, pages, total: result.total, rows: result.records.map((r) => this.row(r)) };
   }
 
   async account(appid: string): Promise<AccountDetail | undefined> {
     const record = await this.deps.authorizers.get(appid);
     if (!record) return undefined;
-    const [pending, history] = await Promise.all([this.deps.pending.getPending(appid), this.deps.events?.accountHistory(appid, HISTORY_LIMIT)]);
+    const [pending, history] = await Promise.all([
+      this.deps.pending.getPending(appid),
+      this.deps.events?.accountHistory(appid, HISTORY_LIMIT),
+    ]);
     return {
       ...this.row(record),
       principalName: record.principalName,
@@ -162,7 +174,12 @@ export class ConsoleService {
   async runRecovery(operator: string): Promise<RecoveryReport> {
     this.audit(operator, 'recovery_started', {});
     const report = await this.deps.recovery.run();
-    this.audit(operator, 'recovery_finished', { listed: report.listed, restored: report.restored, verified: report.verified, failures: report.failures.length });
+    this.audit(operator, 'recovery_finished', {
+      listed: report.listed,
+      restored: report.restored,
+      verified: report.verified,
+      failures: report.failures.length,
+    });
     return report;
   }
 

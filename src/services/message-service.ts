@@ -4,14 +4,21 @@ import type { Logger } from '../logger';
 import type { MessageStream, ReceivedMessage } from '../store/message-stream';
 import type { PushDedupStore } from '../store/push-dedup-store';
 import { MsgCryptCode, MsgCryptError, verifySignature, type MsgCrypt } from '../wechat/crypto';
-import { messageIdOf, readInboundMessage, readMessageEnvelope, XmlFormatError, type InboundMessage } from '../wechat/message-xml';
+import {
+  messageIdOf,
+  readInboundMessage,
+  readMessageEnvelope,
+  XmlFormatError,
+  type InboundMessage,
+} from '../wechat/message-xml';
 import { APPID_RULE, isAppId } from '../wechat/identifiers';
 import { buildEncryptedReplyXml, buildTextReplyXml } from '../wechat/passive-reply';
 import { releaseTestAccount, releaseTestCase, type ReleaseTestCase } from '../wechat/release-test';
 import { withDeadline } from '../deadline';
 
 /** What WeChat gets back: `success` (nothing to say), an empty body (release test: "reply comes later"), or a reply. */
-export type MessageAnswer = { readonly kind: 'success' } | { readonly kind: 'empty' } | { readonly kind: 'reply'; readonly xml: string };
+export type MessageAnswer =
+  { readonly kind: 'success' } | { readonly kind: 'empty' } | { readonly kind: 'reply'; readonly xml: string };
 
 /** handled: stored or answered; duplicate: a re-send; rejected: 4xx; failed: 5xx. */
 export type MessageDisposition = 'stored' | 'release_test' | 'duplicate' | 'rejected' | 'failed';
@@ -63,7 +70,6 @@ export const MESSAGE_SERVICE_DEFAULTS: Readonly<MessageServiceOptions> = Object.
 /** How long the forward URL may take to answer (WeChat waits 5 s for the whole answer). */
 const FORWARD_WAIT_MS = 4000;
 
-
 /**
  * The message-and-event URL (消息与事件接收URL, `/:appid/callback`): WeChat's encrypted messages for every authorized
  * account. Signature first (constant time), then decryption, then: WeChat's release-test cases for its test accounts,
@@ -85,13 +91,18 @@ export class MessageService {
     const startedAt = Date.now();
     let msgType: string | undefined;
     try {
-      if (!isAppId(pathAppid)) throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
+      if (!isAppId(pathAppid))
+        throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
       const params = readParams(query);
       const envelope = readEnvelope(body);
       const plaintext = this.open(params, envelope.encrypt);
       const message = readMessage(plaintext);
       msgType = message.msgType;
-      return await withDeadline(this.answer(pathAppid, envelope.toUserName, message, plaintext, params, startedAt), this.deadlineMs, () => new MessageDeadlineError(this.deadlineMs));
+      return await withDeadline(
+        this.answer(pathAppid, envelope.toUserName, message, plaintext, params, startedAt),
+        this.deadlineMs,
+        () => new MessageDeadlineError(this.deadlineMs),
+      );
     } catch (err) {
       this.deps.onMessage?.(err instanceof AppError && err.httpStatus < 500 ? 'rejected' : 'failed', { msgType });
       throw err;
@@ -103,13 +114,19 @@ export class MessageService {
    * and the answer is `echostr` as sent.
    */
   verifyUrl(pathAppid: string, query: Record<string, unknown>): string {
-    if (!isAppId(pathAppid)) throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
+    if (!isAppId(pathAppid))
+      throw new BadRequestError(`the path must carry an authorizer appid (${APPID_RULE}): /<appid>/callback`);
     for (const name of ['signature', 'timestamp', 'nonce', 'echostr'] as const) {
       const value = query[name];
-      if (typeof value !== 'string' || value === '') throw new BadRequestError(`query parameter ${name} is required (once)`);
+      if (typeof value !== 'string' || value === '')
+        throw new BadRequestError(`query parameter ${name} is required (once)`);
     }
-    const { signature, timestamp, nonce, echostr } = query as Record<'signature' | 'timestamp' | 'nonce' | 'echostr', string>;
-    if (!verifySignature(this.deps.token, timestamp, nonce, signature)) throw new InvalidSignatureError('signature does not match');
+    const { signature, timestamp, nonce, echostr } = query as Record<
+      'signature' | 'timestamp' | 'nonce' | 'echostr',
+      string
+    >;
+    if (!verifySignature(this.deps.token, timestamp, nonce, signature))
+      throw new InvalidSignatureError('signature does not match');
     return echostr;
   }
 
@@ -127,7 +144,10 @@ export class MessageService {
     startedAt: number,
   ): Promise<MessageAnswer> {
     const { deps } = this;
-    const testCase = deps.releaseTest && releaseTestAccount(appid, toUserName ?? message.toUserName) ? releaseTestCase(message.fields) : undefined;
+    const testCase =
+      deps.releaseTest && releaseTestAccount(appid, toUserName ?? message.toUserName)
+        ? releaseTestCase(message.fields)
+        : undefined;
     if (testCase) return this.answerReleaseTest(appid, message, testCase, params);
 
     const dedupId = deps.dedupId(appid, messageIdOf(message));
@@ -152,7 +172,11 @@ export class MessageService {
       };
       await deps.stream.append(stored);
       await deps.dedup.markDone(dedupId);
-      if (!known) deps.logger.info({ authorizerAppid: appid, msgType: message.msgType }, 'message for an appid with no stored authorization; recorded');
+      if (!known)
+        deps.logger.info(
+          { authorizerAppid: appid, msgType: message.msgType },
+          'message for an appid with no stored authorization; recorded',
+        );
       deps.onMessage?.('stored', { known, msgType: message.msgType });
     } catch (err) {
       await deps.dedup.release(dedupId).catch(() => undefined);
@@ -170,7 +194,10 @@ export class MessageService {
     if (left <= 0) return { kind: 'success' };
     const result = await forward(stored, left);
     if ('error' in result) {
-      logger.warn({ authorizerAppid: stored.authorizerAppid, reason: result.error }, 'message forward failed; answered success (the stream keeps the message)');
+      logger.warn(
+        { authorizerAppid: stored.authorizerAppid, reason: result.error },
+        'message forward failed; answered success (the stream keeps the message)',
+      );
       return { kind: 'success' };
     }
     if (result.reply === undefined) return { kind: 'success' };
@@ -179,10 +206,18 @@ export class MessageService {
     return { kind: 'reply', xml: buildEncryptedReplyXml({ ...sealed, timestamp, nonce: params.nonce }) };
   }
 
-  private async answerReleaseTest(appid: string, message: InboundMessage, testCase: ReleaseTestCase, params: Params): Promise<MessageAnswer> {
+  private async answerReleaseTest(
+    appid: string,
+    message: InboundMessage,
+    testCase: ReleaseTestCase,
+    params: Params,
+  ): Promise<MessageAnswer> {
     const { deps } = this;
     deps.onMessage?.('release_test', { known: true, msgType: message.msgType });
-    deps.logger.info({ authorizerAppid: appid, releaseTestCase: testCase.kind }, 'release test (全网发布接入检测) message');
+    deps.logger.info(
+      { authorizerAppid: appid, releaseTestCase: testCase.kind },
+      'release test (全网发布接入检测) message',
+    );
     if (testCase.kind !== 'api') return { kind: 'reply', xml: this.textReply(message, testCase.reply, params) };
 
     // The API case: answer empty at once, then authorize with the code and send the customer-service message.
@@ -227,7 +262,8 @@ export class MessageService {
     } catch (err) {
       if (!(err instanceof MsgCryptError)) throw err;
       if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
-      if (err.code === MsgCryptCode.ValidateAppidError) throw new AppIdMismatchError('the ciphertext is addressed to another component appid');
+      if (err.code === MsgCryptCode.ValidateAppidError)
+        throw new AppIdMismatchError('the ciphertext is addressed to another component appid');
       throw new InvalidPushError(`cannot decrypt the message (${err.message})`, err.code);
     }
   }
@@ -243,15 +279,21 @@ interface Params {
 function readParams(query: MessageQuery): Params {
   for (const name of ['timestamp', 'nonce', 'msg_signature'] as const) {
     const value = query[name];
-    if (typeof value !== 'string' || value === '') throw new BadRequestError(`query parameter ${name} is required (once)`);
+    if (typeof value !== 'string' || value === '')
+      throw new BadRequestError(`query parameter ${name} is required (once)`);
   }
   // The platform's message URL is always in safe mode; a plain message here is not WeChat's.
   if (query.encrypt_type !== 'aes') throw new BadRequestError('query parameter encrypt_type must be aes');
-  return { timestamp: query.timestamp as string, nonce: query.nonce as string, msgSignature: query.msg_signature as string };
+  return {
+    timestamp: query.timestamp as string,
+    nonce: query.nonce as string,
+    msgSignature: query.msg_signature as string,
+  };
 }
 
 function readEnvelope(body: unknown) {
-  if (typeof body !== 'string' || body.trim() === '') throw new InvalidPushError("the body must be WeChat's <xml> envelope");
+  if (typeof body !== 'string' || body.trim() === '')
+    throw new InvalidPushError("the body must be WeChat's <xml> envelope");
   try {
     return readMessageEnvelope(body);
   } catch (err) {

@@ -87,7 +87,9 @@ export class PushService {
       const push = this.parse(message);
       infoType = push.infoType === 'unknown' ? push.rawInfoType : push.infoType;
       this.checkAge(Number(params.timestamp));
-      const pushId = createHash('sha1').update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`).digest('hex');
+      const pushId = createHash('sha1')
+        .update(`${params.msgSignature}:${params.timestamp}:${params.nonce}`)
+        .digest('hex');
       const outcome = await this.applyOnce(pushId, push);
       this.deps.onPush?.(infoType, outcome.duplicate ? 'duplicate' : 'handled');
       return outcome;
@@ -103,7 +105,8 @@ export class PushService {
     } catch (err) {
       if (!(err instanceof MsgCryptError)) throw err;
       if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
-      if (err.code === MsgCryptCode.ValidateAppidError) throw new AppIdMismatchError('the ciphertext is addressed to another appid');
+      if (err.code === MsgCryptCode.ValidateAppidError)
+        throw new AppIdMismatchError('the ciphertext is addressed to another appid');
       throw new InvalidPushError(`cannot decrypt the push (${err.message})`, err.code);
     }
   }
@@ -128,7 +131,10 @@ export class PushService {
     const max = this.deps.maxAgeSeconds;
     const skew = Math.floor(this.deps.clock.now() / 1000) - timestamp;
     if (skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s old (PUSH_MAX_AGE_SECONDS)`);
-    if (-skew > max) throw new BadRequestError(`the push's timestamp is more than ${max} s ahead of this server's clock (PUSH_MAX_AGE_SECONDS)`);
+    if (-skew > max)
+      throw new BadRequestError(
+        `the push's timestamp is more than ${max} s ahead of this server's clock (PUSH_MAX_AGE_SECONDS)`,
+      );
   }
 
   /** A push accepted at its window's far end (timestamp max s ahead) is still remembered when it is max s old. */
@@ -168,7 +174,8 @@ export class PushService {
       }
       case 'authorized':
       case 'updateauthorized':
-        if (!(await this.deps.authorizations.completeFromPush(push))) ignored("authorization event older than the account's last applied event");
+        if (!(await this.deps.authorizations.completeFromPush(push)))
+          ignored("authorization event older than the account's last applied event");
         return;
       case 'unauthorized':
         if (await this.deps.authorizations.revoke(push.authorizerAppid, push.createTime)) {
@@ -219,7 +226,7 @@ function readParams(query: RawPushQuery): Params {
 }
 
 function readEncrypt(envelope: unknown): string {
-  if (!envelope || typeof envelope !== 'object') throw new InvalidPushError('the body must be WeChat\'s <xml> envelope');
+  if (!envelope || typeof envelope !== 'object') throw new InvalidPushError("the body must be WeChat's <xml> envelope");
   let encrypt: string | undefined;
   try {
     encrypt = textOf(envelope as XmlFields, 'Encrypt');

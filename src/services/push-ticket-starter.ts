@@ -11,7 +11,12 @@ import type { ComponentApi } from '../wechat/component-api';
  */
 export class PushTicketStarter {
   constructor(
-    private readonly deps: { readonly api: ComponentApi; readonly locks: Locks; readonly keys: Keys; readonly logger: Logger },
+    private readonly deps: {
+      readonly api: ComponentApi;
+      readonly locks: Locks;
+      readonly keys: Keys;
+      readonly logger: Logger;
+    },
     private readonly minIntervalMs = 60 * 60 * 1000,
   ) {}
 
@@ -28,7 +33,10 @@ export class PushTicketStarter {
       );
       return true;
     } catch (err) {
-      logger.error({ err: { message: (err as Error).message } }, 'api_start_push_ticket failed; will ask again after the guard interval');
+      logger.error(
+        { err: { message: (err as Error).message } },
+        'api_start_push_ticket failed; will ask again after the guard interval',
+      );
       return false;
     }
   }

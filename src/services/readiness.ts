@@ -51,19 +51,33 @@ export class ReadinessService {
     const store = this.deps.storage.kind;
     const redis = await this.deps.storage.ping();
     if (!redis.ok) {
-      return { ready: false, store, checks: { redis: { ok: false, reason: `redis unreachable: ${redis.reason}` } }, warnings: ['Redis is unreachable'] };
+      return {
+        ready: false,
+        store,
+        checks: { redis: { ok: false, reason: `redis unreachable: ${redis.reason}` } },
+        warnings: ['Redis is unreachable'],
+      };
     }
     try {
       return await this.checkState();
     } catch (err) {
       // Redis answered PING but failed the reads: as unable to serve as if it were down.
-      return { ready: false, store, checks: { redis: { ok: false, reason: `redis read failed: ${(err as Error).message}` } }, warnings: ['Redis reads fail'] };
+      return {
+        ready: false,
+        store,
+        checks: { redis: { ok: false, reason: `redis read failed: ${(err as Error).message}` } },
+        warnings: ['Redis reads fail'],
+      };
     }
   }
 
   private async checkState(): Promise<ReadinessReport> {
     const { tickets, componentTokens, authorizers, clock } = this.deps;
-    const [ticket, token, counts] = await Promise.all([tickets.get(), componentTokens.get(), authorizers.countByStatus()]);
+    const [ticket, token, counts] = await Promise.all([
+      tickets.get(),
+      componentTokens.get(),
+      authorizers.countByStatus(),
+    ]);
     const now = clock.now();
     const ageMs = ticket?.receivedAt === undefined ? undefined : Math.max(0, now - ticket.receivedAt);
     const stale = ageMs === undefined ? null : ageMs > TICKET_STALE_AFTER_MS;
@@ -71,15 +85,19 @@ export class ReadinessService {
     const reauthorizationRequired = counts.reauthorization_required;
 
     const warnings: string[] = [];
-    if (!ticket) warnings.push('no component_verify_ticket stored: check the authorization-event URL, token and AES key');
+    if (!ticket)
+      warnings.push('no component_verify_ticket stored: check the authorization-event URL, token and AES key');
     else if (stale) warnings.push('no component_verify_ticket pushed for more than 20 minutes');
     if (expiresIn === 0) warnings.push('no valid component_access_token');
-    if (this.deps.refreshTokensEncrypted === false) warnings.push('refresh tokens are stored in plaintext: set TOKEN_ENCRYPTION_KEYS');
-    if (reauthorizationRequired > 0) warnings.push(`${reauthorizationRequired} account(s) must authorize the platform again`);
+    if (this.deps.refreshTokensEncrypted === false)
+      warnings.push('refresh tokens are stored in plaintext: set TOKEN_ENCRYPTION_KEYS');
+    if (reauthorizationRequired > 0)
+      warnings.push(`${reauthorizationRequired} account(s) must authorize the platform again`);
 
     const canServe = !!ticket || expiresIn > 0;
     const inGrace = Date.now() - this.startedAt < this.deps.startupGraceMs;
-    if (!canServe && inGrace) warnings.push('ready only for the startup grace period: no ticket and no component token yet');
+    if (!canServe && inGrace)
+      warnings.push('ready only for the startup grace period: no ticket and no component token yet');
     const store = this.deps.storage.kind;
     return {
       ready: canServe || inGrace,

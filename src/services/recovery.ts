@@ -68,7 +68,10 @@ export class RecoveryService {
         if (result.failure) report.failures.push({ appid: account.authorizerAppId, reason: result.failure });
       });
       const { failures, ...counts } = report;
-      logger[failures.length ? 'warn' : 'info']({ ...counts, stillFailing: failures.length }, 'recovery of refresh tokens finished');
+      logger[failures.length ? 'warn' : 'info'](
+        { ...counts, stillFailing: failures.length },
+        'recovery of refresh tokens finished',
+      );
       return report;
     } finally {
       await lease.release().catch(() => false);
@@ -80,16 +83,23 @@ export class RecoveryService {
     const all: ListedAccount[] = [];
     const pageSize = Math.min(MAX_PAGE_SIZE, this.deps.pageSize ?? MAX_PAGE_SIZE);
     for (;;) {
-      const page = await this.deps.tokenService.withComponentToken((token) => this.deps.api.getAuthorizerList(token, all.length, pageSize));
+      const page = await this.deps.tokenService.withComponentToken((token) =>
+        this.deps.api.getAuthorizerList(token, all.length, pageSize),
+      );
       all.push(...page.list);
       if (page.list.length === 0 || all.length >= page.totalCount) return all;
     }
   }
 
-  private async recover(account: ListedAccount, record: AuthorizerRecord | undefined, listedAt: number): Promise<AccountResult> {
+  private async recover(
+    account: ListedAccount,
+    record: AuthorizerRecord | undefined,
+    listedAt: number,
+  ): Promise<AccountResult> {
     const { authorizers, tokenService, logger } = this.deps;
     const appid = account.authorizerAppId;
-    if (!account.refreshToken) return failed('WeChat lists the account without a refresh_token; it must authorize again');
+    if (!account.refreshToken)
+      return failed('WeChat lists the account without a refresh_token; it must authorize again');
     // A lost hash also lost the account's name and permission sets: ask WeChat again (best effort).
     const info = record ? undefined : await this.accountInfo(appid);
     const outcome = await authorizers.restoreRefreshToken({
@@ -99,16 +109,23 @@ export class RecoveryService {
       funcInfo: info?.funcInfo ?? [],
       listedAt,
     });
-    if (outcome === 'known_bad') return failed('the refresh token WeChat lists already failed; the account must authorize again');
+    if (outcome === 'known_bad')
+      return failed('the refresh token WeChat lists already failed; the account must authorize again');
     // not_needed: fixed meanwhile (e.g. re-authorized); revoked_since: WeChat's list is already out of date.
     if (outcome !== 'restored') return { restored: false, verified: false };
     if (info) await authorizers.saveAccountInfo(appid, info);
-    logger.info({ authorizerAppid: appid, hadRecord: !!record }, 'recovery: refresh token restored from api_get_authorizer_list');
+    logger.info(
+      { authorizerAppid: appid, hadRecord: !!record },
+      'recovery: refresh token restored from api_get_authorizer_list',
+    );
     try {
       await tokenService.ensureAuthorizerAccessToken(appid, this.deps.marginMs);
       return { restored: true, verified: true };
     } catch (err) {
-      logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'recovery: restored refresh token did not work');
+      logger.warn(
+        { authorizerAppid: appid, err: { message: (err as Error).message } },
+        'recovery: restored refresh token did not work',
+      );
       return { restored: true, verified: false, failure: (err as Error).message };
     }
   }
@@ -117,7 +134,10 @@ export class RecoveryService {
     try {
       return await this.deps.tokenService.withComponentToken((token) => this.deps.api.getAuthorizerInfo(token, appid));
     } catch (err) {
-      this.deps.logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'recovery: account info not fetched; restoring without it');
+      this.deps.logger.warn(
+        { authorizerAppid: appid, err: { message: (err as Error).message } },
+        'recovery: account info not fetched; restoring without it',
+      );
       return undefined;
     }
   }

@@ -103,7 +103,10 @@ export class RefreshCoordinator {
     // Already running (a herd inside the margin): nothing to add, and its outcome is logged once.
     if (this.flights.has(plan.flightKey)) return;
     const running = this.run(plan).catch((err: unknown) => {
-      this.logger.warn({ kind: plan.kind, err: { message: (err as Error).message } }, 'background token refresh failed; the cached token is still served');
+      this.logger.warn(
+        { kind: plan.kind, err: { message: (err as Error).message } },
+        'background token refresh failed; the cached token is still served',
+      );
     });
     this.background.add(running);
     void running.finally(() => this.background.delete(running));
@@ -117,7 +120,10 @@ export class RefreshCoordinator {
   private async lockOrWait(plan: RefreshPlan): Promise<StoredToken> {
     const started = performance.now();
     const waited = () => performance.now() - started;
-    const done = await pollUntil(() => this.tryOnce(plan), { timeoutMs: this.timing.waitMs, backoff: REFRESH_COORDINATOR_DEFAULTS.poll });
+    const done = await pollUntil(() => this.tryOnce(plan), {
+      timeoutMs: this.timing.waitMs,
+      backoff: REFRESH_COORDINATOR_DEFAULTS.poll,
+    });
     if (done) {
       this.observer.onLockWait?.(plan.kind, done.how, waited());
       return done.token;
@@ -142,7 +148,10 @@ export class RefreshCoordinator {
         return { token: await this.refresh(plan, lease.fence), how: 'acquired' };
       } catch (err) {
         if (!(err instanceof LockLostError)) throw err;
-        this.logger.warn({ kind: plan.kind, lock: plan.lockKey }, 'refresh lock lost before the write (this process stalled past its TTL); result dropped, waiting for the successor');
+        this.logger.warn(
+          { kind: plan.kind, lock: plan.lockKey },
+          'refresh lock lost before the write (this process stalled past its TTL); result dropped, waiting for the successor',
+        );
         return undefined;
       } finally {
         // A failed release only leaves the lock to expire by its TTL; the work itself is done.

@@ -17,7 +17,11 @@ export const REFRESHER_DEFAULTS = Object.freeze({
 });
 
 /** The options for a margin and a concurrency, every other one from REFRESHER_DEFAULTS unless overridden. */
-export function refresherOptions(marginSeconds: number, concurrency: number, overrides: Partial<RefresherOptions> = {}): RefresherOptions {
+export function refresherOptions(
+  marginSeconds: number,
+  concurrency: number,
+  overrides: Partial<RefresherOptions> = {},
+): RefresherOptions {
   const { intervalMs, maxSpreadMs, batchSize, backoff } = REFRESHER_DEFAULTS;
   return {
     marginSeconds,
@@ -111,7 +115,9 @@ export class Refresher {
       batches++;
       const unseen = due.filter(({ appid }) => !seen.has(appid));
       for (const { appid } of unseen) seen.add(appid);
-      const ready = unseen.filter(({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now));
+      const ready = unseen.filter(
+        ({ appid, expiresAt }) => expiresAt - now <= this.thresholdMs(appid) && !this.backingOff(appid, now),
+      );
       let refreshed = 0;
       await runPool(ready, concurrency, async ({ appid, expiresAt }) => {
         if (await this.refreshAccount(appid, expiresAt)) refreshed++;
@@ -139,7 +145,10 @@ export class Refresher {
       componentToken = 'failed';
       // Without a ticket this would repeat every round; the push-ticket starter already said it, hourly.
       const level = err instanceof TicketMissingError ? 'debug' : 'warn';
-      this.deps.logger[level]({ err: { message: (err as Error).message } }, 'refresher: component_access_token not refreshed');
+      this.deps.logger[level](
+        { err: { message: (err as Error).message } },
+        'refresher: component_access_token not refreshed',
+      );
     }
     return componentToken;
   }
@@ -164,7 +173,9 @@ export class Refresher {
   private schedule(delayMs: number): void {
     this.timer = setTimeout(() => {
       this.round = this.runOnce()
-        .catch((err: unknown) => this.deps.logger.error({ err: { message: (err as Error).message } }, 'refresher round failed'))
+        .catch((err: unknown) =>
+          this.deps.logger.error({ err: { message: (err as Error).message } }, 'refresher round failed'),
+        )
         .finally(() => {
           const jitter = this.options.intervalMs * (0.9 + Math.random() * 0.2);
           if (this.running) this.schedule(jitter);
@@ -192,8 +203,14 @@ export class Refresher {
         return true;
       }
       const count = (this.failures.get(appid)?.count ?? 0) + 1;
-      this.failures.set(appid, { count, retryAt: this.deps.clock.now() + equalJitterBackoffMs(count, this.options.backoff) });
-      this.deps.logger.warn({ authorizerAppid: appid, failures: count, err: { message: (err as Error).message } }, 'refresher: authorizer token not refreshed; backing off');
+      this.failures.set(appid, {
+        count,
+        retryAt: this.deps.clock.now() + equalJitterBackoffMs(count, this.options.backoff),
+      });
+      this.deps.logger.warn(
+        { authorizerAppid: appid, failures: count, err: { message: (err as Error).message } },
+        'refresher: authorizer token not refreshed; backing off',
+      );
       return false;
     }
   }
@@ -204,9 +221,14 @@ export class Refresher {
   }
 
   private async reindex(appid: string, ifScheduledAt?: number): Promise<void> {
-    await this.deps.authorizerStore.reindex(appid, ifScheduledAt).catch((err: unknown) =>
-      this.deps.logger.warn({ authorizerAppid: appid, err: { message: (err as Error).message } }, 'refresher: schedule entry not repaired'),
-    );
+    await this.deps.authorizerStore
+      .reindex(appid, ifScheduledAt)
+      .catch((err: unknown) =>
+        this.deps.logger.warn(
+          { authorizerAppid: appid, err: { message: (err as Error).message } },
+          'refresher: schedule entry not repaired',
+        ),
+      );
   }
 
   private backingOff(appid: string, now: number): boolean {

@@ -9,7 +9,12 @@ import type { ComponentApi } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
 import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
-import { RefreshCoordinator, type CurrentToken, type RefreshLockTiming, type RefreshObserver } from './refresh-coordinator';
+import {
+  RefreshCoordinator,
+  type CurrentToken,
+  type RefreshLockTiming,
+  type RefreshObserver,
+} from './refresh-coordinator';
 
 export type { CurrentToken, RefreshLockTiming, RefreshObserver } from './refresh-coordinator';
 
@@ -54,7 +59,13 @@ export class TokenService {
     const common = { api: deps.api, coordinator, keys: deps.keys, clock: deps.clock, logger: deps.logger };
     const marginMs = deps.marginSeconds * 1000;
     const minServableMs = deps.minServableMs ?? TOKEN_SERVICE_DEFAULTS.minServableMs;
-    this.component = new ComponentTokens({ ...common, tickets: deps.ticketStore, store: deps.componentTokenStore, marginMs, minServableMs });
+    this.component = new ComponentTokens({
+      ...common,
+      tickets: deps.ticketStore,
+      store: deps.componentTokenStore,
+      marginMs,
+      minServableMs,
+    });
     this.authorizers = new AuthorizerTokens({
       ...common,
       componentTokens: this.component,

@@ -8,7 +8,15 @@ import type { AccountEvent } from '../client/account-events';
 
 export type WebhookQueue = Pick<
   RedisWebhookQueue,
-  'group' | 'ensureGroup' | 'acquireLease' | 'renewLease' | 'releaseLease' | 'claimPending' | 'readNew' | 'ack' | 'deadLetter'
+  | 'group'
+  | 'ensureGroup'
+  | 'acquireLease'
+  | 'renewLease'
+  | 'releaseLease'
+  | 'claimPending'
+  | 'readNew'
+  | 'ack'
+  | 'deadLetter'
 >;
 
 export interface WebhookTarget {
@@ -134,7 +142,10 @@ class TargetDeliverer {
           if (batch.length > 0) continue;
         }
       } catch (err) {
-        this.deps.logger.warn({ target: label, err: { message: (err as Error).message } }, 'webhook deliverer: storage error; retrying');
+        this.deps.logger.warn(
+          { target: label, err: { message: (err as Error).message } },
+          'webhook deliverer: storage error; retrying',
+        );
       }
       await this.pause(Math.min(this.options.pollMs, this.options.leaseMs / 3));
     }
@@ -151,7 +162,10 @@ class TargetDeliverer {
         this.renewAt = now + leaseMs / 3;
         return;
       }
-      this.deps.logger.warn({ target: label }, 'webhook deliverer: lease lost to another replica; it delivers from now on');
+      this.deps.logger.warn(
+        { target: label },
+        'webhook deliverer: lease lost to another replica; it delivers from now on',
+      );
       this.leased = false;
       this.generation += 1;
       this.interruptAll();
@@ -163,7 +177,10 @@ class TargetDeliverer {
     this.leased = true;
     this.renewAt = now + leaseMs / 3;
     const pending = await queue.claimPending(this.consumer);
-    this.deps.logger.info({ target: label, claimed: pending.length }, 'webhook deliverer: this replica delivers to the target');
+    this.deps.logger.info(
+      { target: label, claimed: pending.length },
+      'webhook deliverer: this replica delivers to the target',
+    );
     this.enqueue(pending);
   }
 
@@ -199,8 +216,13 @@ class TargetDeliverer {
     const { logger, clock, observer } = this.deps;
     const event = entry.event;
     if (!event) {
-      logger.error({ target: label, streamId: entry.id }, 'webhook event was trimmed from the stream before it was delivered (EVENTS_MAX_LEN); dead-lettered');
-      await queue.deadLetter(entry, { target: label, lastError: 'trimmed from the stream', failedAt: clock.now() }).catch(() => undefined);
+      logger.error(
+        { target: label, streamId: entry.id },
+        'webhook event was trimmed from the stream before it was delivered (EVENTS_MAX_LEN); dead-lettered',
+      );
+      await queue
+        .deadLetter(entry, { target: label, lastError: 'trimmed from the stream', failedAt: clock.now() })
+        .catch(() => undefined);
       observer?.onDeadLettered(label);
       return;
     }
@@ -208,21 +230,36 @@ class TargetDeliverer {
       const result = await this.deps.send(url, event);
       if (result.ok) {
         // A failed XACK only means the event is delivered again later (receivers de-duplicate).
-        await queue.ack(entry.id).catch((err: Error) => logger.warn({ target: label, err: { message: err.message } }, 'webhook delivered but not acknowledged'));
+        await queue
+          .ack(entry.id)
+          .catch((err: Error) =>
+            logger.warn({ target: label, err: { message: err.message } }, 'webhook delivered but not acknowledged'),
+          );
         observer?.onDelivered(label);
         return;
       }
       if (clock.now() - event.occurred_at >= this.options.deadLetterAfterMs) {
         await queue.deadLetter(entry, { target: label, lastError: result.error, failedAt: clock.now() });
         logger.error(
-          { target: label, eventId: event.event_id, type: event.type, authorizerAppid: event.authorizer_appid, attempts: attempt + 1, lastError: result.error },
+          {
+            target: label,
+            eventId: event.event_id,
+            type: event.type,
+            authorizerAppid: event.authorizer_appid,
+            attempts: attempt + 1,
+            lastError: result.error,
+          },
           'webhook event dead-lettered: the target kept failing; it is in the dead-letter stream',
         );
         observer?.onDeadLettered(label);
         return;
       }
       observer?.onRetry(label);
-      if (attempt === 0) logger.warn({ target: label, eventId: event.event_id, error: result.error }, 'webhook delivery failed; retrying with backoff');
+      if (attempt === 0)
+        logger.warn(
+          { target: label, eventId: event.event_id, error: result.error },
+          'webhook delivery failed; retrying with backoff',
+        );
       await this.pause(backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs), generation);
     }
   }

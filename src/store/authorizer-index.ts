@@ -51,7 +51,9 @@ export class AuthorizerIndex {
   /** With a name: the account's entry now shows it. Without: the account gets an entry unless it has one. */
   async add(appid: string, nickName?: string): Promise<void> {
     const replace = nickName === undefined ? '0' : '1';
-    await storageOp(() => runScript(this.redis, INDEX_ACCOUNT, [this.keys.authorizerIndex], [appid, searchable(appid, nickName), replace]));
+    await storageOp(() =>
+      runScript(this.redis, INDEX_ACCOUNT, [this.keys.authorizerIndex], [appid, searchable(appid, nickName), replace]),
+    );
   }
 
   async count(): Promise<number> {
@@ -60,13 +62,17 @@ export class AuthorizerIndex {
 
   async page(offset: number, limit: number): Promise<string[]> {
     if (limit <= 0) return [];
-    const members = await storageOp(() => this.redis.zrange(this.keys.authorizerIndex, String(offset), String(offset + limit - 1)));
+    const members = await storageOp(() =>
+      this.redis.zrange(this.keys.authorizerIndex, String(offset), String(offset + limit - 1)),
+    );
     return members.map(appidOf);
   }
 
   /** The appids that start with `prefix` (case as given): O(log n), for an operator pasting an appid. */
   async withPrefix(prefix: string): Promise<string[]> {
-    const members = await storageOp(() => this.redis.zrangebylex(this.keys.authorizerIndex, `[${prefix}`, `[${prefix}\xff`));
+    const members = await storageOp(() =>
+      this.redis.zrangebylex(this.keys.authorizerIndex, `[${prefix}`, `[${prefix}\xff`),
+    );
     return members.map(appidOf).filter((appid) => appid.startsWith(prefix));
   }
 
@@ -77,7 +83,9 @@ export class AuthorizerIndex {
     const found = new Set<string>();
     let cursor = '0';
     do {
-      const [next, batch] = await storageOp(() => this.redis.zscan(this.keys.authorizerIndex, cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)));
+      const [next, batch] = await storageOp(() =>
+        this.redis.zscan(this.keys.authorizerIndex, cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)),
+      );
       cursor = next;
       // ZSCAN returns member, score pairs.
       for (let i = 0; i < batch.length; i += 2) found.add(appidOf(batch[i] as string));
@@ -92,14 +100,28 @@ export class AuthorizerIndex {
    * with HSCAN, a slice at a time) is gone through, so no single command carries every account.
    */
   async backfill(known: () => Promise<number>, appids: () => AsyncIterable<string[]>): Promise<void> {
-    const [indexed, stored] = await Promise.all([storageOp(() => this.redis.zcard(this.keys.authorizerIndex)), known()]);
+    const [indexed, stored] = await Promise.all([
+      storageOp(() => this.redis.zcard(this.keys.authorizerIndex)),
+      known(),
+    ]);
     if (indexed >= stored) return;
     for await (const slice of appids()) {
       if (slice.length === 0) continue;
       // One command per account, not a pipeline: on a Cluster the accounts' keys are in many slots.
-      const names = await storageOp(() => Promise.all(slice.map((appid) => this.redis.hget(this.keys.authorizer(appid), 'nick_name'))));
+      const names = await storageOp(() =>
+        Promise.all(slice.map((appid) => this.redis.hget(this.keys.authorizer(appid), 'nick_name'))),
+      );
       await storageOp(() =>
-        Promise.all(slice.map((appid, j) => runScript(this.redis, INDEX_ACCOUNT, [this.keys.authorizerIndex], [appid, searchable(appid, names[j] ?? undefined), '0']))),
+        Promise.all(
+          slice.map((appid, j) =>
+            runScript(
+              this.redis,
+              INDEX_ACCOUNT,
+              [this.keys.authorizerIndex],
+              [appid, searchable(appid, names[j] ?? undefined), '0'],
+            ),
+          ),
+        ),
       );
     }
   }

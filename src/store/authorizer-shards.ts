@@ -32,18 +32,25 @@ export interface IndexEntry {
 const STATUSES: AuthorizerStatus[] = ['authorized', 'unauthorized', 'reauthorization_required'];
 
 /** KEYS: index, schedule, counts. ARGV: appid, '1' to also schedule it (due now) when not scheduled. */
-const PREPARE = { name: 'wxAuthorizerIndexPrepare', numberOfKeys: 3, lua: `
+const PREPARE = {
+  name: 'wxAuthorizerIndexPrepare',
+  numberOfKeys: 3,
+  lua: `
 redis.call('HSETNX', KEYS[1], ARGV[1], '0|')
 if ARGV[2] == '1' then redis.call('ZADD', KEYS[2], 'NX', 0, ARGV[1]) end
 return 1
-` };
+`,
+};
 
 /**
  * KEYS: index, schedule, counts. ARGV: appid, revision, status ('' = gone), score ('' = not scheduled),
  * '1' to apply whatever revision the shard holds (reconciliation of a record that is gone).
  * Returns 1 when applied, 0 when the shard holds a newer revision.
  */
-const APPLY = { name: 'wxAuthorizerIndexApply', numberOfKeys: 3, lua: `
+const APPLY = {
+  name: 'wxAuthorizerIndexApply',
+  numberOfKeys: 3,
+  lua: `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local currentRevision, currentStatus = -1, ''
 if current then
@@ -61,7 +68,8 @@ else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3]) end
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1])
 else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 return 1
-` };
+`,
+};
 
 export class AuthorizerShards {
   constructor(
@@ -73,7 +81,11 @@ export class AuthorizerShards {
 
   private shardKeys(appid: string): string[] {
     const shard = this.keys.scheduleShardOf(appid);
-    return [this.keys.authorizerShardIndex(shard), this.keys.authorizerSchedule(shard), this.keys.authorizerCounts(shard)];
+    return [
+      this.keys.authorizerShardIndex(shard),
+      this.keys.authorizerSchedule(shard),
+      this.keys.authorizerCounts(shard),
+    ];
   }
 
   private get shards(): number[] {
@@ -92,8 +104,11 @@ export class AuthorizerShards {
   /** The sum of every shard's counters: one small read per shard, whatever the number of accounts. */
   async countByStatus(): Promise<Record<AuthorizerStatus, number>> {
     const counts: Record<AuthorizerStatus, number> = { authorized: 0, unauthorized: 0, reauthorization_required: 0 };
-    const perShard = await storageOp(() => Promise.all(this.shards.map((s) => this.redis.hgetall(this.keys.authorizerCounts(s)))));
-    for (const shard of perShard) for (const status of STATUSES) counts[status] += Math.max(0, Number(shard[status] ?? 0));
+    const perShard = await storageOp(() =>
+      Promise.all(this.shards.map((s) => this.redis.hgetall(this.keys.authorizerCounts(s)))),
+    );
+    for (const shard of perShard)
+      for (const status of STATUSES) counts[status] += Math.max(0, Number(shard[status] ?? 0));
     return counts;
   }
 
@@ -110,17 +125,24 @@ export class AuthorizerShards {
     const start = Math.max(0, offset);
     const take = limit < 0 ? -1 : start + limit;
     const flats = await storageOp(() =>
-      Promise.all(this.shards.map((s) => this.redis.zrangebyscore(this.keys.authorizerSchedule(s), '-inf', untilMs, 'WITHSCORES', 'LIMIT', 0, take))),
+      Promise.all(
+        this.shards.map((s) =>
+          this.redis.zrangebyscore(this.keys.authorizerSchedule(s), '-inf', untilMs, 'WITHSCORES', 'LIMIT', 0, take),
+        ),
+      ),
     );
     const due: DueAuthorizer[] = [];
-    for (const flat of flats) for (let i = 0; i + 1 < flat.length; i += 2) due.push({ appid: flat[i]!, expiresAt: Number(flat[i + 1]) });
+    for (const flat of flats)
+      for (let i = 0; i + 1 < flat.length; i += 2) due.push({ appid: flat[i]!, expiresAt: Number(flat[i + 1]) });
     due.sort((a, b) => a.expiresAt - b.expiresAt || (a.appid < b.appid ? -1 : a.appid > b.appid ? 1 : 0));
     return limit < 0 ? due.slice(start) : due.slice(start, start + limit);
   }
 
   /** How many accounts the shard indexes hold (HLEN each). */
   async size(): Promise<number> {
-    const lengths = await storageOp(() => Promise.all(this.shards.map((s) => this.redis.hlen(this.keys.authorizerShardIndex(s)))));
+    const lengths = await storageOp(() =>
+      Promise.all(this.shards.map((s) => this.redis.hlen(this.keys.authorizerShardIndex(s)))),
+    );
     return lengths.reduce((sum, n) => sum + n, 0);
   }
 
@@ -129,7 +151,9 @@ export class AuthorizerShards {
     for (const shard of this.shards) {
       let cursor = '0';
       do {
-        const [next, flat] = await storageOp(() => this.redis.hscan(this.keys.authorizerShardIndex(shard), cursor, 'COUNT', batch));
+        const [next, flat] = await storageOp(() =>
+          this.redis.hscan(this.keys.authorizerShardIndex(shard), cursor, 'COUNT', batch),
+        );
         cursor = next;
         const appids: string[] = [];
         for (let i = 0; i < flat.length; i += 2) appids.push(flat[i]!);

@@ -115,13 +115,25 @@ export interface AuthorizerStore {
    * Only while the account is authorized; false if it no longer is (nothing written). With a fence, only while
    * that lock is still held by its owner, checked in the same atomic step (LockLostError otherwise).
    */
-  saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean>;
+  saveAccessToken(
+    appid: string,
+    accessToken: string,
+    expiresAt: number,
+    rotatedRefreshToken?: string,
+    fence?: Fence,
+  ): Promise<boolean>;
   /** Deletes the access token and schedules the account for an immediate refresh. */
   dropAccessToken(appid: string): Promise<void>;
   /** The account revoked: status unauthorized, its tokens deleted, out of the schedule. false: a newer event was applied (nothing written). */
   markUnauthorized(appid: string, eventTime?: AccountEventTime, outbox?: OutboxWrite): Promise<boolean>;
   /** Only if still authorized with `failedRefreshToken` (when given); false otherwise. `errcode`: WeChat's, for the event. */
-  markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, errcode?: number, outbox?: OutboxWrite): Promise<boolean>;
+  markReauthorizationRequired(
+    appid: string,
+    reason: string,
+    failedRefreshToken?: string,
+    errcode?: number,
+    outbox?: OutboxWrite,
+  ): Promise<boolean>;
   /** Updates a known account; false (nothing written) for an unknown appid. */
   saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean>;
   get(appid: string): Promise<AuthorizerRecord | undefined>;

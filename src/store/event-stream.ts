@@ -55,7 +55,9 @@ export class RedisEventStream {
     const appended: AccountEvent[] = [];
     for (const eventId of Object.keys(outbox).sort()) {
       const event = JSON.parse(outbox[eventId]!) as AccountEvent;
-      await storageOp(() => this.redis.xadd(this.keys.events, 'MAXLEN', '~', this.maxLen, '*', ...eventToFields(event)));
+      await storageOp(() =>
+        this.redis.xadd(this.keys.events, 'MAXLEN', '~', this.maxLen, '*', ...eventToFields(event)),
+      );
       await storageOp(() => this.redis.hdel(outboxKey, eventId));
       await this.release(appid, eventId);
       appended.push(event);
@@ -73,7 +75,9 @@ export class RedisEventStream {
     const found: UnpublishedEvent[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await storageOp(() => this.redis.sscan(this.keys.eventsUnpublished, cursor, 'COUNT', SCAN_COUNT));
+      const [next, batch] = await storageOp(() =>
+        this.redis.sscan(this.keys.eventsUnpublished, cursor, 'COUNT', SCAN_COUNT),
+      );
       cursor = next;
       for (const m of batch) {
         const [appid, eventId] = m.split(' ');
@@ -95,7 +99,9 @@ export class EventHistory {
 
   /** The account's newest events, newest first, among the stream's last HISTORY_SCAN entries (one XREVRANGE). */
   async recentForAccount(appid: string, limit: number): Promise<AccountEvent[]> {
-    const entries = (await storageOp(() => this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', HISTORY_SCAN))) as [string, string[]][];
+    const entries = (await storageOp(() =>
+      this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', HISTORY_SCAN),
+    )) as [string, string[]][];
     const found: AccountEvent[] = [];
     for (const [, fields] of entries) {
       if (found.length >= limit) break;

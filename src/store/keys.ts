@@ -105,7 +105,8 @@ export function fnv1a32(value: string): number {
 }
 
 export function createKeys(prefix: string, componentAppId: string, scheduleShards = DEFAULT_SCHEDULE_SHARDS): Keys {
-  if (!Number.isInteger(scheduleShards) || scheduleShards < 1) throw new Error('scheduleShards must be a positive integer');
+  if (!Number.isInteger(scheduleShards) || scheduleShards < 1)
+    throw new Error('scheduleShards must be a positive integer');
   const P = `${prefix}:${componentAppId}`;
   // One slot for the ticket, its meta and push de-duplication (the ticket push writes them in one script).
   const component = `{${componentAppId}:component}`;

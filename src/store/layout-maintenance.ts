@@ -53,13 +53,22 @@ export class LayoutMaintenance {
     await this.moveLegacyComponentKeys();
     const migrated = await this.migrateLegacyAccounts();
     if (this.stopped) return;
-    if (migrated > 0) this.logger.info({ accounts: migrated }, 'storage layout migrated: refresh tokens moved to their own keys, schedule split into shards');
+    if (migrated > 0)
+      this.logger.info(
+        { accounts: migrated },
+        'storage layout migrated: refresh tokens moved to their own keys, schedule split into shards',
+      );
     await this.sealPlaintextRefreshTokens();
-    const due = await storageOp(() => this.redis.set(this.keys.reconciledMarker, '1', 'EX', RECONCILE_EVERY_SECONDS, 'NX'));
+    const due = await storageOp(() =>
+      this.redis.set(this.keys.reconciledMarker, '1', 'EX', RECONCILE_EVERY_SECONDS, 'NX'),
+    );
     if (due === 'OK') {
       void this.reconcile().catch(async (err: unknown) => {
         if (this.stopped) return; // shutting down: the connection closed under the walk
-        this.logger.warn({ err: { message: (err as Error).message } }, 'index reconciliation failed; the next start retries');
+        this.logger.warn(
+          { err: { message: (err as Error).message } },
+          'index reconciliation failed; the next start retries',
+        );
         await this.redis.del(this.keys.reconciledMarker).catch(() => undefined);
       });
     }
@@ -116,7 +125,9 @@ export class LayoutMaintenance {
       await Promise.all(batch.map(([appid, score]) => this.migrateAccount(appid, score)));
       // Out of the to-do list only once migrated and indexed.
       const done = batch.map(([appid]) => appid);
-      await storageOp(() => Promise.all([this.redis.zrem(legacy.authorizers, ...done), this.redis.srem(legacy.knownAuthorizers, ...done)]));
+      await storageOp(() =>
+        Promise.all([this.redis.zrem(legacy.authorizers, ...done), this.redis.srem(legacy.knownAuthorizers, ...done)]),
+      );
       migrated += batch.length;
       if (this.stopped) return migrated;
     }
@@ -131,10 +142,16 @@ export class LayoutMaintenance {
       keys.legacy.pendingAuthorization(appid),
       keys.pendingAuthorization(appid),
     ];
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, migrateAccount, [...accountKeys, score]))) as (string | number)[];
+    const reply = (await storageOp(() => runKeysAndArgs(this.redis, migrateAccount, [...accountKeys, score]))) as (
+      string | number
+    )[];
     if (Number(reply[0]) === 1) {
       const due = reply[3] === '' ? undefined : Number(reply[3]);
-      await this.store.index.apply(appid, { revision: Number(reply[1]), status: String(reply[2]) as 'authorized', due });
+      await this.store.index.apply(appid, {
+        revision: Number(reply[1]),
+        status: String(reply[2]) as 'authorized',
+        due,
+      });
     }
   }
 
@@ -149,7 +166,10 @@ export class LayoutMaintenance {
     }
     if ((await storageOp(() => this.redis.get(this.keys.sealedMarker))) === '1') return;
     const report = await this.reseal(true);
-    this.logger.info({ encrypted: report.resealed, unreadable: report.unreadable }, `refresh tokens encrypted at rest: ${report.resealed} plaintext refresh token(s) encrypted`);
+    this.logger.info(
+      { encrypted: report.resealed, unreadable: report.unreadable },
+      `refresh tokens encrypted at rest: ${report.resealed} plaintext refresh token(s) encrypted`,
+    );
     if (report.unreadable === 0 && !this.stopped) await storageOp(() => this.redis.set(this.keys.sealedMarker, '1'));
   }
 

@@ -122,17 +122,20 @@ export function leaseOf(
   let released = false;
   let timer: NodeJS.Timeout | undefined;
   const tick = () => {
-    timer = setTimeout(() => {
-      renew!().then(
-        (ok) => {
-          if (!ok) lost = true;
-          else if (!released) tick();
-        },
-        () => {
-          if (!released) tick();
-        },
-      );
-    }, Math.max(1, Math.floor(ttlMs / 3)));
+    timer = setTimeout(
+      () => {
+        renew!().then(
+          (ok) => {
+            if (!ok) lost = true;
+            else if (!released) tick();
+          },
+          () => {
+            if (!released) tick();
+          },
+        );
+      },
+      Math.max(1, Math.floor(ttlMs / 3)),
+    );
     timer.unref();
   };
   if (renew) tick();
@@ -159,7 +162,12 @@ export function acquireByPolling(
 }
 
 /** `withLock` of every Locks implementation. */
-export async function runWithLock<T>(locks: Pick<Locks, 'acquire'>, key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+export async function runWithLock<T>(
+  locks: Pick<Locks, 'acquire'>,
+  key: string,
+  options: LockOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
   const lease = await locks.acquire(key, options);
   if (!lease) throw new LockTimeoutError(key);
   try {

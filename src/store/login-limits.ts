@@ -25,14 +25,22 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimitOptions = { perIp: 20, perUser: 5, 
 
 type Library = typeof import('rate-limiter-flexible');
 
-export function createLoginLimits(keys: Keys, redis: Redis | undefined, options: LoginLimitOptions = DEFAULT_LOGIN_LIMITS): LoginLimits {
+export function createLoginLimits(
+  keys: Keys,
+  redis: Redis | undefined,
+  options: LoginLimitOptions = DEFAULT_LOGIN_LIMITS,
+): LoginLimits {
   // Loaded at the first sign-in, not at start: the library loads every store it supports (~0.1-0.2 s), and
   // processes that never serve the console (token workers, CLIs) should not pay for it.
   let loaded: Promise<{ lib: Library; limiters: Record<'ip' | 'user', RateLimiterAbstract> }> | undefined;
   const load = () =>
     (loaded ??= import('rate-limiter-flexible').then((lib) => {
       const make = (per: 'ip' | 'user'): RateLimiterAbstract => {
-        const common = { keyPrefix: keys.consoleLoginLimit(per), points: per === 'ip' ? options.perIp : options.perUser, duration: options.windowSeconds };
+        const common = {
+          keyPrefix: keys.consoleLoginLimit(per),
+          points: per === 'ip' ? options.perIp : options.perUser,
+          duration: options.windowSeconds,
+        };
         return redis ? new lib.RateLimiterRedis({ ...common, storeClient: redis }) : new lib.RateLimiterMemory(common);
       };
       return { lib, limiters: { ip: make('ip'), user: make('user') } };

@@ -26,17 +26,27 @@ export function defineScripts(redis: Redis, scripts: readonly LuaScript[]): void
 }
 
 /** Runs `script` (defined by defineScripts) with its KEYS and ARGV. */
-export function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+export function runScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): Promise<unknown> {
   if (keys.length !== script.numberOfKeys) {
     throw new TypeError(`script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
   const command = (redis as unknown as Record<string, ScriptCommand | undefined>)[script.name];
-  if (typeof command !== 'function') throw new TypeError(`script ${script.name} is not defined on this client (defineScripts)`);
+  if (typeof command !== 'function')
+    throw new TypeError(`script ${script.name} is not defined on this client (defineScripts)`);
   return command.call(redis, ...keys, ...args);
 }
 
 /** runScript with KEYS and ARGV in one list, the first `numberOfKeys` of them being the keys. */
-export function runKeysAndArgs(redis: Redis, script: LuaScript, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
+export function runKeysAndArgs(
+  redis: Redis,
+  script: LuaScript,
+  keysAndArgs: ReadonlyArray<string | number>,
+): Promise<unknown> {
   const keys = keysAndArgs.slice(0, script.numberOfKeys).map(String);
   return runScript(redis, script, keys, keysAndArgs.slice(script.numberOfKeys));
 }

@@ -37,7 +37,12 @@ import type { Redis } from './redis';
 import { isSealed, SecretCipher } from './secret-cipher';
 import { storageOp } from './storage-errors';
 
-const RESTORE_OUTCOMES: Record<number, RestoreOutcome> = { 0: 'not_needed', 1: 'restored', 2: 'known_bad', 3: 'revoked_since' };
+const RESTORE_OUTCOMES: Record<number, RestoreOutcome> = {
+  0: 'not_needed',
+  1: 'restored',
+  2: 'known_bad',
+  3: 'revoked_since',
+};
 /** The refresh token's field name in its associated data (secret-cipher.ts). */
 export const REFRESH_TOKEN_FIELD = 'refresh_token';
 /** Accounts read at a time by list() and the walks: bounded replies and memory at any account count. */
@@ -51,7 +56,11 @@ const scripts = {
   saveAccessToken: { name: 'wxSaveAuthorizerAccessToken', numberOfKeys: 4, lua: SAVE_ACCESS_TOKEN },
   dropAccessToken: { name: 'wxDropAuthorizerAccessToken', numberOfKeys: 3, lua: DROP_ACCESS_TOKEN },
   markUnauthorized: { name: 'wxMarkUnauthorized', numberOfKeys: 4, lua: MARK_UNAUTHORIZED },
-  markReauthorizationRequired: { name: 'wxMarkReauthorizationRequired', numberOfKeys: 4, lua: MARK_REAUTHORIZATION_REQUIRED },
+  markReauthorizationRequired: {
+    name: 'wxMarkReauthorizationRequired',
+    numberOfKeys: 4,
+    lua: MARK_REAUTHORIZATION_REQUIRED,
+  },
   updateIfExists: { name: 'wxUpdateIfExists', numberOfKeys: 1, lua: UPDATE_IF_EXISTS },
   restore: { name: 'wxRestoreRefreshToken', numberOfKeys: 4, lua: RESTORE_REFRESH_TOKEN },
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 2, lua: TOKEN_STATE },
@@ -61,7 +70,13 @@ const scripts = {
 };
 
 /** Hash field of each AccountInfo property. */
-const ACCOUNT_FIELDS = { nickName: 'nick_name', userName: 'user_name', kind: 'kind', headImg: 'head_img', principalName: 'principal_name' } as const;
+const ACCOUNT_FIELDS = {
+  nickName: 'nick_name',
+  userName: 'user_name',
+  kind: 'kind',
+  headImg: 'head_img',
+  principalName: 'principal_name',
+} as const;
 
 /** What re-sealing did to one account's refresh token (see resealRefreshToken). */
 export type ResealOutcome = 'resealed' | 'current' | 'absent' | 'unreadable' | 'changed';
@@ -94,7 +109,17 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const withToken = !!a.accessToken && ttlMs > 0;
     await this.index.prepare(a.appid, true);
     const sealed = a.refreshToken ? this.seal(a.appid, a.refreshToken) : '';
-    const args = [JSON.stringify(a.funcInfo), a.authorizedAt, now, sealed, withToken ? a.accessToken! : '', ttlMs, now + ttlMs, ...outboxArgs(outbox), a.eventTime ?? ''];
+    const args = [
+      JSON.stringify(a.funcInfo),
+      a.authorizedAt,
+      now,
+      sealed,
+      withToken ? a.accessToken! : '',
+      ttlMs,
+      now + ttlMs,
+      ...outboxArgs(outbox),
+      a.eventTime ?? '',
+    ];
     const written = await this.write(a.appid, scripts.saveAuthorization, args, true);
     // An older event was refused: the schedule entry `prepare` may have added is put right from the record.
     if (!written) {
@@ -106,13 +131,29 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return true;
   }
 
-  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
+  async saveAccessToken(
+    appid: string,
+    accessToken: string,
+    expiresAt: number,
+    rotatedRefreshToken?: string,
+    fence?: Fence,
+  ): Promise<boolean> {
     const now = this.clock.now();
     const ttlMs = Math.max(1, Math.floor(expiresAt - now));
     const rotated = rotatedRefreshToken ? this.seal(appid, rotatedRefreshToken) : '';
     const lockKey = fence?.lockKey ?? this.keys.authorizerTokenLock(appid);
     const keys = [...this.accountKeys(appid), lockKey];
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.saveAccessToken, [...keys, accessToken, ttlMs, expiresAt, now, rotated, fence?.owner ?? '']))) as (string | number)[];
+    const reply = (await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.saveAccessToken, [
+        ...keys,
+        accessToken,
+        ttlMs,
+        expiresAt,
+        now,
+        rotated,
+        fence?.owner ?? '',
+      ]),
+    )) as (string | number)[];
     if (Number(reply[0]) === -1) throw new LockLostError(`authorizer_access_token of ${appid}`);
     const entry = toEntry(reply);
     if (!entry) return false;
@@ -126,12 +167,23 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   async markUnauthorized(appid: string, eventTime?: number, outbox?: OutboxWrite): Promise<boolean> {
     await this.index.prepare(appid, false);
-    const written = await this.write(appid, scripts.markUnauthorized, [this.clock.now(), ...outboxArgs(outbox), eventTime ?? ''], true);
+    const written = await this.write(
+      appid,
+      scripts.markUnauthorized,
+      [this.clock.now(), ...outboxArgs(outbox), eventTime ?? ''],
+      true,
+    );
     if (written) await this.listing.add(appid);
     return written;
   }
 
-  async markReauthorizationRequired(appid: string, reason: string, failedRefreshToken?: string, _errcode?: number, outbox?: OutboxWrite): Promise<boolean> {
+  async markReauthorizationRequired(
+    appid: string,
+    reason: string,
+    failedRefreshToken?: string,
+    _errcode?: number,
+    outbox?: OutboxWrite,
+  ): Promise<boolean> {
     let expected = '';
     if (failedRefreshToken) {
       // Sealed values differ at every write: compare plaintexts here, then set only if the value is unchanged.
@@ -139,7 +191,12 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       if (stored === null || this.open(appid, stored) !== failedRefreshToken) return false;
       expected = stored;
     }
-    return this.write(appid, scripts.markReauthorizationRequired, [this.clock.now(), reason, expected, ...outboxArgs(outbox)], true);
+    return this.write(
+      appid,
+      scripts.markReauthorizationRequired,
+      [this.clock.now(), reason, expected, ...outboxArgs(outbox)],
+      true,
+    );
   }
 
   async saveAccountInfo(appid: string, info: AccountInfo): Promise<boolean> {
@@ -148,7 +205,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       const value = info[name as keyof AccountInfo];
       if (value !== undefined) fields.push(field, value);
     }
-    const updated = await storageOp(() => runKeysAndArgs(this.redis, scripts.updateIfExists, [this.keys.authorizer(appid), ...fields]));
+    const updated = await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.updateIfExists, [this.keys.authorizer(appid), ...fields]),
+    );
     // The listing index is a search aid, not part of the contract: a separate write (another slot in a Cluster).
     if (updated === 1 && info.nickName !== undefined) await this.listing.add(appid, info.nickName);
     return updated === 1;
@@ -160,7 +219,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   /** `tolerant`: an undecryptable refresh token is reported on the record instead of thrown. */
   private async read(appid: string, tolerant: boolean): Promise<AuthorizerRecord | undefined> {
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.readAccount, [...this.accountKeys(appid)]))) as [string[], string | null, string | null];
+    const reply = (await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.readAccount, [...this.accountKeys(appid)]),
+    )) as [string[], string | null, string | null];
     const [flat, token, secret] = reply;
     if (flat.length === 0) return undefined;
     const hash: Record<string, string> = {};
@@ -177,16 +238,21 @@ export class RedisAuthorizerStore implements AuthorizerStore {
 
   async getTokenState(appid: string): Promise<AuthorizerTokenState | undefined> {
     const { hash, token } = this.keysOf(appid);
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.tokenState, [hash, token]))) as [string, string | null, string | null] | null;
+    const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.tokenState, [hash, token]))) as
+      [string, string | null, string | null] | null;
     if (!reply) return undefined;
     const [status, value, expiresAt] = reply;
-    return { status: status as AuthorizerStatus, accessToken: value && expiresAt !== null ? { token: value, expiresAt: Number(expiresAt) } : undefined };
+    return {
+      status: status as AuthorizerStatus,
+      accessToken: value && expiresAt !== null ? { token: value, expiresAt: Number(expiresAt) } : undefined,
+    };
   }
 
   async list(): Promise<AuthorizerRecord[]> {
     const records: AuthorizerRecord[] = [];
     for await (const appids of this.index.appids(READ_BATCH)) {
-      for (const record of await Promise.all(appids.map((appid) => this.read(appid, true)))) if (record) records.push(record);
+      for (const record of await Promise.all(appids.map((appid) => this.read(appid, true))))
+        if (record) records.push(record);
     }
     return records.sort((a, b) => (a.appid < b.appid ? -1 : a.appid > b.appid ? 1 : 0));
   }
@@ -196,7 +262,10 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       () => this.index.size(),
       () => this.index.appids(READ_BATCH),
     );
-    const needle = text?.trim().toLowerCase().replace(/\p{Cc}/gu, '');
+    const needle = text
+      ?.trim()
+      .toLowerCase()
+      .replace(/\p{Cc}/gu, '');
     const start = Math.max(0, offset);
     const count = Math.max(0, limit);
     if (!needle) {
@@ -229,9 +298,20 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     for (let attempt = 0; attempt < RESTORE_ATTEMPTS; attempt++) {
       const stored = await storageOp(() => this.redis.get(this.keys.authorizerRefreshToken(r.appid)));
       const sameToken = stored !== null && this.open(r.appid, stored) === r.refreshToken;
-      const args = [this.seal(r.appid, r.refreshToken), r.authorizedAt, JSON.stringify(r.funcInfo), this.clock.now(), r.listedAt, stored ?? '', sameToken ? '1' : '0', ...outboxArgs(outbox)];
+      const args = [
+        this.seal(r.appid, r.refreshToken),
+        r.authorizedAt,
+        JSON.stringify(r.funcInfo),
+        this.clock.now(),
+        r.listedAt,
+        stored ?? '',
+        sameToken ? '1' : '0',
+        ...outboxArgs(outbox),
+      ];
       const keys = [...this.accountKeys(r.appid), this.keys.authorizerOutbox(r.appid)];
-      const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.restore, [...keys, ...args]))) as (string | number)[];
+      const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.restore, [...keys, ...args]))) as (
+        string | number
+      )[];
       const outcome = Number(reply[0]);
       if (outcome === 9) continue;
       // Restored: apply its entry; otherwise the prepared index entry is put right from the record.
@@ -255,7 +335,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       const score = await storageOp(() => this.redis.zscore(this.keys.scheduleOf(appid), appid));
       if (score === null || Number(score) !== ifScheduledAt) return;
     }
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, scripts.readEntry, [this.keys.authorizer(appid)]))) as (string | number)[];
+    const reply = (await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.readEntry, [this.keys.authorizer(appid)]),
+    )) as (string | number)[];
     const entry = toEntry(reply);
     if (entry) await this.index.apply(appid, entry);
     else await this.index.apply(appid, { revision: 0, status: '', due: undefined }, true);
@@ -274,7 +356,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     const opened = this.cipher.unseal(stored, appid, REFRESH_TOKEN_FIELD);
     if (!opened.ok) return 'unreadable';
     const sealed = this.cipher.seal(opened.plaintext, appid, REFRESH_TOKEN_FIELD);
-    const set = await storageOp(() => runKeysAndArgs(this.redis, scripts.reseal, [...this.accountKeys(appid), stored, sealed]));
+    const set = await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.reseal, [...this.accountKeys(appid), stored, sealed]),
+    );
     return set === 1 ? 'resealed' : 'changed';
   }
 
@@ -282,9 +366,16 @@ export class RedisAuthorizerStore implements AuthorizerStore {
    * An account write (slot `{A}`; `withOutbox`: the script's KEYS[4] is the account's outbox), then its index
    * entry (the shard's slot). true when the write happened.
    */
-  private async write(appid: string, script: LuaScript, args: (string | number)[], withOutbox = false): Promise<boolean> {
+  private async write(
+    appid: string,
+    script: LuaScript,
+    args: (string | number)[],
+    withOutbox = false,
+  ): Promise<boolean> {
     const keys = withOutbox ? [...this.accountKeys(appid), this.keys.authorizerOutbox(appid)] : this.accountKeys(appid);
-    const reply = (await storageOp(() => runKeysAndArgs(this.redis, script, [...keys, ...args]))) as (string | number)[];
+    const reply = (await storageOp(() => runKeysAndArgs(this.redis, script, [...keys, ...args]))) as (
+      string | number
+    )[];
     const entry = toEntry(reply);
     if (!entry) return false;
     await this.index.apply(appid, entry);
@@ -302,7 +393,11 @@ export class RedisAuthorizerStore implements AuthorizerStore {
   }
 
   private accountKeys(appid: string): [string, string, string] {
-    return [this.keys.authorizer(appid), this.keys.authorizerAccessToken(appid), this.keys.authorizerRefreshToken(appid)];
+    return [
+      this.keys.authorizer(appid),
+      this.keys.authorizerAccessToken(appid),
+      this.keys.authorizerRefreshToken(appid),
+    ];
   }
 
   private keysOf(appid: string): { hash: string; token: string } {
@@ -322,7 +417,12 @@ function toEntry(reply: (string | number)[]): IndexEntry | undefined {
   return { revision: Number(reply[1]), status: String(reply[2] ?? '') as IndexEntry['status'], due };
 }
 
-function toRecord(appid: string, h: Record<string, string>, token: string | null, refreshToken: string | undefined): AuthorizerRecord {
+function toRecord(
+  appid: string,
+  h: Record<string, string>,
+  token: string | null,
+  refreshToken: string | undefined,
+): AuthorizerRecord {
   const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
   const expiresAt = num(h.access_token_expires_at);
   return {

@@ -53,7 +53,15 @@ function urlWithCredentials(settings: RedisSettings, url: string): string {
 export function createRedis(target: string | RedisSettings, logger: Logger): Redis {
   const settings: RedisSettings =
     typeof target === 'string'
-      ? { url: target, keyPrefix: '', topology: { kind: 'standalone', url: target }, username: undefined, password: undefined, tls: undefined, db: 0 }
+      ? {
+          url: target,
+          keyPrefix: '',
+          topology: { kind: 'standalone', url: target },
+          username: undefined,
+          password: undefined,
+          tls: undefined,
+          db: 0,
+        }
       : target;
   const client = connect(settings);
   watchConnection(client, logger);

@@ -16,7 +16,8 @@ export interface EncryptionKey {
 
 export type UnsealFailure = 'no_keys' | 'unknown_key' | 'wrong_key_or_tampered' | 'malformed';
 
-export type Unsealed = { ok: true; plaintext: string; keyId: string | undefined } | { ok: false; failure: UnsealFailure; keyId?: string };
+export type Unsealed =
+  { ok: true; plaintext: string; keyId: string | undefined } | { ok: false; failure: UnsealFailure; keyId?: string };
 
 const MARKER = 'wxenc1';
 const IV_BYTES = 12;
@@ -57,7 +58,13 @@ export class SecretCipher {
     const cipher = createCipheriv('aes-256-gcm', current.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(associatedData(appid, field));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [MARKER, current.id, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [
+      MARKER,
+      current.id,
+      iv.toString('base64url'),
+      body.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.');
   }
 
   unseal(stored: string, appid: string, field: string): Unsealed {
@@ -75,7 +82,9 @@ export class SecretCipher {
       const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(associatedData(appid, field));
       decipher.setAuthTag(tag);
-      const plaintext = Buffer.concat([decipher.update(Buffer.from(bodyPart, 'base64url')), decipher.final()]).toString('utf8');
+      const plaintext = Buffer.concat([decipher.update(Buffer.from(bodyPart, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
       return { ok: true, plaintext, keyId };
     } catch {
       return { ok: false, failure: 'wrong_key_or_tampered', keyId };
@@ -97,7 +106,10 @@ export function parseEncryptionKeys(spec: string): { keys: EncryptionKey[]; prob
   const keys: EncryptionKey[] = [];
   const problems: string[] = [];
   const seen = new Set<string>();
-  const entries = spec.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   entries.forEach((entry, i) => {
     const at = `entry ${i + 1}`;
     const colon = entry.indexOf(':');

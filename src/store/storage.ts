@@ -42,7 +42,14 @@ export interface Storage extends StoreSet {
   readonly layout: LayoutMaintenance | undefined;
 }
 
-export function createRedisStorage(opts: { redis: RedisSettings; keys: Keys; clock: Clock; logger: Logger; client?: Redis; cipher?: SecretCipher }): Storage {
+export function createRedisStorage(opts: {
+  redis: RedisSettings;
+  keys: Keys;
+  clock: Clock;
+  logger: Logger;
+  client?: Redis;
+  cipher?: SecretCipher;
+}): Storage {
   const redis = opts.client ?? createRedis(opts.redis, opts.logger);
   const { keys, clock } = opts;
   const cipher = opts.cipher ?? new SecretCipher([]);

@@ -57,12 +57,16 @@ export class RedisTicketStore implements TicketStore {
     if (!isStorableTicket(ticket)) return false;
     const { componentVerifyTicket, ticketMeta } = this.keys;
     const args = [ticket, ticketMetaValue(receivedAt, createTime), TICKET_TTL_SECONDS, createTime ?? ''];
-    const written = await storageOp(() => runScript(this.redis, SAVE_TICKET, [componentVerifyTicket, ticketMeta], args));
+    const written = await storageOp(() =>
+      runScript(this.redis, SAVE_TICKET, [componentVerifyTicket, ticketMeta], args),
+    );
     return written === 1;
   }
 
   async get(): Promise<TicketRecord | undefined> {
-    const [ticket, meta] = await storageOp(() => this.redis.mget(this.keys.componentVerifyTicket, this.keys.ticketMeta));
+    const [ticket, meta] = await storageOp(() =>
+      this.redis.mget(this.keys.componentVerifyTicket, this.keys.ticketMeta),
+    );
     if (!ticket) return undefined;
     return { ticket, receivedAt: parseReceivedAt(meta) };
   }

@@ -68,12 +68,12 @@ export class RedisComponentTokenStore implements ComponentTokenStore {
     if (ttlMs <= 0) return;
     const { componentAccessToken, componentAccessTokenExpiry, componentTokenLock } = this.keys;
     const written = await storageOp(() =>
-      runScript(this.redis, SAVE_COMPONENT_TOKEN, [componentAccessToken, componentAccessTokenExpiry, fence?.lockKey ?? componentTokenLock], [
-        token,
-        String(expiresAt),
-        ttlMs,
-        fence?.owner ?? '',
-      ]),
+      runScript(
+        this.redis,
+        SAVE_COMPONENT_TOKEN,
+        [componentAccessToken, componentAccessTokenExpiry, fence?.lockKey ?? componentTokenLock],
+        [token, String(expiresAt), ttlMs, fence?.owner ?? ''],
+      ),
     );
     if (written !== 1) throw new LockLostError('component_access_token');
   }

@@ -52,7 +52,9 @@ export class RedisWebhookQueue {
   }
 
   async acquireLease(owner: string, ttlMs: number): Promise<boolean> {
-    return (await storageOp(() => this.redis.set(this.keys.webhookLease(this.group), owner, 'PX', ttlMs, 'NX'))) === 'OK';
+    return (
+      (await storageOp(() => this.redis.set(this.keys.webhookLease(this.group), owner, 'PX', ttlMs, 'NX'))) === 'OK'
+    );
   }
 
   /** false when the lease is no longer ours (expired, taken by another replica). */
@@ -100,7 +102,10 @@ export class RedisWebhookQueue {
   }
 
   /** Moves an event to the dead-letter stream (with the target and the last error), then acknowledges it. */
-  async deadLetter(entry: QueuedEvent, details: { target: string; lastError: string; failedAt: number }): Promise<void> {
+  async deadLetter(
+    entry: QueuedEvent,
+    details: { target: string; lastError: string; failedAt: number },
+  ): Promise<void> {
     const fields = entry.event ? eventToFields(entry.event) : ['stream_id', entry.id];
     await storageOp(() =>
       this.redis.xadd(
@@ -147,7 +152,9 @@ export class RedisWebhookQueue {
     if (Number(pending[0]) > 0 && pending[1]) candidates.push(pending[1]);
     const info = groups.map(pairs).find((g) => g.name === this.group);
     if (info) {
-      const next = (await storageOp(() => this.redis.xrange(events, `(${String(info['last-delivered-id'])}`, '+', 'COUNT', 1))) as [string, string[]][];
+      const next = (await storageOp(() =>
+        this.redis.xrange(events, `(${String(info['last-delivered-id'])}`, '+', 'COUNT', 1),
+      )) as [string, string[]][];
       if (next[0]) candidates.push(next[0][0]);
     }
     if (candidates.length === 0) return undefined;

@@ -27,9 +27,13 @@ export const API_TRANSPORT_DEFAULTS = Object.freeze({
 });
 
 /** The longest one `post` can take: every attempt to its timeout, plus the longest waits between them. */
-export function longestPostMs({ timeoutMs, busyRetry = API_TRANSPORT_DEFAULTS.busyRetry }: Pick<ApiTransportOptions, 'timeoutMs' | 'busyRetry'>): number {
+export function longestPostMs({
+  timeoutMs,
+  busyRetry = API_TRANSPORT_DEFAULTS.busyRetry,
+}: Pick<ApiTransportOptions, 'timeoutMs' | 'busyRetry'>): number {
   let waits = 0;
-  for (let failures = 1; failures < busyRetry.attempts; failures++) waits += busyRetry.baseDelayMs * 2 ** (failures - 1);
+  for (let failures = 1; failures < busyRetry.attempts; failures++)
+    waits += busyRetry.baseDelayMs * 2 ** (failures - 1);
   return busyRetry.attempts * timeoutMs + waits;
 }
 
@@ -91,7 +95,10 @@ export class ApiTransport {
       status = res.status;
       text = await res.text();
     } catch (err) {
-      throw new WeChatUnavailableError(api, signal.aborted ? `no answer within ${this.options.timeoutMs} ms` : networkReason(err));
+      throw new WeChatUnavailableError(
+        api,
+        signal.aborted ? `no answer within ${this.options.timeoutMs} ms` : networkReason(err),
+      );
     }
     if (status >= 500) throw new WeChatUnavailableError(api, `HTTP ${status}`);
     let json: unknown;

@@ -85,13 +85,5 @@ export function buildPcAuthorizationUrl(base: string, params: AuthorizationUrlPa
  * WeChat's in-app browser needs the fragment to treat the link as an authorization step.
  */
 export function buildMobileAuthorizationUrl(base: string, params: AuthorizationUrlParams): string {
-  return compose(
-    base,
-    [
-      ['action', 'bindcomponent'],
-      ['no_scan', '1'],
-      ...queryPairs(params),
-    ],
-    '#wechat_redirect',
-  );
+  return compose(base, [['action', 'bindcomponent'], ['no_scan', '1'], ...queryPairs(params)], '#wechat_redirect');
 }

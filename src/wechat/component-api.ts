@@ -89,7 +89,11 @@ export class ComponentApi {
     };
   }
 
-  async refreshAuthorizerToken(componentToken: string, authorizerAppId: string, refreshToken: string): Promise<AuthorizerTokenResult> {
+  async refreshAuthorizerToken(
+    componentToken: string,
+    authorizerAppId: string,
+    refreshToken: string,
+  ): Promise<AuthorizerTokenResult> {
     const api = 'api_authorizer_token';
     const json = await this.call(api, componentToken, {
       authorizer_appid: authorizerAppId,
@@ -143,6 +147,10 @@ export class ComponentApi {
   }
 
   private call(api: string, componentToken: string, body: WeChatJson): Promise<WeChatJson> {
-    return this.transport.post(api, { component_appid: this.appId, ...body }, { component_access_token: componentToken });
+    return this.transport.post(
+      api,
+      { component_appid: this.appId, ...body },
+      { component_access_token: componentToken },
+    );
   }
 }

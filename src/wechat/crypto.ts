@@ -70,7 +70,9 @@ export function parseAesKey(encodingAesKey: string): Buffer {
 export function sha1Signature(parts: readonly string[]): string {
   // WeChat sorts with a plain byte-wise sort; for its ASCII inputs that equals the default UTF-16 code-unit sort,
   // whereas localeCompare would reorder case and punctuation and break the signature.
-  return createHash('sha1').update([...parts].sort().join(''), 'utf8').digest('hex');
+  return createHash('sha1')
+    .update([...parts].sort().join(''), 'utf8')
+    .digest('hex');
 }
 
 export function computeMsgSignature(token: string, timestamp: string, nonce: string, encrypt: string): string {

@@ -24,8 +24,7 @@ export const ERRCODE_MEANINGS: Readonly<Record<number, string>> = Object.freeze(
   47001: 'data format error (bad JSON)',
   48001: 'API not granted to the account',
   61003: 'the account does not (or no longer) authorize this platform; it must authorize again',
-  61004:
-    "this server's IP is not in the platform's IP whitelist (Open Platform console → 开发资料 → 白名单IP地址列表)",
+  61004: "this server's IP is not in the platform's IP whitelist (Open Platform console → 开发资料 → 白名单IP地址列表)",
   61005: 'component_verify_ticket is expired (older than 12 h): check that WeChat pushes reach POST /auth',
   61006: 'component_verify_ticket is invalid: use the latest pushed one; check the push URL, token and AES key',
   61007: 'API permission set not granted to the platform',

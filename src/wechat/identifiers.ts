@@ -46,7 +46,10 @@ export const componentTokenSchema = z
  */
 export const appSecretSchema = z
   .string()
-  .regex(/^[\x21-\x7e]{16,64}$/, 'must be 16 to 64 visible ASCII characters without spaces (WeChat issues 32 hex characters)');
+  .regex(
+    /^[\x21-\x7e]{16,64}$/,
+    'must be 16 to 64 visible ASCII characters without spaces (WeChat issues 32 hex characters)',
+  );
 
 /** A query value given exactly once (Express turns `?a=1&a=2` into an array, which is refused here). */
 const queryValue = (name: string, pattern: RegExp, rule: string) =>

@@ -26,7 +26,8 @@ export function optStr(json: WeChatJson, field: string): string | undefined {
 
 export function num(json: WeChatJson, field: string, api: string): number {
   const value = json[field];
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new WeChatUnavailableError(api, `answer without ${field}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new WeChatUnavailableError(api, `answer without ${field}`);
   return value;
 }
 

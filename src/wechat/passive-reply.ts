@@ -7,7 +7,12 @@
 import { buildXml, cdata } from './push-xml';
 
 /** A text reply to a user message: addressed back to the sender, from the account that received it. */
-export function buildTextReplyXml(reply: { toUser: string; fromUser: string; createTime: number; content: string }): string {
+export function buildTextReplyXml(reply: {
+  toUser: string;
+  fromUser: string;
+  createTime: number;
+  content: string;
+}): string {
   return buildXml([
     ['ToUserName', reply.toUser],
     ['FromUserName', reply.fromUser],
@@ -21,7 +26,12 @@ export function buildTextReplyXml(reply: { toUser: string; fromUser: string; cre
  * The encrypted answer body, laid out byte for byte like WeChat's template (and wechatpy's): `encrypt` and
  * `msgSignature` come from MsgCrypt.seal over the same timestamp and nonce.
  */
-export function buildEncryptedReplyXml(sealed: { encrypt: string; msgSignature: string; timestamp: string; nonce: string }): string {
+export function buildEncryptedReplyXml(sealed: {
+  encrypt: string;
+  msgSignature: string;
+  timestamp: string;
+  nonce: string;
+}): string {
   if (!/^\d+$/.test(sealed.timestamp)) throw new RangeError('TimeStamp must be decimal digits');
   return (
     '<xml>\n' +

@@ -104,8 +104,13 @@ export function buildPushEventXml(event: PushEvent, options: BuildOptions = {}):
       return buildXml([...head, ['ComponentVerifyTicket', event.componentVerifyTicket]], options);
     case 'authorized':
     case 'updateauthorized': {
-      const fields: XmlField[] = [...head, ['AuthorizerAppid', event.authorizerAppid], ['AuthorizationCode', event.authorizationCode]];
-      if (event.authorizationCodeExpiredTime !== undefined) fields.push(['AuthorizationCodeExpiredTime', event.authorizationCodeExpiredTime]);
+      const fields: XmlField[] = [
+        ...head,
+        ['AuthorizerAppid', event.authorizerAppid],
+        ['AuthorizationCode', event.authorizationCode],
+      ];
+      if (event.authorizationCodeExpiredTime !== undefined)
+        fields.push(['AuthorizationCodeExpiredTime', event.authorizationCodeExpiredTime]);
       if (event.preAuthCode !== undefined) fields.push(['PreAuthCode', event.preAuthCode]);
       return buildXml(fields, options);
     }
@@ -147,7 +152,10 @@ function appIdText(fields: XmlFields, name: string): string {
 /** Reads a decrypted payload (src/wechat/xml-reading.ts rules); throws XmlFormatError. */
 export function parsePushEventXml(xml: string): ReceivedPushEvent {
   const fields = parseXmlFields(xml);
-  const base: PushEventBase = { appId: requiredText(fields, 'AppId'), createTime: integer(fields, 'CreateTime', true) as number };
+  const base: PushEventBase = {
+    appId: requiredText(fields, 'AppId'),
+    createTime: integer(fields, 'CreateTime', true) as number,
+  };
   const infoType = requiredText(fields, 'InfoType');
   switch (infoType) {
     case 'component_verify_ticket':

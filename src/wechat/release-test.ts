@@ -52,7 +52,11 @@ export type ReleaseTestCase =
   | { readonly kind: 'event'; readonly reply: string };
 
 /** Which case a test account's message is, from its decrypted fields; undefined when it is none of them. */
-export function releaseTestCase(fields: { MsgType?: string; Content?: string; Event?: string }): ReleaseTestCase | undefined {
+export function releaseTestCase(fields: {
+  MsgType?: string;
+  Content?: string;
+  Event?: string;
+}): ReleaseTestCase | undefined {
   if (fields.MsgType === 'text' && fields.Content !== undefined) {
     if (fields.Content === TEXT_CASE_CONTENT) return { kind: 'text', reply: TEXT_CASE_REPLY };
     if (fields.Content.startsWith(QUERY_AUTH_CODE_PREFIX)) {
@@ -61,6 +65,7 @@ export function releaseTestCase(fields: { MsgType?: string; Content?: string; Ev
     }
     return undefined;
   }
-  if (fields.MsgType === 'event' && fields.Event) return { kind: 'event', reply: `${fields.Event}${EVENT_REPLY_SUFFIX}` };
+  if (fields.MsgType === 'event' && fields.Event)
+    return { kind: 'event', reply: `${fields.Event}${EVENT_REPLY_SUFFIX}` };
   return undefined;
 }

@@ -89,7 +89,8 @@ export function checkXmlText(text: string): void {
 export function readXmlFields(parsed: unknown): XmlFields {
   if (!parsed || typeof parsed !== 'object') throw new XmlFormatError('no XML document');
   const roots = Object.keys(parsed);
-  if (roots.length !== 1 || roots[0] !== 'xml') throw new XmlFormatError(`the root element must be <xml>, not <${roots.join('>, <')}>`);
+  if (roots.length !== 1 || roots[0] !== 'xml')
+    throw new XmlFormatError(`the root element must be <xml>, not <${roots.join('>, <')}>`);
   const root: unknown = (parsed as Record<string, unknown>).xml;
   if (!root || typeof root !== 'object') throw new XmlFormatError('<xml> has no child elements');
   const fields = Object.create(null) as XmlFields;

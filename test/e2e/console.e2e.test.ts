@@ -28,11 +28,22 @@ describe('operator console in a browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium fonts-noto-cjk (or set CHROMIUM_PATH)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}: apt-get install chromium fonts-noto-cjk (or set CHROMIUM_PATH)`,
+      );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const port = await freePort();
     base = `http://localhost:${port}`;
@@ -97,7 +108,11 @@ describe('operator console in a browser', () => {
     await page.fill('#search', '湖畔');
     await page.click('#search-submit');
     await page.waitForURL((url) => url.searchParams.get('q') === '湖畔');
-    expect(await page.locator('#accounts tr[data-account]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-account')))).toEqual([OA, MP]);
+    expect(
+      await page
+        .locator('#accounts tr[data-account]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-account'))),
+    ).toEqual([OA, MP]);
     await page.screenshot({ path: join(SHOTS, 'console-3-search.png'), fullPage: true });
     await page.fill('#search', '测试小程序 99');
     await page.click('#search-submit');
@@ -122,7 +137,10 @@ describe('operator console in a browser', () => {
   });
 
   it('shows a re-authorization link for an account that must authorize again, and runs recovery', async () => {
-    await h.container.authorizerStore.markReauthorizationRequired(MP, 'api_authorizer_token errcode 61023: the refresh token is invalid; the account must authorize again');
+    await h.container.authorizerStore.markReauthorizationRequired(
+      MP,
+      'api_authorizer_token errcode 61023: the refresh token is invalid; the account must authorize again',
+    );
     await signIn();
     await page.waitForURL(`${base}/console`);
     await page.goto(`${base}/console/accounts/${MP}`);
@@ -152,7 +170,14 @@ describe('operator console in a browser', () => {
     const before = h.emulator.callLog.count('api_authorizer_token');
     // What a forged form would send: the browser's cookies, but no token.
     const status = await page.evaluate(
-      async (appid) => (await fetch(`/console/accounts/${appid}/refresh`, { method: 'POST', body: new URLSearchParams({ x: '1' }), credentials: 'same-origin' })).status,
+      async (appid) =>
+        (
+          await fetch(`/console/accounts/${appid}/refresh`, {
+            method: 'POST',
+            body: new URLSearchParams({ x: '1' }),
+            credentials: 'same-origin',
+          })
+        ).status,
       OA,
     );
     expect(status).toBe(403);

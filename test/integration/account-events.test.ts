@@ -35,7 +35,8 @@ describe('account events in P:events', () => {
   afterAll(() => redis.quit());
 
   const events = () => streamEvents(redis, h.container.keys.events);
-  const post = (push: { path: string; body: string }) => request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body);
+  const post = (push: { path: string; body: string }) =>
+    request(service.url).post(push.path).set('Content-Type', 'text/xml').send(push.body);
 
   it('authorize, update (other permission sets) and revoke through the emulator: exactly three events, in order, no secret in them', async () => {
     const granted = [...h.emulator.accounts().find((a) => a.appid === OA)!.funcInfo].sort((a, b) => a - b);
@@ -61,7 +62,8 @@ describe('account events in P:events', () => {
     expect(all.map((e) => e.occurred_at)).toEqual([...all.map((e) => e.occurred_at)].sort((a, b) => a - b));
 
     const raw = JSON.stringify(await redis.xrange(h.container.keys.events, '-', '+'));
-    for (const secret of [refreshToken, accessToken, first.authCode, second.authCode]) expect(raw).not.toContain(secret);
+    for (const secret of [refreshToken, accessToken, first.authCode, second.authCode])
+      expect(raw).not.toContain(secret);
     // Nothing left behind: the outbox and the unpublished set are empty once the events are in the stream.
     expect(await redis.exists(h.container.keys.authorizerOutbox(OA))).toBe(0);
     expect(await redis.scard(h.container.keys.eventsUnpublished)).toBe(0);
@@ -85,7 +87,9 @@ describe('account events in P:events', () => {
     await h.emulator.authorize(OA);
     await h.emulator.revoke(OA, { push: false }); // the revocation push never reached us: the refresh finds out
     h.clock.advance(2 * HOUR);
-    await expect(h.container.tokenService.getAuthorizerAccessToken(OA)).rejects.toBeInstanceOf(ReauthorizationRequiredError);
+    await expect(h.container.tokenService.getAuthorizerAccessToken(OA)).rejects.toBeInstanceOf(
+      ReauthorizationRequiredError,
+    );
     const all = await events();
     expect(all.map((e) => e.type)).toEqual(['authorized', 'reauthorization_required']);
     expect(all[1]).toMatchObject({ authorizer_appid: OA, errcode: 61023 });
@@ -96,9 +100,19 @@ describe('account events in P:events', () => {
     const { authCode } = await h.emulator.authorize(OA, { push: false });
     await post(signedPush(authorizationPayload('authorized', OA, authCode))).expect(502);
     expect(await events()).toEqual([]);
-    await post(signedPush(authorizationPayload('updateauthorized', OA, 'queryauthcode@@@never-issued'))).expect(200, 'success');
+    await post(signedPush(authorizationPayload('updateauthorized', OA, 'queryauthcode@@@never-issued'))).expect(
+      200,
+      'success',
+    );
     const all = await events();
-    expect(all).toEqual([expect.objectContaining({ type: 'authorization_failed', authorizer_appid: OA, info_type: 'updateauthorized', reason: expect.stringMatching(/61009/) })]);
+    expect(all).toEqual([
+      expect.objectContaining({
+        type: 'authorization_failed',
+        authorizer_appid: OA,
+        info_type: 'updateauthorized',
+        reason: expect.stringMatching(/61009/),
+      }),
+    ]);
     expect(JSON.stringify(all)).not.toContain('never-issued');
   });
 
@@ -120,7 +134,9 @@ describe('account events in P:events', () => {
     await h.emulator.revoke(OA);
     expect(await redis.hget(h.container.keys.authorizer(OA), 'status')).toBe('unauthorized');
     expect(await redis.hlen(h.container.keys.authorizerOutbox(OA))).toBe(1);
-    expect(logs.lines().some((l) => l.msg === 'event kept in the outbox; the sweep will append it to the stream')).toBe(true);
+    expect(logs.lines().some((l) => l.msg === 'event kept in the outbox; the sweep will append it to the stream')).toBe(
+      true,
+    );
     await redis.del(key);
     await redis.rename(`${key}:aside`, key);
 
@@ -158,7 +174,12 @@ describe('account events in P:events', () => {
     const stream = new RedisEventStream(h.container.redis, h.container.keys, 100);
     const outbox = h.container.keys.authorizerOutbox(OA);
     for (let i = 0; i < 400; i++) {
-      const event = { event_id: newEventId(Date.now(), randomBytes), type: 'recovered', authorizer_appid: OA, occurred_at: Date.now() };
+      const event = {
+        event_id: newEventId(Date.now(), randomBytes),
+        type: 'recovered',
+        authorizer_appid: OA,
+        occurred_at: Date.now(),
+      };
       await redis.hset(outbox, event.event_id, JSON.stringify(event));
       await stream.flush(OA);
     }

@@ -53,26 +53,34 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(await redis.ttl(h.container.keys.componentVerifyTicket)).toBeGreaterThan(11 * 3600);
     });
 
-    it.each([true, false])('stores a hand-written ticket push (CDATA: %s) and answers exactly "success"', async (cdata) => {
-      const ticket = randomTicket();
-      const res = await post(signedPush(ticketPayload(ticket, { cdata }))).expect(200);
-      expect(res.text).toBe('success');
-      expect(res.headers['content-type']).toMatch(/^text\/plain/);
-      expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
-    });
+    it.each([true, false])(
+      'stores a hand-written ticket push (CDATA: %s) and answers exactly "success"',
+      async (cdata) => {
+        const ticket = randomTicket();
+        const res = await post(signedPush(ticketPayload(ticket, { cdata }))).expect(200);
+        expect(res.text).toBe('success');
+        expect(res.headers['content-type']).toMatch(/^text\/plain/);
+        expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
+      },
+    );
   });
 
   describe('component_verify_ticket: one storage step, one log line', () => {
     const WAITING = 'the same push is being handled elsewhere; waiting for it';
     const pushIdOf = (push: { query: Record<string, string> }) =>
-      createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
+      createHash('sha1')
+        .update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`)
+        .digest('hex');
 
     it('stores the ticket and remembers the push as done in the same step; a re-send changes nothing', async () => {
       const ticket = randomTicket();
       const push = signedPush(ticketPayload(ticket));
       await post(push).expect(200, 'success');
       expect(await redis.get(h.container.keys.componentVerifyTicket)).toBe(ticket);
-      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({ receivedAt: expect.any(Number), createTime: expect.any(Number) });
+      expect(JSON.parse((await redis.get(h.container.keys.ticketMeta)) ?? 'null')).toEqual({
+        receivedAt: expect.any(Number),
+        createTime: expect.any(Number),
+      });
       expect(await redis.get(h.container.keys.pushDedup(pushIdOf(push)))).toBe('done');
       expect(await redis.ttl(h.container.keys.pushDedup(pushIdOf(push)))).toBeGreaterThan(3500);
 
@@ -87,7 +95,9 @@ describe('POST /auth (authorization-event pushes)', () => {
       await redis.set(dedupKey, 'processing', 'PX', 15_000); // the other instance's claim
       const before = await redis.get(h.container.keys.componentVerifyTicket);
       const answer = post(push).then((r) => r);
-      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), {
+        what: 'the service waiting',
+      });
       await redis.set(dedupKey, 'done', 'EX', 3600); // the other instance finished (its ticket is its business)
       const res = await answer;
       expect([res.status, res.text]).toEqual([200, 'success']);
@@ -99,7 +109,9 @@ describe('POST /auth (authorization-event pushes)', () => {
       const dedupKey = h.container.keys.pushDedup(pushIdOf(push));
       await redis.set(dedupKey, 'processing', 'PX', 15_000);
       const answer = post(push).then((r) => r);
-      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), { what: 'the service waiting' });
+      await eventually(() => logs.lines().some((l) => l.pushId === pushIdOf(push) && l.msg === WAITING), {
+        what: 'the service waiting',
+      });
       await redis.del(dedupKey); // the other instance failed and released it
       const res = await answer;
       expect(res.status).toBe(503);
@@ -114,9 +126,17 @@ describe('POST /auth (authorization-event pushes)', () => {
       const first = await post(push).expect(200, 'success');
       const again = await post(push).expect(200, 'success');
       const linesOf = (res: { headers: Record<string, string> }) =>
-        logs.lines().filter((l) => (l.req as { id?: string } | undefined)?.id === res.headers['x-request-id'] && 'infoType' in l);
+        logs
+          .lines()
+          .filter((l) => (l.req as { id?: string } | undefined)?.id === res.headers['x-request-id'] && 'infoType' in l);
       expect(linesOf(first)).toEqual([
-        expect.objectContaining({ level: 30, msg: 'push acknowledged', infoType: 'component_verify_ticket', createTime, duplicate: false }),
+        expect.objectContaining({
+          level: 30,
+          msg: 'push acknowledged',
+          infoType: 'component_verify_ticket',
+          createTime,
+          duplicate: false,
+        }),
       ]);
       expect(linesOf(again)).toEqual([expect.objectContaining({ msg: 'push acknowledged', duplicate: true })]);
       expect(logs.text()).not.toMatch(/component_verify_ticket stored/);
@@ -223,76 +243,182 @@ describe('POST /auth (authorization-event pushes)', () => {
       });
 
     const cases: Array<[string, () => { path: string; body: string }, number, RegExp]> = [
-      ['a wrong msg_signature', () => {
-        const p = validTicket();
-        return { ...p, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${'0'.repeat(40)}`) };
-      }, 401, /invalid_signature/],
-      ['one flipped ciphertext byte (correctly signed)', () => {
-        const p = validTicket();
-        const body = flipEncryptByte(p.body);
-        const enc = /CDATA\[([^\]]*)\]\]><\/Encrypt>/.exec(body)?.[1] ?? '';
-        // Re-signed, so the signature check passes and decryption must catch the change.
-        const sig = computeMsgSignature(h.config.component.token, p.query.timestamp!, p.query.nonce!, enc);
-        return { body, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${sig}`) };
-      }, 400, /invalid_push|appid_mismatch/],
-      ['a ciphertext for another appid', () => signedPush(ticketPayload(randomTicket()), { receiveId: 'wxsomeoneelse00001' }), 400, /appid_mismatch/],
-      ['a payload naming another AppId', () => signedPush(ticketPayload(randomTicket(), { appId: 'wxsomeoneelse00001' }), { receiveId: h.config.component.appId }), 400, /appid_mismatch/],
+      [
+        'a wrong msg_signature',
+        () => {
+          const p = validTicket();
+          return { ...p, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${'0'.repeat(40)}`) };
+        },
+        401,
+        /invalid_signature/,
+      ],
+      [
+        'one flipped ciphertext byte (correctly signed)',
+        () => {
+          const p = validTicket();
+          const body = flipEncryptByte(p.body);
+          const enc = /CDATA\[([^\]]*)\]\]><\/Encrypt>/.exec(body)?.[1] ?? '';
+          // Re-signed, so the signature check passes and decryption must catch the change.
+          const sig = computeMsgSignature(h.config.component.token, p.query.timestamp!, p.query.nonce!, enc);
+          return { body, path: p.path.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${sig}`) };
+        },
+        400,
+        /invalid_push|appid_mismatch/,
+      ],
+      [
+        'a ciphertext for another appid',
+        () => signedPush(ticketPayload(randomTicket()), { receiveId: 'wxsomeoneelse00001' }),
+        400,
+        /appid_mismatch/,
+      ],
+      [
+        'a payload naming another AppId',
+        () =>
+          signedPush(ticketPayload(randomTicket(), { appId: 'wxsomeoneelse00001' }), {
+            receiveId: h.config.component.appId,
+          }),
+        400,
+        /appid_mismatch/,
+      ],
       ['a payload that is not XML', () => signedPush('not xml at all'), 400, /invalid_push/],
       ['malformed envelope XML', () => ({ ...validTicket(), body: '<xml><Encrypt>abc</Encrypt' }), 400, /bad_request/],
-      ['an envelope with a DOCTYPE', () => {
-        const p = validTicket();
-        return { ...p, body: `<!DOCTYPE xml>${p.body}` };
-      }, 400, /DOCTYPE/],
-      ['an envelope with an entity', () => {
-        const p = validTicket();
-        return { ...p, body: `<!DOCTYPE x [<!ENTITY e "boom">]>${p.body.replace('<xml>', '<xml><X>&e;</X>')}` };
-      }, 400, /DOCTYPE/],
-      ['an empty Encrypt', () => ({ ...validTicket(), body: '<xml><AppId>x</AppId><Encrypt><![CDATA[]]></Encrypt></xml>' }), 400, /Encrypt/],
-      ['two Encrypt elements', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
-      }, 400, /Encrypt/],
+      [
+        'an envelope with a DOCTYPE',
+        () => {
+          const p = validTicket();
+          return { ...p, body: `<!DOCTYPE xml>${p.body}` };
+        },
+        400,
+        /DOCTYPE/,
+      ],
+      [
+        'an envelope with an entity',
+        () => {
+          const p = validTicket();
+          return { ...p, body: `<!DOCTYPE x [<!ENTITY e "boom">]>${p.body.replace('<xml>', '<xml><X>&e;</X>')}` };
+        },
+        400,
+        /DOCTYPE/,
+      ],
+      [
+        'an empty Encrypt',
+        () => ({ ...validTicket(), body: '<xml><AppId>x</AppId><Encrypt><![CDATA[]]></Encrypt></xml>' }),
+        400,
+        /Encrypt/,
+      ],
+      [
+        'two Encrypt elements',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('</xml>', '<Encrypt>AAAA</Encrypt></xml>') };
+        },
+        400,
+        /Encrypt/,
+      ],
       // The envelope reader's rules (src/wechat/xml-reading.ts), over HTTP.
-      ['an envelope whose root is not <xml>', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('<xml>', '<envelope>').replace('</xml>', '</envelope>') };
-      }, 400, /bad_request.*root element must be <xml>/],
-      ['loose text in the envelope root', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('</xml>', 'loose</xml>') };
-      }, 400, /bad_request.*text directly inside/],
-      ['"]]>" in envelope text', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('</xml>', '<Note>a]]>b</Note></xml>') };
-      }, 400, /bad_request.*\]\]>/],
-      ['a duplicate attribute in the envelope', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('<xml>', '<xml a="1" a="2">') };
-      }, 400, /bad_request.*duplicate attribute/],
-      ['a second root after the envelope', () => {
-        const p = validTicket();
-        return { ...p, body: `${p.body}<xml><Encrypt>AAAA</Encrypt></xml>` };
-      }, 400, /bad_request.*content after the root/],
-      ['an element named __proto__ in the envelope', () => {
-        const p = validTicket();
-        return { ...p, body: p.body.replace('</xml>', '<__proto__><Encrypt>AAAA</Encrypt></__proto__></xml>') };
-      }, 400, /bad_request.*__proto__/],
-      ['a signed payload whose root is not <xml>', () =>
-        signedPush(ticketPayload(randomTicket()).replace('<xml>', '<root>').replace('</xml>', '</root>')), 400, /invalid_push.*root element/],
-      ['a signed payload with loose text in its root', () =>
-        signedPush(ticketPayload(randomTicket()).replace('</xml>', 'loose</xml>')), 400, /invalid_push.*text directly inside/],
-      ['a signed payload with two InfoType elements', () =>
-        signedPush(ticketPayload(randomTicket()).replace('</xml>', '<InfoType>unauthorized</InfoType></xml>')), 400, /invalid_push.*InfoType> appears more than once/],
+      [
+        'an envelope whose root is not <xml>',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('<xml>', '<envelope>').replace('</xml>', '</envelope>') };
+        },
+        400,
+        /bad_request.*root element must be <xml>/,
+      ],
+      [
+        'loose text in the envelope root',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('</xml>', 'loose</xml>') };
+        },
+        400,
+        /bad_request.*text directly inside/,
+      ],
+      [
+        '"]]>" in envelope text',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('</xml>', '<Note>a]]>b</Note></xml>') };
+        },
+        400,
+        /bad_request.*\]\]>/,
+      ],
+      [
+        'a duplicate attribute in the envelope',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('<xml>', '<xml a="1" a="2">') };
+        },
+        400,
+        /bad_request.*duplicate attribute/,
+      ],
+      [
+        'a second root after the envelope',
+        () => {
+          const p = validTicket();
+          return { ...p, body: `${p.body}<xml><Encrypt>AAAA</Encrypt></xml>` };
+        },
+        400,
+        /bad_request.*content after the root/,
+      ],
+      [
+        'an element named __proto__ in the envelope',
+        () => {
+          const p = validTicket();
+          return { ...p, body: p.body.replace('</xml>', '<__proto__><Encrypt>AAAA</Encrypt></__proto__></xml>') };
+        },
+        400,
+        /bad_request.*__proto__/,
+      ],
+      [
+        'a signed payload whose root is not <xml>',
+        () => signedPush(ticketPayload(randomTicket()).replace('<xml>', '<root>').replace('</xml>', '</root>')),
+        400,
+        /invalid_push.*root element/,
+      ],
+      [
+        'a signed payload with loose text in its root',
+        () => signedPush(ticketPayload(randomTicket()).replace('</xml>', 'loose</xml>')),
+        400,
+        /invalid_push.*text directly inside/,
+      ],
+      [
+        'a signed payload with two InfoType elements',
+        () => signedPush(ticketPayload(randomTicket()).replace('</xml>', '<InfoType>unauthorized</InfoType></xml>')),
+        400,
+        /invalid_push.*InfoType> appears more than once/,
+      ],
       // Issue 12 item 7: signed pushes whose AuthorizerAppid is not an appid (it would become a Redis key).
-      ['a signed authorized push with a hostile AuthorizerAppid', () =>
-        signedPush(authorizationPayload('authorized', `{${'../'.repeat(69)}}wx`, 'queryauthcode@@@x')), 400, /invalid_push.*AuthorizerAppid/],
-      ['a signed unauthorized push with a hostile AuthorizerAppid', () =>
-        signedPush(unauthorizedPayload(`wx{${'a'.repeat(200)}}/../x`)), 400, /invalid_push.*AuthorizerAppid/],
-      ['a signed updateauthorized push with a short AuthorizerAppid', () =>
-        signedPush(authorizationPayload('updateauthorized', 'wx123', 'queryauthcode@@@x')), 400, /AuthorizerAppid/],
-      ['a signed unauthorized push with an AuthorizerAppid padded by a space', () =>
-        signedPush(unauthorizedPayload(`${OA} `)), 400, /AuthorizerAppid/],
-      ['a body over 64 KiB', () => ({ ...validTicket(), body: `<xml><Encrypt>${'A'.repeat(70 * 1024)}</Encrypt></xml>` }), 413, /payload_too_large/],
+      [
+        'a signed authorized push with a hostile AuthorizerAppid',
+        () => signedPush(authorizationPayload('authorized', `{${'../'.repeat(69)}}wx`, 'queryauthcode@@@x')),
+        400,
+        /invalid_push.*AuthorizerAppid/,
+      ],
+      [
+        'a signed unauthorized push with a hostile AuthorizerAppid',
+        () => signedPush(unauthorizedPayload(`wx{${'a'.repeat(200)}}/../x`)),
+        400,
+        /invalid_push.*AuthorizerAppid/,
+      ],
+      [
+        'a signed updateauthorized push with a short AuthorizerAppid',
+        () => signedPush(authorizationPayload('updateauthorized', 'wx123', 'queryauthcode@@@x')),
+        400,
+        /AuthorizerAppid/,
+      ],
+      [
+        'a signed unauthorized push with an AuthorizerAppid padded by a space',
+        () => signedPush(unauthorizedPayload(`${OA} `)),
+        400,
+        /AuthorizerAppid/,
+      ],
+      [
+        'a body over 64 KiB',
+        () => ({ ...validTicket(), body: `<xml><Encrypt>${'A'.repeat(70 * 1024)}</Encrypt></xml>` }),
+        413,
+        /payload_too_large/,
+      ],
       ...(['timestamp', 'nonce', 'msg_signature'] as const).map(
         (name): [string, () => { path: string; body: string }, number, RegExp] => [
           `no ${name} query parameter`,
@@ -351,7 +477,7 @@ describe('POST /auth (authorization-event pushes)', () => {
   });
 
   describe('failures upstream and in storage', () => {
-    it('a failed code exchange is recorded as pending, answered 502, and completed by WeChat\'s re-send', async () => {
+    it("a failed code exchange is recorded as pending, answered 502, and completed by WeChat's re-send", async () => {
       const { authCode } = await h.emulator.authorize(OA, { push: false });
       const push = signedPush(authorizationPayload('authorized', OA, authCode));
       h.emulator.faults.set('api_query_auth', { httpStatus: 500 });
@@ -398,7 +524,10 @@ describe('POST /auth (authorization-event pushes)', () => {
       }
       expect(await keysUnder(redis, h.config.redis.keyPrefix)).toEqual(before);
       // Inside the window, WeChat's re-sends (which keep the original timestamp) are accepted.
-      await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(seconds() - 1700) })).expect(200, 'success');
+      await post(signedPush(ticketPayload(randomTicket()), { timestamp: String(seconds() - 1700) })).expect(
+        200,
+        'success',
+      );
     });
 
     it('remembers a handled push at least twice as long as the window, so a replay inside it is a known duplicate', async () => {
@@ -408,7 +537,9 @@ describe('POST /auth (authorization-event pushes)', () => {
       try {
         const push = signedPush(ticketPayload(randomTicket()));
         await request(other.url).post(push.path).send(push.body).expect(200, 'success');
-        const dedup = createHash('sha1').update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`).digest('hex');
+        const dedup = createHash('sha1')
+          .update(`${push.query.msg_signature}:${push.query.timestamp}:${push.query.nonce}`)
+          .digest('hex');
         expect(await redis.ttl(h.container.keys.pushDedup(dedup))).toBeGreaterThan(2 * 7200 - 60);
       } finally {
         await new Promise((r) => other.server.close(r));
@@ -418,7 +549,10 @@ describe('POST /auth (authorization-event pushes)', () => {
 
     it('an old unauthorized arriving after a newer authorized does not revoke the account', async () => {
       const { authCode } = await h.emulator.authorize(OA, { push: false });
-      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() }))).expect(200, 'success');
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() }))).expect(
+        200,
+        'success',
+      );
       const token = await redis.get(h.container.keys.authorizerAccessToken(OA));
       expect(token).toBeTruthy();
 
@@ -439,7 +573,10 @@ describe('POST /auth (authorization-event pushes)', () => {
       await post(signedPush(unauthorizedPayload(OA, { createTime: seconds() + 1 }))).expect(200, 'success');
       const { authCode } = await h.emulator.authorize(OA, { push: false });
       const calls = h.emulator.callLog.count('api_query_auth');
-      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() - 120 }))).expect(200, 'success');
+      await post(signedPush(authorizationPayload('authorized', OA, authCode, { createTime: seconds() - 120 }))).expect(
+        200,
+        'success',
+      );
       expect((await hash(OA)).status).toBe('unauthorized');
       expect(h.emulator.callLog.count('api_query_auth')).toBe(calls);
     });
@@ -534,7 +671,10 @@ describe('POST /auth while Redis is down', () => {
     const push = signedPush(authorizationPayload('authorized', OA, authCode));
     // A hung call is in the emulator's log as soon as it arrives: then the exchange is under way upstream.
     h.emulator.faults.set('api_query_auth', { hang: true });
-    const answer = request(service.url).post(push.path).send(push.body).then((r) => r);
+    const answer = request(service.url)
+      .post(push.path)
+      .send(push.body)
+      .then((r) => r);
     await eventually(() => h.emulator.callLog.count('api_query_auth') === 1, { what: 'the code exchange under way' });
     await owned.stop();
     expect((await answer).status).toBe(503);

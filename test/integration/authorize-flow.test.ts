@@ -31,7 +31,8 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
   });
   afterAll(() => redis.quit());
 
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { headers, redirect: 'manual' });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { headers, redirect: 'manual' });
 
   describe('GET /authorize', () => {
     beforeEach(() => start());
@@ -48,7 +49,9 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
       expect(html).toMatch(/<form method="get" action="\/auth"/);
       expect(html).toContain('id="authorize-pc"');
       // The H5 button submits the same form, so it carries the account type chosen above.
-      expect(html).toMatch(/<button type="submit" class="button secondary" id="authorize-mobile" name="mobile" value="1">/);
+      expect(html).toMatch(
+        /<button type="submit" class="button secondary" id="authorize-mobile" name="mobile" value="1">/,
+      );
       expect(html).toContain('href="/favicon.ico"');
       expect(html.match(/name="auth_type"/g)).toHaveLength(3);
       expect(html).toContain('name="viewport"');
@@ -113,7 +116,9 @@ describe('the admin authorization flow (GET /authorize, GET /auth)', () => {
       ['', { 'User-Agent': 'Mozilla/5.0 (iPhone) MicroMessenger/8.0.50' }],
     ])('sends phones (%s / WeChat user agent) to the H5 page', async (query, headers) => {
       const location = (await get(`/auth${query}`, headers)).headers.get('location') ?? '';
-      expect(location.startsWith(`${h.emulatorUrl}/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&`)).toBe(true);
+      expect(location.startsWith(`${h.emulatorUrl}/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&`)).toBe(
+        true,
+      );
       expect(location.endsWith('#wechat_redirect')).toBe(true);
     });
 

@@ -17,7 +17,9 @@ describe('authorizer listing index (Redis)', () => {
     await redis.hset(keys.authorizerShardIndex(keys.scheduleShardOf('wxold0002')), 'wxold0002', '1|unauthorized');
     const store = new RedisAuthorizerStore(redis, keys, systemClock);
     await store.saveAuthorization({ appid: 'wxnew0001', funcInfo: [], authorizedAt: 1 });
-    expect((await store.search({ text: '老账号', offset: 0, limit: 10 })).records.map((r) => r.appid)).toEqual(['wxold0001']);
+    expect((await store.search({ text: '老账号', offset: 0, limit: 10 })).records.map((r) => r.appid)).toEqual([
+      'wxold0001',
+    ]);
     const all = await store.search({ offset: 0, limit: 10 });
     expect(all.total).toBe(3);
     expect(all.records.map((r) => r.appid)).toEqual(['wxnew0001', 'wxold0001', 'wxold0002']);
@@ -27,10 +29,12 @@ describe('authorizer listing index (Redis)', () => {
   it('treats glob characters in a search as text, and keeps one entry per account across renames', async () => {
     const keys = createKeys(uniquePrefix('index'), 'wxcomponent');
     const store = new RedisAuthorizerStore(redis, keys, systemClock);
-    for (const appid of ['wxglob0001', 'wxglob0002']) await store.saveAuthorization({ appid, funcInfo: [], authorizedAt: 1 });
+    for (const appid of ['wxglob0001', 'wxglob0002'])
+      await store.saveAuthorization({ appid, funcInfo: [], authorizedAt: 1 });
     await store.saveAccountInfo('wxglob0001', { nickName: 'a*b [shop]?' });
     await store.saveAccountInfo('wxglob0002', { nickName: 'aXb shop' });
-    const find = async (text: string) => (await store.search({ text, offset: 0, limit: 10 })).records.map((r) => r.appid);
+    const find = async (text: string) =>
+      (await store.search({ text, offset: 0, limit: 10 })).records.map((r) => r.appid);
     expect(await find('a*b')).toEqual(['wxglob0001']);
     expect(await find('[shop]?')).toEqual(['wxglob0001']);
     expect(await find('shop')).toEqual(['wxglob0001', 'wxglob0002']);

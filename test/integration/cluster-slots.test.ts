@@ -33,15 +33,48 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
   beforeAll(async () => {
     port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'wxopen-cluster-slots-'));
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')], { stdio: 'ignore', detached: true });
-    admin = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 100 ? null : 50) });
+    redis = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+      ],
+      { stdio: 'ignore', detached: true },
+    );
+    admin = new Redis({
+      port,
+      host: '127.0.0.1',
+      maxRetriesPerRequest: 1,
+      retryStrategy: (n) => (n > 100 ? null : 50),
+    });
     await eventually(async () => (await admin.ping()) === 'PONG', { what: 'the cluster-mode Redis to answer' });
     await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await eventually(async () => /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))), { what: 'cluster_state:ok' });
+    await eventually(async () => /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))), {
+      what: 'cluster_state:ok',
+    });
     // The guard itself: this Redis refuses a cross-slot write.
     await expect(admin.mset('a-key', '1', 'another-key', '2')).rejects.toThrow(/CROSSSLOT/);
 
-    h = await startHarness({ emulator: { accounts }, env: { REDIS_URL: `redis://127.0.0.1:${port}/0`, REDIS_KEY_PREFIX: uniquePrefix('slots'), INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789' } });
+    h = await startHarness({
+      emulator: { accounts },
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${port}/0`,
+        REDIS_KEY_PREFIX: uniquePrefix('slots'),
+        INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789',
+      },
+    });
     service = createApp(h.container).listen(0, '127.0.0.1');
     await new Promise<void>((r) => service.once('listening', () => r()));
     h.emulator.setPushUrl(`http://127.0.0.1:${(service.address() as AddressInfo).port}/auth`);
@@ -64,7 +97,11 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
     h.emulator.setRotateRefreshTokens(true);
     h.clock.advance(2 * HOUR - 5 * 60_000);
     expect((await h.container.refresher.runOnce()).failed).toEqual([]);
-    await h.container.tokenService.invalidate('authorizer', (await h.container.tokenService.getAuthorizerAccessToken(A)).token, A);
+    await h.container.tokenService.invalidate(
+      'authorizer',
+      (await h.container.tokenService.getAuthorizerAccessToken(A)).token,
+      A,
+    );
     await h.emulator.revoke(B);
     await eventually(async () => (await h.container.authorizerStore.get(B))?.status === 'unauthorized');
     h.emulator.faults.set('api_authorizer_token', { errcode: 61023, times: 1 });
@@ -78,9 +115,16 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
     const app = createApp(h.container);
     await request(app).get('/metrics').expect(200);
     expect((await request(app).get('/readyz')).body.checks.redis).toEqual({ ok: true });
-    await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests-0123456789').expect(200);
+    await request(app)
+      .get('/internal/authorizers')
+      .set('Authorization', 'Bearer internal-api-token-for-tests-0123456789')
+      .expect(200);
     expect(await h.container.reencryptRefreshTokens()).toMatchObject({ unreadable: 0 });
     // No CROSSSLOT on the way, and the counters agree with what happened (C's listed token is the one that failed).
-    expect(await h.container.authorizerStore.countByStatus()).toEqual({ authorized: 2, unauthorized: 0, reauthorization_required: 1 });
+    expect(await h.container.authorizerStore.countByStatus()).toEqual({
+      authorized: 2,
+      unauthorized: 0,
+      reauthorization_required: 1,
+    });
   });
 });

@@ -7,7 +7,12 @@ const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
 /** `npm run console:hash-password`: the password on standard input, the hash on standard output. */
 function hashCli(input: string) {
-  const child = spawn(TSX, [join(ROOT, 'src/cli/console-hash-password.ts')], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(TSX, [join(ROOT, 'src/cli/console-hash-password.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
   const output = collect(child);
   child.stdin.end(input);
   return { child, output };

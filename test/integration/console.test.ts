@@ -3,7 +3,15 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { keysUnder, newTestRedis } from '../support/redis';
 import { captureLogs } from '../support/log-capture';
-import { consoleEnv, csrfOf, OPERATOR, OPERATOR_PASSWORD, seedAccounts, SESSION_SECRET, signedIn } from '../support/console';
+import {
+  consoleEnv,
+  csrfOf,
+  OPERATOR,
+  OPERATOR_PASSWORD,
+  seedAccounts,
+  SESSION_SECRET,
+  signedIn,
+} from '../support/console';
 import { TEST_COMPONENT } from '../support/config';
 import { startHarness, type Harness } from '../support/emulator';
 
@@ -12,7 +20,13 @@ const OA = 'wx3c5a7e19b2d40f81';
 const MP = 'wx6f4b1c8e20d7a953';
 const HTML = 'text/html,application/xhtml+xml';
 
-const GET_ROUTES = ['/console', '/console/accounts', '/console/accounts?q=wx', `/console/accounts/${OA}`, '/console/recovery'];
+const GET_ROUTES = [
+  '/console',
+  '/console/accounts',
+  '/console/accounts?q=wx',
+  `/console/accounts/${OA}`,
+  '/console/recovery',
+];
 const POST_ROUTES = [`/console/accounts/${OA}/refresh`, '/console/recovery', '/console/logout'];
 
 describe('operator console', () => {
@@ -22,7 +36,10 @@ describe('operator console', () => {
   const redis = newTestRedis();
 
   beforeEach(async () => {
-    h = await startHarness({ env: await consoleEnv(), container: { logger: logs.logger, consoleLoginLimits: { perIp: 8, perUser: 4, windowSeconds: 900 } } });
+    h = await startHarness({
+      env: await consoleEnv(),
+      container: { logger: logs.logger, consoleLoginLimits: { perIp: 8, perUser: 4, windowSeconds: 900 } },
+    });
     app = createApp(h.container);
     for (const appid of [OA, MP]) {
       await h.authorize(appid);
@@ -38,7 +55,9 @@ describe('operator console', () => {
 
   const snapshot = async () => {
     const keys = await keysUnder(redis, h.container.keys.root);
-    const values = await Promise.all(keys.filter((k) => !k.includes(':console:login_limit')).map(async (k) => [k, await redis.dump(k)]));
+    const values = await Promise.all(
+      keys.filter((k) => !k.includes(':console:login_limit')).map(async (k) => [k, await redis.dump(k)]),
+    );
     return { values, calls: h.emulator.callLog.entries().length };
   };
 
@@ -50,7 +69,11 @@ describe('operator console', () => {
       expect(page.headers['content-type']).toMatch(/text\/html/);
       expect(page.text).toContain('页面不存在');
       await request(plain).get('/console/login').set('Accept', HTML).expect(404);
-      await request(plain).post('/console/login').type('form').send({ name: OPERATOR, password: OPERATOR_PASSWORD }).expect(404);
+      await request(plain)
+        .post('/console/login')
+        .type('form')
+        .send({ name: OPERATOR, password: OPERATOR_PASSWORD })
+        .expect(404);
       expect((await request(plain).get('/console/accounts').expect(404)).body.error.code).toBe('not_found');
     } finally {
       await bare.close();
@@ -68,7 +91,10 @@ describe('operator console', () => {
       expect(res.headers.location).toBe('/console/login');
     }
     // A forged session cookie (wrong signature) is no session either.
-    const forged = await request(app).get('/console').set('Cookie', 'wxopen_console=eyJzaWQiOiJ4Iiwib3BlcmF0b3IiOiJvcHMiLCJleHAiOjk5OTk5OTk5OTk5OTl9.bad').expect(303);
+    const forged = await request(app)
+      .get('/console')
+      .set('Cookie', 'wxopen_console=eyJzaWQiOiJ4Iiwib3BlcmF0b3IiOiJvcHMiLCJleHAiOjk5OTk5OTk5OTk5OTl9.bad')
+      .expect(303);
     expect(forged.headers.location).toMatch(/^\/console\/login/);
     expect(await snapshot()).toEqual(before);
     // The copy button's script is static and public.
@@ -81,9 +107,15 @@ describe('operator console', () => {
     const agent = request.agent(app);
     const form = await agent.get('/console/login?lang=en').expect(200);
     expect(form.text).toContain('Sign in to the operator console');
-    const res = await agent.post('/console/login').type('form').send({ _csrf: csrfOf(form.text), name: OPERATOR, password: OPERATOR_PASSWORD, next: '/console/accounts' }).expect(303);
+    const res = await agent
+      .post('/console/login')
+      .type('form')
+      .send({ _csrf: csrfOf(form.text), name: OPERATOR, password: OPERATOR_PASSWORD, next: '/console/accounts' })
+      .expect(303);
     expect(res.headers.location).toBe('/console/accounts');
-    const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('wxopen_console='));
+    const cookie = ([] as string[])
+      .concat(res.headers['set-cookie'] ?? [])
+      .find((c) => c.startsWith('wxopen_console='));
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).toMatch(/Path=\/console/);
@@ -96,7 +128,9 @@ describe('operator console', () => {
     const again = await signedIn(app);
     const form2 = await request.agent(app).get('/console/login');
     expect(form2.status).toBe(200);
-    expect((await again.get('/console/login?next=//evil.example/console').expect(303)).headers.location).toBe('/console');
+    expect((await again.get('/console/login?next=//evil.example/console').expect(303)).headers.location).toBe(
+      '/console',
+    );
   });
 
   it('marks the session cookie Secure behind HTTPS', async () => {
@@ -129,16 +163,30 @@ describe('operator console', () => {
   it('refuses a wrong password and an unknown user alike, and signs out', async () => {
     const agent = request.agent(app);
     const form = await agent.get('/console/login').expect(200);
-    const wrong = await agent.post('/console/login').type('form').send({ _csrf: csrfOf(form.text), name: OPERATOR, password: 'wrong password!' }).expect(401);
+    const wrong = await agent
+      .post('/console/login')
+      .type('form')
+      .send({ _csrf: csrfOf(form.text), name: OPERATOR, password: 'wrong password!' })
+      .expect(401);
     expect(wrong.text).toContain('用户名或密码错误');
-    const unknown = await agent.post('/console/login').type('form').send({ _csrf: csrfOf(wrong.text), name: 'mallory', password: OPERATOR_PASSWORD }).expect(401);
+    const unknown = await agent
+      .post('/console/login')
+      .type('form')
+      .send({ _csrf: csrfOf(wrong.text), name: 'mallory', password: OPERATOR_PASSWORD })
+      .expect(401);
     expect(unknown.text).toContain('用户名或密码错误');
     await agent.get('/console').expect(303);
-    expect(logs.lines()).toContainEqual(expect.objectContaining({ audit: true, operator: 'mallory', action: 'login_refused' }));
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ audit: true, operator: 'mallory', action: 'login_refused' }),
+    );
 
     const ops = await signedIn(app);
     const page = await ops.get('/console').expect(200);
-    await ops.post('/console/logout').type('form').send({ _csrf: csrfOf(page.text) }).expect(303);
+    await ops
+      .post('/console/logout')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text) })
+      .expect(303);
     await ops.get('/console').expect(303);
     expect(logs.lines()).toContainEqual(expect.objectContaining({ audit: true, operator: OPERATOR, action: 'logout' }));
   });
@@ -147,7 +195,11 @@ describe('operator console', () => {
     const attempt = async (name: string, password: string, ip = '127.0.0.1') => {
       const agent = request.agent(app);
       const form = await agent.get('/console/login');
-      return agent.post('/console/login').set('X-Forwarded-For', ip).type('form').send({ _csrf: csrfOf(form.text), name, password });
+      return agent
+        .post('/console/login')
+        .set('X-Forwarded-For', ip)
+        .type('form')
+        .send({ _csrf: csrfOf(form.text), name, password });
     };
     for (let i = 0; i < 4; i++) expect((await attempt(OPERATOR, `wrong-${i}`)).status).toBe(401);
     const limited = await attempt(OPERATOR, OPERATOR_PASSWORD);
@@ -155,7 +207,9 @@ describe('operator console', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.text).toContain('登录尝试次数过多');
     // The counter is in Redis, where every replica counts the same attempts.
-    expect(await keysUnder(redis, h.container.keys.consoleLoginLimit('user'))).toEqual([`${h.container.keys.consoleLoginLimit('user')}:${OPERATOR}`]);
+    expect(await keysUnder(redis, h.container.keys.consoleLoginLimit('user'))).toEqual([
+      `${h.container.keys.consoleLoginLimit('user')}:${OPERATOR}`,
+    ]);
     expect(logs.lines()).toContainEqual(expect.objectContaining({ audit: true, action: 'login_rate_limited' }));
 
     // Per IP: many user names from one address; another address is not affected.
@@ -171,7 +225,13 @@ describe('operator console', () => {
     const otherToken = csrfOf((await (await signedIn(app)).get('/console').expect(200)).text);
     const before = await snapshot();
     for (const path of POST_ROUTES) {
-      for (const body of [{}, { _csrf: '' }, { _csrf: 'forged.value' }, { _csrf: otherToken }, { _csrf: `${token}x` }]) {
+      for (const body of [
+        {},
+        { _csrf: '' },
+        { _csrf: 'forged.value' },
+        { _csrf: otherToken },
+        { _csrf: `${token}x` },
+      ]) {
         const res = await agent.post(path).type('form').send(body);
         expect([path, res.status]).toEqual([path, 403]);
         expect(res.text).toContain('CSRF');
@@ -181,7 +241,11 @@ describe('operator console', () => {
     const anon = request.agent(app);
     await anon.get('/console/login').expect(200);
     await anon.post('/console/login').type('form').send({ name: OPERATOR, password: OPERATOR_PASSWORD }).expect(403);
-    await request(app).post('/console/login').type('form').send({ _csrf: token, name: OPERATOR, password: OPERATOR_PASSWORD }).expect(403);
+    await request(app)
+      .post('/console/login')
+      .type('form')
+      .send({ _csrf: token, name: OPERATOR, password: OPERATOR_PASSWORD })
+      .expect(403);
     expect(await snapshot()).toEqual(before);
     // Still signed in: the refused logout did not end the session.
     await agent.get('/console').expect(200);
@@ -194,7 +258,11 @@ describe('operator console', () => {
     h.clock.advance(30 * 60_000);
     const page = await agent.get(`/console/accounts/${OA}`).expect(200);
     const clicked = h.clock.now();
-    const res = await agent.post(`/console/accounts/${OA}/refresh`).type('form').send({ _csrf: csrfOf(page.text) }).expect(303);
+    const res = await agent
+      .post(`/console/accounts/${OA}/refresh`)
+      .type('form')
+      .send({ _csrf: csrfOf(page.text) })
+      .expect(303);
     expect(res.headers.location).toBe(`/console/accounts/${OA}?refreshed=1`);
     expect(h.emulator.callLog.count('api_authorizer_token')).toBe(1);
     const after = await h.container.authorizerStore.get(OA);
@@ -203,7 +271,9 @@ describe('operator console', () => {
     expect(after?.tokenRefreshedAt).toBeGreaterThanOrEqual(clicked);
     const shown = await agent.get(res.headers.location as string).expect(200);
     expect(shown.text).toContain('已刷新接口调用凭据');
-    expect(logs.lines()).toContainEqual(expect.objectContaining({ audit: true, operator: OPERATOR, action: 'refresh_token', authorizerAppid: OA }));
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ audit: true, operator: OPERATOR, action: 'refresh_token', authorizerAppid: OA }),
+    );
   });
 
   it('shows an account: permission sets by name, stored timestamps, and a re-authorization link when needed', async () => {
@@ -218,7 +288,10 @@ describe('operator console', () => {
     const en = await agent.get(`/console/accounts/${OA}?lang=en`).expect(200);
     expect(en.text).toContain('Message management');
 
-    await h.container.authorizerStore.markReauthorizationRequired(MP, 'api_authorizer_token errcode 61023: the refresh token is invalid');
+    await h.container.authorizerStore.markReauthorizationRequired(
+      MP,
+      'api_authorizer_token errcode 61023: the refresh token is invalid',
+    );
     const mp = await agent.get(`/console/accounts/${MP}?lang=zh-CN`).expect(200);
     expect(mp.text).toContain('需重新授权');
     expect(mp.text).toContain('帐号管理权限（小程序）');
@@ -265,11 +338,17 @@ describe('operator console', () => {
   it('runs recovery from api_get_authorizer_list and shows its result', async () => {
     const agent = await signedIn(app);
     const page = await agent.get('/console/recovery').expect(200);
-    const res = await agent.post('/console/recovery').type('form').send({ _csrf: csrfOf(page.text) }).expect(200);
+    const res = await agent
+      .post('/console/recovery')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text) })
+      .expect(200);
     expect(h.emulator.callLog.count('api_get_authorizer_list')).toBeGreaterThan(0);
     expect(res.text).toMatch(/data-field="listed">2</);
     expect(res.text).toMatch(/data-field="restored">0</);
-    expect(logs.lines()).toContainEqual(expect.objectContaining({ audit: true, operator: OPERATOR, action: 'recovery_finished', listed: 2 }));
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ audit: true, operator: OPERATOR, action: 'recovery_finished', listed: 2 }),
+    );
   });
 
   it('never shows a token, refresh token, ticket or secret', async () => {
@@ -297,12 +376,25 @@ describe('operator console', () => {
     for (const s of secrets) expect(typeof s === 'string' && s.length >= 8).toBe(true);
     const agent = await signedIn(app);
     const pages = [];
-    for (const path of [...GET_ROUTES, `/console/accounts/${MP}`, '/console/accounts?q=%E6%B5%8B%E8%AF%95', '/console?lang=en']) {
+    for (const path of [
+      ...GET_ROUTES,
+      `/console/accounts/${MP}`,
+      '/console/accounts?q=%E6%B5%8B%E8%AF%95',
+      '/console?lang=en',
+    ]) {
       pages.push((await agent.get(path).expect(200)).text);
     }
-    const recovery = await agent.post('/console/recovery').type('form').send({ _csrf: csrfOf(pages[0] ?? '') }).expect(200);
+    const recovery = await agent
+      .post('/console/recovery')
+      .type('form')
+      .send({ _csrf: csrfOf(pages[0] ?? '') })
+      .expect(200);
     pages.push(recovery.text);
-    const refresh = await agent.post(`/console/accounts/${OA}/refresh`).type('form').send({ _csrf: csrfOf(pages[0] ?? '') }).redirects(1);
+    const refresh = await agent
+      .post(`/console/accounts/${OA}/refresh`)
+      .type('form')
+      .send({ _csrf: csrfOf(pages[0] ?? '') })
+      .redirects(1);
     pages.push(refresh.text);
     const newToken = (await h.container.authorizerStore.get(OA))?.accessToken?.token;
     for (const html of pages) {

@@ -30,11 +30,18 @@ async function runBlocks(blocks: string[], env: Record<string, string>, cwd: str
     ...blocks.map((code, i) => `printf '\\n:::block ${i}:::\\n'\n${code}`),
   ].join('\n');
   try {
-    const { stdout } = await run('bash', ['-c', script], { cwd, env: { ...BASE_ENV, ...env }, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 });
+    const { stdout } = await run('bash', ['-c', script], {
+      cwd,
+      env: { ...BASE_ENV, ...env },
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 60_000,
+    });
     return stdout.split(/^:::block \d+:::\n/m).slice(1);
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`doc commands failed: ${e.message}\n--- stdout\n${e.stdout}\n--- stderr\n${e.stderr}`, { cause: err });
+    throw new Error(`doc commands failed: ${e.message}\n--- stdout\n${e.stdout}\n--- stderr\n${e.stderr}`, {
+      cause: err,
+    });
   }
 }
 
@@ -78,14 +85,19 @@ describe('docs/sandbox.md', () => {
     await runToCompletion(build!);
     for (const line of servers) {
       const port = await freePort();
-      const child = spawnGroup('bash', ['-c', line], { cwd: ROOT, env: { ...BASE_ENV, SANDBOX_PORT: String(port), PORT: String(await freePort()) } });
+      const child = spawnGroup('bash', ['-c', line], {
+        cwd: ROOT,
+        env: { ...BASE_ENV, SANDBOX_PORT: String(port), PORT: String(await freePort()) },
+      });
       const output = collect(child);
       try {
         await eventually(() => output.stdout().includes(`WeChat emulator listening on http://127.0.0.1:${port}`), {
           timeoutMs: 60_000,
           what: `"${line}" to listen on ${port} (stderr: ${output.stderr()})`,
         });
-        expect(((await emulatorCall(`http://127.0.0.1:${port}`, '/sandbox/clock')) as { manual: boolean }).manual).toBe(true);
+        expect(((await emulatorCall(`http://127.0.0.1:${port}`, '/sandbox/clock')) as { manual: boolean }).manual).toBe(
+          true,
+        );
       } finally {
         // Ctrl+C as a terminal sends it: to the whole group (bash, and npx/tsx/node where the line has them).
         await stopGroup(child, 'SIGINT');
@@ -100,7 +112,10 @@ describe('docs/sandbox.md', () => {
     const output = collect(emulator);
     const B = `http://127.0.0.1:${port}`;
     try {
-      await eventually(() => output.stdout().includes(`listening on ${B}`), { timeoutMs: 60_000, what: 'the emulator' });
+      await eventually(() => output.stdout().includes(`listening on ${B}`), {
+        timeoutMs: 60_000,
+        what: 'the emulator',
+      });
       const runnable = blocks.filter((b) => b.marker === undefined).map((b) => b.code);
       const cwd = mkdtempSync(join(tmpdir(), 'wxopen-doc-sandbox-'));
       const outputs = await runBlocks(runnable, { B, PORT: String(await freePort()) }, cwd);
@@ -109,7 +124,9 @@ describe('docs/sandbox.md', () => {
       expect(walkthrough).toContain('"wx3c5a7e19b2d40f81"');
       expect(walkthrough).not.toMatch(/"errcode":\s*[1-9-]/);
       // api_authorizer_token's own answer (a line of its own), made with the refresh token step 6 extracted.
-      expect(walkthrough).toMatch(/\{"authorizer_access_token":"[^"]+","expires_in":7200,"authorizer_refresh_token":"refreshtoken@@@/);
+      expect(walkthrough).toMatch(
+        /\{"authorizer_access_token":"[^"]+","expires_in":7200,"authorizer_refresh_token":"refreshtoken@@@/,
+      );
     } finally {
       await stopGroup(emulator, 'SIGINT');
     }
@@ -122,7 +139,8 @@ describe('docs/redis-keys.md against `npm run sandbox`', () => {
   let exportLine: string;
   let variables: Record<string, string>;
   let emulatorUrl: string;
-  const tokenStatus = async (token: string) => ((await emulatorCall(emulatorUrl, `/sandbox/tokens/${encodeURIComponent(token)}`)) as { status: string }).status;
+  const tokenStatus = async (token: string) =>
+    ((await emulatorCall(emulatorUrl, `/sandbox/tokens/${encodeURIComponent(token)}`)) as { status: string }).status;
 
   beforeAll(async () => {
     sandbox = startSandboxProcess({ PORT: String(await freePort()) });
@@ -169,16 +187,35 @@ describe('docs/redis-keys.md against `npm run sandbox`', () => {
       writeFileSync(join(project, file), b.code);
       return file;
     });
-    await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', ...files], {
-      cwd: project,
-      env: BASE_ENV,
-    }).catch((err: { stdout?: string; message: string }) => {
+    await run(
+      join(ROOT, 'node_modules', '.bin', 'tsc'),
+      [
+        '--noEmit',
+        '--strict',
+        '--target',
+        'es2022',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--types',
+        'node',
+        ...files,
+      ],
+      {
+        cwd: project,
+        env: BASE_ENV,
+      },
+    ).catch((err: { stdout?: string; message: string }) => {
       throw new Error(`the docs' Node examples do not type-check: ${err.message}\n${err.stdout}`);
     });
 
     const env = { ...BASE_ENV, ...variables };
     const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-    const reader = JSON.parse((await run(tsx, [files[0]!], { cwd: project, env, timeout: 30_000 })).stdout.trim()) as { token: string; replacement: string };
+    const reader = JSON.parse((await run(tsx, [files[0]!], { cwd: project, env, timeout: 30_000 })).stdout.trim()) as {
+      token: string;
+      replacement: string;
+    };
     expect(reader.replacement).not.toBe(reader.token);
     expect(await tokenStatus(reader.replacement)).toBe('valid');
     const plainGet = (await run(tsx, [files[1]!], { cwd: project, env, timeout: 30_000 })).stdout.trim();
@@ -188,7 +225,12 @@ describe('docs/redis-keys.md against `npm run sandbox`', () => {
   it("docs/messages.md's shell blocks run as written: a message consumed from P:messages, the release test passing", async () => {
     const blocks = fencedBlocks('docs/messages.md', 'sh').map((b) => b.code);
     expect(blocks).toHaveLength(2);
-    const [consumer, releaseTest] = await runBlocks(blocks, {}, mkdtempSync(join(tmpdir(), 'wxopen-doc-messages-')), exportLine);
+    const [consumer, releaseTest] = await runBlocks(
+      blocks,
+      {},
+      mkdtempSync(join(tmpdir(), 'wxopen-doc-messages-')),
+      exportLine,
+    );
     const lines = consumer!.trim().split('\n');
     // curl's answer has no trailing newline: XGROUP CREATE's OK follows it on the same line.
     expect(lines[0]).toMatch(/"status":200,"body":"success".*\}OK$/);

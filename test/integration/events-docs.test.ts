@@ -57,7 +57,12 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
 
   const pending = async (group: string) => Number((await redis.xpending(h.container.keys.events, group))[0]);
   const run = (command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const result = spawnSync(command, args, { cwd: dir, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(command, args, {
+      cwd: dir,
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
     return result.stdout;
   };
@@ -83,17 +88,22 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
   it('Python (redis-py): reads and acknowledges them (group "billing")', async () => {
     writeFileSync(join(dir, 'consumer.py'), example('python'));
     const out = run(PYTHON, ['consumer.py']);
-    expect(out.trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
-      `authorized ${OA} ${ids[0]}`,
-      `updateauthorized ${OA} ${ids[1]}`,
-      `unauthorized ${OA} ${ids[2]}`,
-    ]);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').slice(0, 3).join(' ')),
+    ).toEqual([`authorized ${OA} ${ids[0]}`, `updateauthorized ${OA} ${ids[1]}`, `unauthorized ${OA} ${ids[2]}`]);
     expect(await pending('billing')).toBe(0);
   });
 
   it('Python verifier: accepts the service signature with either secret, refuses a changed body or another secret', () => {
     const body = JSON.stringify({ event_id: ids[0], type: 'authorized' });
-    const header = signWebhook(body, ['secret-new-0123456789abcdef0123456789', 'secret-old-0123456789abcdef0123456789'], Date.now() / 1000);
+    const header = signWebhook(
+      body,
+      ['secret-new-0123456789abcdef0123456789', 'secret-old-0123456789abcdef0123456789'],
+      Date.now() / 1000,
+    );
     const calls = [
       `print(verify_wxopen_signature(${JSON.stringify(header)}, ${JSON.stringify(body)}.encode(), ["secret-old-0123456789abcdef0123456789"]))`,
       `print(verify_wxopen_signature(${JSON.stringify(header)}, ${JSON.stringify(`${body} `)}.encode(), ["secret-old-0123456789abcdef0123456789"]))`,
@@ -118,8 +128,14 @@ describe('docs/events.md: the consumer and verifier examples run verbatim', () =
     try {
       const body = JSON.stringify({ event_id: ids[0], type: 'authorized', authorizer_appid: OA });
       const post = (signature: string) =>
-        fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'X-Wxopen-Signature': signature }, body }).then((r) => r.status);
-      expect(await eventually(() => post(signWebhook(body, [secret], Date.now() / 1000)).catch(() => undefined), { timeoutMs: 20_000 })).toBe(204);
+        fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'X-Wxopen-Signature': signature }, body }).then(
+          (r) => r.status,
+        );
+      expect(
+        await eventually(() => post(signWebhook(body, [secret], Date.now() / 1000)).catch(() => undefined), {
+          timeoutMs: 20_000,
+        }),
+      ).toBe(204);
       expect(await post(signWebhook(body, ['forged-secret-0123456789abcdef0123456'], Date.now() / 1000))).toBe(401);
       expect(await post(signWebhook(body, [secret], Date.now() / 1000 - 3600))).toBe(401);
       expect(out).toContain(`verified authorized ${ids[0]}`);

@@ -24,7 +24,14 @@ describe('index drift and its repair (real Redis)', () => {
     const keys = createKeys(uniquePrefix('drift'), 'wxcomponent');
     const store = new RedisAuthorizerStore(redis, keys, clock, new SecretCipher([]));
     const authorize = (appid: string) =>
-      store.saveAuthorization({ appid, refreshToken: `r-${appid}`, accessToken: `t-${appid}`, expiresIn: 7200, funcInfo: [], authorizedAt: NOW });
+      store.saveAuthorization({
+        appid,
+        refreshToken: `r-${appid}`,
+        accessToken: `t-${appid}`,
+        expiresIn: 7200,
+        funcInfo: [],
+        authorizedAt: NOW,
+      });
     const dieBeforeTheIndex = async (write: () => Promise<unknown>) => {
       const apply = store.index.apply;
       store.index.apply = async () => undefined;
@@ -45,7 +52,10 @@ describe('index drift and its repair (real Redis)', () => {
       { appid: 'wxa', expiresAt: NOW + 7200_000 },
     ]);
     // Nothing is lost meanwhile: both are listed, and reads see the accounts' own state.
-    expect((await store.list()).map((r) => [r.appid, r.status])).toEqual([['wxa', 'unauthorized'], ['wxb', 'authorized']]);
+    expect((await store.list()).map((r) => [r.appid, r.status])).toEqual([
+      ['wxa', 'unauthorized'],
+      ['wxb', 'authorized'],
+    ]);
 
     await store.reindex('wxa');
     expect(await store.countByStatus()).toEqual({ authorized: 0, unauthorized: 1, reauthorization_required: 0 });
@@ -53,7 +63,9 @@ describe('index drift and its repair (real Redis)', () => {
     const logs = captureLogs('info');
     expect(await new LayoutMaintenance(redis, keys, store, new SecretCipher([]), logs.logger).reconcile()).toBe(2);
     expect(await store.countByStatus()).toEqual({ authorized: 1, unauthorized: 1, reauthorization_required: 0 });
-    expect(await store.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: 'wxb', expiresAt: NOW + 7200_000 }]);
+    expect(await store.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([
+      { appid: 'wxb', expiresAt: NOW + 7200_000 },
+    ]);
     expect(logs.lines().map((l) => l.msg)).toContain('authorizer index reconciled with the accounts');
   });
 
@@ -61,7 +73,14 @@ describe('index drift and its repair (real Redis)', () => {
     const clock = new ManualClock({ now: () => NOW });
     const keys = createKeys(uniquePrefix('drift'), 'wxcomponent');
     const store = new RedisAuthorizerStore(redis, keys, clock);
-    await store.saveAuthorization({ appid: 'wxa', refreshToken: 'r', accessToken: 't', expiresIn: 7200, funcInfo: [], authorizedAt: NOW });
+    await store.saveAuthorization({
+      appid: 'wxa',
+      refreshToken: 'r',
+      accessToken: 't',
+      expiresIn: 7200,
+      funcInfo: [],
+      authorizedAt: NOW,
+    });
     await store.markUnauthorized('wxa'); // revision 2
     await store.index.apply('wxa', { revision: 1, status: 'authorized', due: NOW + 7200_000 }); // the first write's, late
     expect(await store.countByStatus()).toEqual({ authorized: 0, unauthorized: 1, reauthorization_required: 0 });

@@ -21,13 +21,18 @@ async function listen(container: Container): Promise<{ server: Server; url: stri
 }
 
 /** Every internal endpoint, called the way a client would (valid appid, valid body). */
-const ENDPOINTS = (appid: string) => [
-  { method: 'get', path: '/internal/component-access-token' },
-  { method: 'get', path: '/internal/authorizers' },
-  { method: 'get', path: `/internal/authorizers/${appid}/access-token` },
-  { method: 'post', path: `/internal/authorizers/${appid}/access-token/invalidate`, body: { authorizer_access_token: 'stale' } },
-  { method: 'post', path: '/internal/recover' },
-] as const;
+const ENDPOINTS = (appid: string) =>
+  [
+    { method: 'get', path: '/internal/component-access-token' },
+    { method: 'get', path: '/internal/authorizers' },
+    { method: 'get', path: `/internal/authorizers/${appid}/access-token` },
+    {
+      method: 'post',
+      path: `/internal/authorizers/${appid}/access-token/invalidate`,
+      body: { authorizer_access_token: 'stale' },
+    },
+    { method: 'post', path: '/internal/recover' },
+  ] as const;
 
 describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
   let h: Harness;
@@ -40,7 +45,11 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
     logs = captureLogs('info');
     const accounts = generateAccounts(3);
     [A, B] = accounts.map((a) => a.appid) as [string, string];
-    h = await startHarness({ env: { INTERNAL_API_TOKEN: SECRET }, emulator: { accounts }, container: { logger: logs.logger } });
+    h = await startHarness({
+      env: { INTERNAL_API_TOKEN: SECRET },
+      emulator: { accounts },
+      container: { logger: logs.logger },
+    });
     service = await listen(h.container);
   });
   afterEach(async () => {
@@ -123,7 +132,10 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
     it('answers 503 ticket_missing when no ticket was ever pushed', async () => {
       const noTicket = await startHarness({ env: { INTERNAL_API_TOKEN: SECRET }, withTicket: false });
       try {
-        const res = await request(createApp(noTicket.container)).get('/internal/component-access-token').set('Authorization', `Bearer ${SECRET}`).expect(503);
+        const res = await request(createApp(noTicket.container))
+          .get('/internal/component-access-token')
+          .set('Authorization', `Bearer ${SECRET}`)
+          .expect(503);
         expect(res.body.error.code).toBe('ticket_missing');
       } finally {
         await noTicket.close();
@@ -138,9 +150,16 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       await h.authorize(B);
       await h.container.authorizerStore.markUnauthorized(B);
       const res = await authed('get', '/internal/authorizers').expect(200);
-      const byAppid = Object.fromEntries(res.body.authorizers.map((a: { authorizer_appid: string }) => [a.authorizer_appid, a]));
+      const byAppid = Object.fromEntries(
+        res.body.authorizers.map((a: { authorizer_appid: string }) => [a.authorizer_appid, a]),
+      );
       expect(Object.keys(byAppid).sort()).toEqual([A, B].sort());
-      expect(byAppid[A]).toEqual({ authorizer_appid: A, status: 'authorized', authorized_at: expect.any(String), access_token_expires_in: expect.any(Number) });
+      expect(byAppid[A]).toEqual({
+        authorizer_appid: A,
+        status: 'authorized',
+        authorized_at: expect.any(String),
+        access_token_expires_in: expect.any(Number),
+      });
       expect(Date.parse(byAppid[A].authorized_at)).toBeGreaterThanOrEqual(before - 1000);
       expect(byAppid[A].access_token_expires_in).toBeGreaterThan(7000);
       expect(byAppid[B]).toMatchObject({ status: 'unauthorized', access_token_expires_in: null });
@@ -155,7 +174,11 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
     it("returns the account's current token (from the cache: no WeChat call)", async () => {
       await h.authorize(A);
       const res = await authed('get', `/internal/authorizers/${A}/access-token`).expect(200);
-      expect(res.body).toEqual({ authorizer_appid: A, authorizer_access_token: expect.any(String), expires_in: expect.any(Number) });
+      expect(res.body).toEqual({
+        authorizer_appid: A,
+        authorizer_access_token: expect.any(String),
+        expires_in: expect.any(Number),
+      });
       expect(h.emulator.tokenStatus(res.body.authorizer_access_token)).toBe('valid');
       expect(calls('api_authorizer_token')).toBe(0);
     });
@@ -167,7 +190,10 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers.etag).toBeUndefined();
-      const head = await api().head(`/internal/authorizers/${A}/access-token`).set('Authorization', `Bearer ${SECRET}`).expect(200);
+      const head = await api()
+        .head(`/internal/authorizers/${A}/access-token`)
+        .set('Authorization', `Bearer ${SECRET}`)
+        .expect(200);
       expect(head.headers['content-length']).toBe(res.headers['content-length']);
       expect(head.text ?? '').toBe('');
     });
@@ -193,15 +219,19 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       expect(res.body.error).toMatchObject({ code: 'authorizer_not_found', message: expect.stringContaining(UNKNOWN) });
     });
 
-    it.each(['abc', 'wx123', 'wx0123456789abcdef0', 'wx{0123456789abcd}', 'wx0123456789abcde%7D', 'wx01234567-9abcdef'])(
-      'answers 400 to the malformed appid %p and writes nothing',
-      async (appid) => {
-        const before = await storedKeys();
-        const res = await authed('get', `/internal/authorizers/${appid}/access-token`).expect(400);
-        expect(res.body.error.code).toBe('bad_request');
-        expect(await storedKeys()).toEqual(before);
-      },
-    );
+    it.each([
+      'abc',
+      'wx123',
+      'wx0123456789abcdef0',
+      'wx{0123456789abcd}',
+      'wx0123456789abcde%7D',
+      'wx01234567-9abcdef',
+    ])('answers 400 to the malformed appid %p and writes nothing', async (appid) => {
+      const before = await storedKeys();
+      const res = await authed('get', `/internal/authorizers/${appid}/access-token`).expect(400);
+      expect(res.body.error.code).toBe('bad_request');
+      expect(await storedKeys()).toEqual(before);
+    });
 
     it('answers 409 with status "unauthorized" for a revoked account', async () => {
       await h.authorize(A);
@@ -230,7 +260,9 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       await h.authorize(A);
       const stale = (await h.container.redis.get(h.container.keys.authorizerAccessToken(A)))!;
       h.emulator.invalidateToken(stale); // WeChat answers 40001 to it from now on
-      const answers = await Promise.all(Array.from({ length: 50 }, () => invalidate(A).send({ authorizer_access_token: stale })));
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => invalidate(A).send({ authorizer_access_token: stale })),
+      );
       expect(answers.map((r) => r.status)).toEqual(Array(50).fill(200));
       const tokens = new Set(answers.map((r) => r.body.authorizer_access_token));
       expect(tokens.size).toBe(1);
@@ -239,13 +271,18 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       expect(h.emulator.tokenStatus(fresh)).toBe('valid');
       expect(calls('api_authorizer_token')).toBe(1);
       expect(await h.container.redis.get(h.container.keys.authorizerAccessToken(A))).toBe(fresh);
-      expect(answers[0]!.body).toEqual({ authorizer_appid: A, authorizer_access_token: fresh, expires_in: expect.any(Number) });
+      expect(answers[0]!.body).toEqual({
+        authorizer_appid: A,
+        authorizer_access_token: fresh,
+        expires_in: expect.any(Number),
+      });
     });
 
     it('a late report of an already replaced token changes nothing and returns the current token', async () => {
       await h.authorize(A);
       const stale = (await h.container.redis.get(h.container.keys.authorizerAccessToken(A)))!;
-      const fresh = (await invalidate(A).send({ authorizer_access_token: stale }).expect(200)).body.authorizer_access_token;
+      const fresh = (await invalidate(A).send({ authorizer_access_token: stale }).expect(200)).body
+        .authorizer_access_token;
       const late = await invalidate(A).send({ authorizer_access_token: stale }).expect(200);
       expect(late.body.authorizer_access_token).toBe(fresh);
       const unrelated = await invalidate(A).send({ authorizer_access_token: 'never-issued' }).expect(200);
@@ -264,14 +301,20 @@ describe('internal API (/internal/*, bearer INTERNAL_API_TOKEN)', () => {
       const before = await storedKeys();
       const req = invalidate(A);
       const res = await (body === undefined ? req : req.send(body)).expect(400);
-      expect(res.body.error).toMatchObject({ code: 'bad_request', message: expect.stringContaining('authorizer_access_token') });
+      expect(res.body.error).toMatchObject({
+        code: 'bad_request',
+        message: expect.stringContaining('authorizer_access_token'),
+      });
       expect(await storedKeys()).toEqual(before);
       expect(calls('api_authorizer_token')).toBe(0);
     });
 
     it('answers 400 to a body that is not JSON', async () => {
       await h.authorize(A);
-      const res = await invalidate(A).set('Content-Type', 'application/json').send('{"authorizer_access_token":').expect(400);
+      const res = await invalidate(A)
+        .set('Content-Type', 'application/json')
+        .send('{"authorizer_access_token":')
+        .expect(400);
       expect(res.body.error.code).toBe('bad_request');
       expect(calls('api_authorizer_token')).toBe(0);
     });

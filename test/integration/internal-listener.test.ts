@@ -15,7 +15,9 @@ import { collect, exitOf, spawnTs } from '../support/spawn';
 const BILLING = 'billing-secret-0123456789abcdef0123456789';
 const CRM = 'crm-secret-0123456789abcdef0123456789abcd';
 
-async function listen(app: ReturnType<typeof createApp>): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+async function listen(
+  app: ReturnType<typeof createApp>,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   return {
@@ -28,10 +30,14 @@ async function listen(app: ReturnType<typeof createApp>): Promise<{ server: Serv
 /** One HTTP request on its own connection (no keep-alive), so a server closing between requests is never a reset. */
 function get(url: string, bearer?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpRequest(
+      url,
+      { agent: false, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -54,7 +60,12 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
   });
 
   it('the public port answers 404 for /internal/* (with a valid bearer) and /metrics', async () => {
-    for (const path of ['/internal/component-access-token', '/internal/authorizers', '/internal/anything', '/metrics']) {
+    for (const path of [
+      '/internal/component-access-token',
+      '/internal/authorizers',
+      '/internal/anything',
+      '/metrics',
+    ]) {
       expect([path, await get(`${publicSide.url}${path}`, BILLING)]).toEqual([path, 404]);
     }
   });
@@ -66,7 +77,10 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
     expect(await get(`${publicSide.url}/auth`)).not.toBe(404); // the admin's redirect without a code: 400
     const message = await fetch(`${publicSide.url}/wx3c5a7e19b2d40f81/callback`, { method: 'POST', body: '<xml/>' });
     expect(message.status).not.toBe(404); // WeChat's message URL (unsigned here: refused, but routed)
-    const onInternal = await fetch(`${internalSide.url}/wx3c5a7e19b2d40f81/callback`, { method: 'POST', body: '<xml/>' });
+    const onInternal = await fetch(`${internalSide.url}/wx3c5a7e19b2d40f81/callback`, {
+      method: 'POST',
+      body: '<xml/>',
+    });
     expect(onInternal.status).toBe(404);
   });
 
@@ -79,10 +93,16 @@ describe('INTERNAL_PORT: the internal surfaces on their own listener', () => {
   });
 
   it('the real process (src/main.ts) with INTERNAL_PORT: /metrics and /internal/* are 404 on PORT and served on INTERNAL_PORT', async () => {
-    const service = await ServiceProcess.start(testEnv({ INTERNAL_API_TOKENS: `billing:${BILLING}`, WECHAT_API_BASE_URL: h.emulatorUrl }), { internalPort: true });
+    const service = await ServiceProcess.start(
+      testEnv({ INTERNAL_API_TOKENS: `billing:${BILLING}`, WECHAT_API_BASE_URL: h.emulatorUrl }),
+      { internalPort: true },
+    );
     try {
       for (const url of [service.url, service.internalUrl]) {
-        await eventually(() => fetch(`${url}/healthz`).then((r) => r.ok), { timeoutMs: 20_000, what: `the listener ${url}` });
+        await eventually(() => fetch(`${url}/healthz`).then((r) => r.ok), {
+          timeoutMs: 20_000,
+          what: `the listener ${url}`,
+        });
       }
       expect(await get(`${service.url}/metrics`)).toBe(404);
       expect(await get(`${service.url}/internal/authorizers`, BILLING)).toBe(404);
@@ -112,7 +132,11 @@ describe('INTERNAL_API_TOKENS: named clients, rotation', () => {
   }
   async function replica(tokens: string): Promise<Replica> {
     const config = loadConfig(
-      testEnv({ REDIS_KEY_PREFIX: h.config.redis.keyPrefix, WECHAT_API_BASE_URL: h.emulatorUrl, INTERNAL_API_TOKENS: tokens }),
+      testEnv({
+        REDIS_KEY_PREFIX: h.config.redis.keyPrefix,
+        WECHAT_API_BASE_URL: h.emulatorUrl,
+        INTERNAL_API_TOKENS: tokens,
+      }),
     );
     const container = createContainer(config, { clock: h.clock, logger: logs.logger });
     // Routed only once ready, as an orchestrator does (/readyz).
@@ -127,7 +151,11 @@ describe('INTERNAL_API_TOKENS: named clients, rotation', () => {
       expect(await get(`${r.url}/internal/component-access-token`, BILLING)).toBe(200);
       expect(await get(`${r.url}/internal/component-access-token`, CRM)).toBe(200);
       expect(await get(`${r.url}/internal/component-access-token`, `${CRM}x`)).toBe(401);
-      const lines = logs.lines().filter((l) => l.msg === 'request completed' && String((l.req as { url?: string })?.url).startsWith('/internal/'));
+      const lines = logs
+        .lines()
+        .filter(
+          (l) => l.msg === 'request completed' && String((l.req as { url?: string })?.url).startsWith('/internal/'),
+        );
       expect(lines.map((l) => [l.client, (l.res as { statusCode: number }).statusCode])).toEqual([
         ['billing', 200],
         ['crm', 200],
@@ -185,7 +213,10 @@ describe('INTERNAL_API_TOKENS: named clients, rotation', () => {
 
 describe('bad webhook configuration stops the start', () => {
   it('one line per problem: a non-URL, an http:// non-loopback URL, a missing secret', async () => {
-    const child = spawnTs('src/main.ts', testEnv({ WEBHOOK_URLS: 'not a url,http://hooks.example.com/wx,https://ok.example.com/wx' }));
+    const child = spawnTs(
+      'src/main.ts',
+      testEnv({ WEBHOOK_URLS: 'not a url,http://hooks.example.com/wx,https://ok.example.com/wx' }),
+    );
     const output = collect(child);
     expect(await exitOf(child)).toBe(1);
     expect(output.stderr().trim().split('\n')).toEqual([
@@ -196,13 +227,18 @@ describe('bad webhook configuration stops the start', () => {
   });
 
   it('INTERNAL_API_TOKENS secrets shorter than 32 characters are refused, without quoting them', async () => {
-    const child = spawnTs('src/main.ts', testEnv({ INTERNAL_API_TOKENS: 'billing:short-secret', INTERNAL_API_TOKEN: 'sixteen-chars-ok' }));
+    const child = spawnTs(
+      'src/main.ts',
+      testEnv({ INTERNAL_API_TOKENS: 'billing:short-secret', INTERNAL_API_TOKEN: 'sixteen-chars-ok' }),
+    );
     const output = collect(child);
     expect(await exitOf(child)).toBe(1);
-    expect(output.stderr().trim().split('\n').sort()).toEqual([
-      'config error: INTERNAL_API_TOKENS: entry 1 ("billing"): the secret must be at least 32 characters',
-      'config error: INTERNAL_API_TOKEN: must be at least 32 characters when set',
-    ].sort());
+    expect(output.stderr().trim().split('\n').sort()).toEqual(
+      [
+        'config error: INTERNAL_API_TOKENS: entry 1 ("billing"): the secret must be at least 32 characters',
+        'config error: INTERNAL_API_TOKEN: must be at least 32 characters when set',
+      ].sort(),
+    );
     expect(output.stderr()).not.toContain('short-secret');
   });
 });

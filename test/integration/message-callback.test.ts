@@ -104,21 +104,35 @@ describe('the message URL (POST /:appid/callback)', () => {
 
     it('runs from the emulator console page and its control API', async () => {
       await start();
-      const res = await fetch(`${h.emulatorUrl}/sandbox/release-test`, { method: 'POST', body: JSON.stringify({ group: 5 }) });
+      const res = await fetch(`${h.emulatorUrl}/sandbox/release-test`, {
+        method: 'POST',
+        body: JSON.stringify({ group: 5 }),
+      });
       expect(res.status).toBe(200);
       expect((await res.json()) as { passed: boolean }).toMatchObject({ passed: true, group: 5 });
-      const page = await fetch(`${h.emulatorUrl}/release-test`, { method: 'POST', body: new URLSearchParams({ group: '3' }) });
+      const page = await fetch(`${h.emulatorUrl}/release-test`, {
+        method: 'POST',
+        body: new URLSearchParams({ group: '3' }),
+      });
       const html = await page.text();
       expect(html).toContain('id="verdict" data-passed="true"');
       expect(html.match(/data-passed="true"/g)).toHaveLength(6);
-      const bad = await fetch(`${h.emulatorUrl}/sandbox/release-test`, { method: 'POST', body: JSON.stringify({ group: 9 }) });
+      const bad = await fetch(`${h.emulatorUrl}/sandbox/release-test`, {
+        method: 'POST',
+        body: JSON.stringify({ group: 9 }),
+      });
       expect(bad.status).toBe(400);
     });
   });
 
   describe('ordinary messages', () => {
     const sender = () =>
-      new MessageSender({ componentAppId: TEST_COMPONENT.appId, token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, clock: h.clock });
+      new MessageSender({
+        componentAppId: TEST_COMPONENT.appId,
+        token: TEST_COMPONENT.token,
+        encodingAesKey: TEST_COMPONENT.aesKey,
+        clock: h.clock,
+      });
     const text = (content: string, msgId = fakeMsgId()): OutgoingMessage => ({
       toUserName: OA_USER,
       fromUserName: 'oUser000000000000000000000001',
@@ -129,7 +143,7 @@ describe('the message URL (POST /:appid/callback)', () => {
       ],
     });
 
-    it("lands once in P:messages however many times WeChat re-sends it, to any of 3 replicas, and is answered success", async () => {
+    it('lands once in P:messages however many times WeChat re-sends it, to any of 3 replicas, and is answered success', async () => {
       await start({}, 3);
       await h.authorize(OA);
       const message = text('你好，我想查询订单');
@@ -144,7 +158,11 @@ describe('the message URL (POST /:appid/callback)', () => {
       expect(entries).toHaveLength(1);
       const fields = fieldsOf(entries[0] as [string, string[]]);
       expect(fields).toMatchObject({ authorizer_appid: OA, known: '1', msg_type: 'text', event: '' });
-      expect(JSON.parse(fields.fields as string)).toMatchObject({ Content: '你好，我想查询订单', FromUserName: 'oUser000000000000000000000001', MsgType: 'text' });
+      expect(JSON.parse(fields.fields as string)).toMatchObject({
+        Content: '你好，我想查询订单',
+        FromUserName: 'oUser000000000000000000000001',
+        MsgType: 'text',
+      });
       expect(fields.raw_xml).toContain('<Content><![CDATA[你好，我想查询订单]]></Content>');
     });
 
@@ -154,14 +172,24 @@ describe('the message URL (POST /:appid/callback)', () => {
       // WeChat's re-send of an event keeps its CreateTime: both sends carry the same one.
       const createTime = Math.floor(h.clock.now() / 1000);
       const send = () =>
-        fetch(`${h.emulatorUrl}/sandbox/accounts/${OA}/messages`, { method: 'POST', body: JSON.stringify({ event: 'subscribe', openid: 'oSameUser0001', createTime }) });
+        fetch(`${h.emulatorUrl}/sandbox/accounts/${OA}/messages`, {
+          method: 'POST',
+          body: JSON.stringify({ event: 'subscribe', openid: 'oSameUser0001', createTime }),
+        });
       const first = (await (await send()).json()) as { status: number; body: string };
       expect(first).toMatchObject({ status: 200, body: 'success' });
       await send(); // same sender, same CreateTime: a re-send
       const entries = await streamEntries();
       expect(entries).toHaveLength(1);
-      expect(fieldsOf(entries[0] as [string, string[]])).toMatchObject({ msg_type: 'event', event: 'subscribe', message_id: `oSameUser0001:${createTime}` });
-      const notAuthorized = await fetch(`${h.emulatorUrl}/sandbox/accounts/wx8d21f0a6c4e97b35/messages`, { method: 'POST', body: JSON.stringify({ content: 'x' }) });
+      expect(fieldsOf(entries[0] as [string, string[]])).toMatchObject({
+        msg_type: 'event',
+        event: 'subscribe',
+        message_id: `oSameUser0001:${createTime}`,
+      });
+      const notAuthorized = await fetch(`${h.emulatorUrl}/sandbox/accounts/wx8d21f0a6c4e97b35/messages`, {
+        method: 'POST',
+        body: JSON.stringify({ content: 'x' }),
+      });
       expect(notAuthorized.status).toBe(409);
     });
 
@@ -202,21 +230,44 @@ describe('the message URL (POST /:appid/callback)', () => {
       await new Promise<void>((r) => receiver!.once('listening', () => r()));
       return `http://127.0.0.1:${port}/wechat-messages`;
     }
-    const message = (): OutgoingMessage => ({ toUserName: OA_USER, fromUserName: 'oForward0001', msgType: 'text', fields: [['Content', '查订单'], ['MsgId', fakeMsgId()]] });
+    const message = (): OutgoingMessage => ({
+      toUserName: OA_USER,
+      fromUserName: 'oForward0001',
+      msgType: 'text',
+      fields: [
+        ['Content', '查订单'],
+        ['MsgId', fakeMsgId()],
+      ],
+    });
     const send = (base: string) =>
-      new MessageSender({ componentAppId: TEST_COMPONENT.appId, token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, clock: h.clock }).send(`${base}/${OA}/callback`, message());
+      new MessageSender({
+        componentAppId: TEST_COMPONENT.appId,
+        token: TEST_COMPONENT.token,
+        encodingAesKey: TEST_COMPONENT.aesKey,
+        clock: h.clock,
+      }).send(`${base}/${OA}/callback`, message());
 
-    it("POSTs each stored message there, signed like the webhooks, and returns its <xml> answer as the encrypted passive reply", async () => {
+    it('POSTs each stored message there, signed like the webhooks, and returns its <xml> answer as the encrypted passive reply', async () => {
       const url = await startReceiver();
-      answer = (res) => res.end('<xml><ToUserName><![CDATA[oForward0001]]></ToUserName><FromUserName><![CDATA[gh_7e2b94c1d0a3]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[您的订单已发货]]></Content></xml>');
+      answer = (res) =>
+        res.end(
+          '<xml><ToUserName><![CDATA[oForward0001]]></ToUserName><FromUserName><![CDATA[gh_7e2b94c1d0a3]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[您的订单已发货]]></Content></xml>',
+        );
       await start({ MESSAGE_FORWARD_URL: url, WEBHOOK_SECRET: SECRET });
       await h.authorize(OA);
       const reply = await send(bases[0]!);
       expect(reply.status).toBe(200);
       expect(reply.reply).toMatchObject({ Content: '您的订单已发货', ToUserName: 'oForward0001', MsgType: 'text' });
       expect(received).toHaveLength(1);
-      expect(verifyWebhookSignature(received[0]!.signature, received[0]!.body, { secrets: [SECRET] })).toEqual({ ok: true });
-      expect(JSON.parse(received[0]!.body)).toMatchObject({ authorizer_appid: OA, known: true, msg_type: 'text', fields: { Content: '查订单' } });
+      expect(verifyWebhookSignature(received[0]!.signature, received[0]!.body, { secrets: [SECRET] })).toEqual({
+        ok: true,
+      });
+      expect(JSON.parse(received[0]!.body)).toMatchObject({
+        authorizer_appid: OA,
+        known: true,
+        msg_type: 'text',
+        fields: { Content: '查订单' },
+      });
       expect(await streamEntries()).toHaveLength(1);
     });
 
@@ -240,14 +291,24 @@ describe('the message URL (POST /:appid/callback)', () => {
     });
 
     it('refuses a forward URL that is not https (but for loopback), or one without WEBHOOK_SECRET, at start', () => {
-      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'http://10.0.0.8/x', WEBHOOK_SECRET: SECRET })).toThrow(/MESSAGE_FORWARD_URL: http:\/\/10\.0\.0\.8: http:\/\/ is allowed only for a loopback host/);
-      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x' })).toThrow(/WEBHOOK_SECRET: is required when MESSAGE_FORWARD_URL is set/);
-      expect(testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x', WEBHOOK_SECRET: SECRET }).messages.forwardUrl).toBe('https://hooks.example.com/x');
+      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'http://10.0.0.8/x', WEBHOOK_SECRET: SECRET })).toThrow(
+        /MESSAGE_FORWARD_URL: http:\/\/10\.0\.0\.8: http:\/\/ is allowed only for a loopback host/,
+      );
+      expect(() => testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x' })).toThrow(
+        /WEBHOOK_SECRET: is required when MESSAGE_FORWARD_URL is set/,
+      );
+      expect(
+        testConfig({ MESSAGE_FORWARD_URL: 'https://hooks.example.com/x', WEBHOOK_SECRET: SECRET }).messages.forwardUrl,
+      ).toBe('https://hooks.example.com/x');
     });
   });
 
   describe('hostile messages get 4xx and write nothing', () => {
-    const crypt = new MsgCrypt({ token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, appId: TEST_COMPONENT.appId });
+    const crypt = new MsgCrypt({
+      token: TEST_COMPONENT.token,
+      encodingAesKey: TEST_COMPONENT.aesKey,
+      appId: TEST_COMPONENT.appId,
+    });
     function sealed(xml: string, opts: { crypt?: MsgCrypt; token?: string } = {}) {
       const timestamp = String(Math.floor(h.clock.now() / 1000));
       const nonce = '123456789';
@@ -260,7 +321,13 @@ describe('the message URL (POST /:appid/callback)', () => {
         encrypt_type: 'aes',
         msg_signature: msgSignature,
       });
-      return { query: q, body: buildXml([['ToUserName', OA_USER], ['Encrypt', encrypt]]) };
+      return {
+        query: q,
+        body: buildXml([
+          ['ToUserName', OA_USER],
+          ['Encrypt', encrypt],
+        ]),
+      };
     }
     const plain = buildXml([
       ['ToUserName', OA_USER],
@@ -270,18 +337,70 @@ describe('the message URL (POST /:appid/callback)', () => {
       ['Content', 'hi'],
       ['MsgId', '1234567890123456'],
     ]);
-    const post = (path: string, query: URLSearchParams, body: string) => fetch(`${bases[0]}${path}?${query}`, { method: 'POST', body });
+    const post = (path: string, query: URLSearchParams, body: string) =>
+      fetch(`${bases[0]}${path}?${query}`, { method: 'POST', body });
 
     it.each([
-      ['a bad msg_signature', 401, () => { const s = sealed(plain); s.query.set('msg_signature', '0'.repeat(40)); return s; }, `/${OA}/callback`],
-      ['another component appid in the ciphertext', 400, () => sealed(plain, { crypt: new MsgCrypt({ token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, appId: 'wxffffffffffffffff' }) }), `/${OA}/callback`],
-      ['a DOCTYPE in the envelope', 400, () => { const s = sealed(plain); return { query: s.query, body: `<!DOCTYPE x [<!ENTITY a "b">]>${s.body}` }; }, `/${OA}/callback`],
+      [
+        'a bad msg_signature',
+        401,
+        () => {
+          const s = sealed(plain);
+          s.query.set('msg_signature', '0'.repeat(40));
+          return s;
+        },
+        `/${OA}/callback`,
+      ],
+      [
+        'another component appid in the ciphertext',
+        400,
+        () =>
+          sealed(plain, {
+            crypt: new MsgCrypt({
+              token: TEST_COMPONENT.token,
+              encodingAesKey: TEST_COMPONENT.aesKey,
+              appId: 'wxffffffffffffffff',
+            }),
+          }),
+        `/${OA}/callback`,
+      ],
+      [
+        'a DOCTYPE in the envelope',
+        400,
+        () => {
+          const s = sealed(plain);
+          return { query: s.query, body: `<!DOCTYPE x [<!ENTITY a "b">]>${s.body}` };
+        },
+        `/${OA}/callback`,
+      ],
       ['a DOCTYPE in the decrypted message', 400, () => sealed(`<!DOCTYPE x>${plain}`), `/${OA}/callback`],
       ['a path appid that is not an appid', 400, () => sealed(plain), '/not-an-appid/callback'],
       ['a path appid with traversal', 400, () => sealed(plain), '/wx..%2F..%2Fetc%2Fpasswd0/callback'],
-      ['no encrypt_type=aes', 400, () => { const s = sealed(plain); s.query.delete('encrypt_type'); return s; }, `/${OA}/callback`],
-      ['no Encrypt', 400, () => { const s = sealed(plain); return { query: s.query, body: '<xml><ToUserName>gh</ToUserName></xml>' }; }, `/${OA}/callback`],
-      ['a message without MsgType', 400, () => sealed(plain.replace('<MsgType><![CDATA[text]]></MsgType>\n', '')), `/${OA}/callback`],
+      [
+        'no encrypt_type=aes',
+        400,
+        () => {
+          const s = sealed(plain);
+          s.query.delete('encrypt_type');
+          return s;
+        },
+        `/${OA}/callback`,
+      ],
+      [
+        'no Encrypt',
+        400,
+        () => {
+          const s = sealed(plain);
+          return { query: s.query, body: '<xml><ToUserName>gh</ToUserName></xml>' };
+        },
+        `/${OA}/callback`,
+      ],
+      [
+        'a message without MsgType',
+        400,
+        () => sealed(plain.replace('<MsgType><![CDATA[text]]></MsgType>\n', '')),
+        `/${OA}/callback`,
+      ],
     ])('%s → %i', async (_name, status, build, path) => {
       await start();
       const before = await keysUnder(redis, prefix());
@@ -304,7 +423,12 @@ describe('the message URL (POST /:appid/callback)', () => {
       await start();
       const timestamp = '1700000000';
       const nonce = '42';
-      const ok = new URLSearchParams({ signature: computeSignature(TEST_COMPONENT.token, timestamp, nonce), timestamp, nonce, echostr: '5927782489442352469' });
+      const ok = new URLSearchParams({
+        signature: computeSignature(TEST_COMPONENT.token, timestamp, nonce),
+        timestamp,
+        nonce,
+        echostr: '5927782489442352469',
+      });
       const res = await fetch(`${bases[0]}/${OA}/callback?${ok}`);
       expect([res.status, await res.text()]).toEqual([200, '5927782489442352469']);
       ok.set('signature', 'f'.repeat(40));
@@ -324,9 +448,22 @@ describe('the message URL (POST /:appid/callback)', () => {
       const base = await listen(c);
       // Its own connection is up before Redis is paused: the pause, not a connection still opening, is what it meets.
       expect(await c.storage.waitUntilReady(5000)).toBe(true);
-      const message: OutgoingMessage = { toUserName: OA_USER, fromUserName: 'oPaused', msgType: 'text', fields: [['Content', 'x'], ['MsgId', fakeMsgId()]] };
+      const message: OutgoingMessage = {
+        toUserName: OA_USER,
+        fromUserName: 'oPaused',
+        msgType: 'text',
+        fields: [
+          ['Content', 'x'],
+          ['MsgId', fakeMsgId()],
+        ],
+      };
       const send = () =>
-        new MessageSender({ componentAppId: TEST_COMPONENT.appId, token: TEST_COMPONENT.token, encodingAesKey: TEST_COMPONENT.aesKey, clock: h.clock }).send(`${base}/${OA}/callback`, message);
+        new MessageSender({
+          componentAppId: TEST_COMPONENT.appId,
+          token: TEST_COMPONENT.token,
+          encodingAesKey: TEST_COMPONENT.aesKey,
+          clock: h.clock,
+        }).send(`${base}/${OA}/callback`, message);
       // CLIENT PAUSE WRITE holds every write: storage that hangs.
       await client.client('PAUSE', 3000, 'WRITE');
       const answer = await send();

@@ -24,7 +24,8 @@ function sample(text: string, name: string, labels: Labels = {}): number | undef
     const found: Labels = {};
     for (const [, key, value] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) found[key!] = value!;
     const wanted = Object.entries(labels);
-    if (wanted.length === Object.keys(found).length && wanted.every(([k, v]) => found[k] === v)) return parseValue(m[3]!);
+    if (wanted.length === Object.keys(found).length && wanted.every(([k, v]) => found[k] === v))
+      return parseValue(m[3]!);
   }
   return undefined;
 }
@@ -73,7 +74,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
 
   it('counts pushes by InfoType and outcome', async () => {
     const before = await scrape();
-    expect(sample(before, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' })).toBeUndefined();
+    expect(
+      sample(before, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' }),
+    ).toBeUndefined();
 
     expect(await h.emulator.pushTicket()).toMatchObject({ delivered: true });
     expect((await h.emulator.authorize(A)).push).toMatchObject({ delivered: true }); // an `authorized` push
@@ -85,7 +88,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
 
     const after = await scrape();
     expect(sample(after, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' })).toBe(2);
-    expect(sample(after, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'duplicate' })).toBe(1);
+    expect(sample(after, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'duplicate' })).toBe(
+      1,
+    );
     expect(sample(after, 'wxopen_pushes_total', { info_type: 'unparsed', outcome: 'rejected' })).toBe(1);
     expect(sample(after, 'wxopen_pushes_total', { info_type: 'authorized', outcome: 'handled' })).toBe(1);
   });
@@ -96,7 +101,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
     expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'component', outcome: 'ok' })).toBe(1);
     expect(sample(text, 'wxopen_wechat_api_calls_total', { api: 'api_component_token', errcode: '0' })).toBe(1);
     expect(sample(text, 'wxopen_wechat_api_call_duration_seconds_count', { api: 'api_component_token' })).toBe(1);
-    expect(sample(text, 'wxopen_wechat_api_call_duration_seconds_sum', { api: 'api_component_token' })).toBeGreaterThan(0);
+    expect(sample(text, 'wxopen_wechat_api_call_duration_seconds_sum', { api: 'api_component_token' })).toBeGreaterThan(
+      0,
+    );
     expect(sample(text, 'wxopen_token_lock_wait_seconds_count', { kind: 'component', outcome: 'acquired' })).toBe(1);
 
     await h.authorize(A);
@@ -104,12 +111,16 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
     h.clock.advance(2 * HOUR + MINUTE); // expired: reads wait for their refreshes
     await h.container.tokenService.getAuthorizerAccessToken(A);
     h.emulator.faults.set('api_authorizer_token', { errcode: 61023, times: 1 });
-    await expect(h.container.tokenService.getAuthorizerAccessToken(B)).rejects.toMatchObject({ status: 'reauthorization_required' });
+    await expect(h.container.tokenService.getAuthorizerAccessToken(B)).rejects.toMatchObject({
+      status: 'reauthorization_required',
+    });
 
     text = await scrape();
     expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'component', outcome: 'ok' })).toBe(2);
     expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'authorizer', outcome: 'ok' })).toBe(1);
-    expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'authorizer', outcome: 'reauthorization_required' })).toBe(1);
+    expect(
+      sample(text, 'wxopen_token_refreshes_total', { kind: 'authorizer', outcome: 'reauthorization_required' }),
+    ).toBe(1);
     expect(sample(text, 'wxopen_wechat_api_calls_total', { api: 'api_authorizer_token', errcode: '0' })).toBe(1);
     expect(sample(text, 'wxopen_wechat_api_calls_total', { api: 'api_authorizer_token', errcode: '61023' })).toBe(1);
     expect(sample(text, 'wxopen_reauthorizations_required_total', { errcode: '61023' })).toBe(1);
@@ -117,7 +128,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
 
   it('counts WeChat answers that are not usable as errcode "none", and failed refreshes', async () => {
     h.emulator.faults.set('api_component_token', { httpStatus: 502 });
-    await expect(h.container.tokenService.getComponentAccessToken()).rejects.toMatchObject({ code: 'wechat_unavailable' });
+    await expect(h.container.tokenService.getComponentAccessToken()).rejects.toMatchObject({
+      code: 'wechat_unavailable',
+    });
     const text = await scrape();
     expect(sample(text, 'wxopen_wechat_api_calls_total', { api: 'api_component_token', errcode: 'none' })).toBe(1);
     expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'component', outcome: 'failed' })).toBe(1);
@@ -132,7 +145,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
     }
     const text = await scrape();
     expect(sample(text, 'wxopen_token_lock_wait_seconds_count', { kind: 'component', outcome: 'timeout' })).toBe(1);
-    expect(sample(text, 'wxopen_token_lock_wait_seconds_sum', { kind: 'component', outcome: 'timeout' })).toBeGreaterThanOrEqual(0.14);
+    expect(
+      sample(text, 'wxopen_token_lock_wait_seconds_sum', { kind: 'component', outcome: 'timeout' }),
+    ).toBeGreaterThanOrEqual(0.14);
     expect(sample(text, 'wxopen_token_refreshes_total', { kind: 'component', outcome: 'ok' })).toBeUndefined();
   });
 
@@ -179,7 +194,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
       await waitUntilReady(container.redis, 5000);
       const app = createApp(container);
       await container.ticketStore.save('ticket@@@before-the-outage', container.clock.now());
-      expect(sample((await request(app).get('/metrics').expect(200)).text, 'wxopen_component_verify_ticket_age_seconds')).toBeLessThan(5);
+      expect(
+        sample((await request(app).get('/metrics').expect(200)).text, 'wxopen_component_verify_ticket_age_seconds'),
+      ).toBeLessThan(5);
       await server.stop();
       const text = (await request(app).get('/metrics').expect(200)).text;
       expect(sample(text, 'wxopen_redis_up')).toBe(0);
@@ -200,7 +217,9 @@ describe('GET /metrics (prom-client, one registry per container)', () => {
       const mine = await scrape();
       const theirs = (await request(createApp(other.container)).get('/metrics').expect(200)).text;
       expect(sample(mine, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' })).toBe(1);
-      expect(sample(theirs, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' })).toBeUndefined();
+      expect(
+        sample(theirs, 'wxopen_pushes_total', { info_type: 'component_verify_ticket', outcome: 'handled' }),
+      ).toBeUndefined();
       // Process metrics are shared objects: both registries show them.
       expect(sample(theirs, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
       expect(globalRegistry.getSingleMetric('wxopen_pushes_total')).toBeUndefined();

@@ -61,7 +61,10 @@ describe('GET /readyz: ticket, component token and accounts (emulator over HTTP,
     h.clock.advance(2 * MINUTE);
     const res = await readyz().expect(200);
     expect(res.body.checks.ticket).toEqual({ ok: true, age_seconds: 21 * 60, stale: true });
-    expect(res.body.warnings).toEqual(['no component_verify_ticket pushed for more than 20 minutes', 'no valid component_access_token']);
+    expect(res.body.warnings).toEqual([
+      'no component_verify_ticket pushed for more than 20 minutes',
+      'no valid component_access_token',
+    ]);
     await h.seedTicket(); // the next push
     expect((await readyz().expect(200)).body.checks.ticket).toEqual({ ok: true, age_seconds: 0, stale: false });
   });
@@ -81,7 +84,9 @@ describe('GET /readyz: ticket, component token and accounts (emulator over HTTP,
     await h.authorize(A);
     await h.emulator.revoke(A, { push: false });
     h.clock.advance(2 * HOUR + MINUTE);
-    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({ status: 'reauthorization_required' });
+    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({
+      status: 'reauthorization_required',
+    });
     const res = await readyz().expect(200);
     expect(res.body.checks.authorizers).toEqual({ reauthorization_required: 1 });
     expect(res.body.warnings).toContain('1 account(s) must authorize the platform again');

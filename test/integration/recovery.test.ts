@@ -34,7 +34,9 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
   const hash = (appid: string) => accountHash(redis, keys, h.container.config, appid);
   /** What WeChat (the emulator) lists: appid → refresh token. */
   const listedRefreshTokens = async () => {
-    const page = await h.container.tokenService.withComponentToken((t) => h.container.componentApi.getAuthorizerList(t, 0, 500));
+    const page = await h.container.tokenService.withComponentToken((t) =>
+      h.container.componentApi.getAuthorizerList(t, 0, 500),
+    );
     return new Map(page.list.map((a) => [a.authorizerAppId, a.refreshToken]));
   };
   const loseEveryAuthorizerHash = async () => {
@@ -47,7 +49,9 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
     const expected = await listedRefreshTokens();
     await loseEveryAuthorizerHash();
     for (const appid of appids) {
-      await expect(h.container.tokenService.getAuthorizerAccessToken(appid)).rejects.toMatchObject({ code: 'authorizer_not_found' });
+      await expect(h.container.tokenService.getAuthorizerAccessToken(appid)).rejects.toMatchObject({
+        code: 'authorizer_not_found',
+      });
     }
     h.emulator.callLog.clear();
 
@@ -97,7 +101,9 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
     // The account authorized again, but neither the push nor the redirect reached us: our refresh token is dead.
     await h.emulator.authorize(A, { push: false });
     h.clock.advance(2 * HOUR + MINUTE); // expired: the read waits for the refresh, which WeChat refuses
-    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({ status: 'reauthorization_required' });
+    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({
+      status: 'reauthorization_required',
+    });
     const listed = await listedRefreshTokens();
 
     const report = recoveryReportJson(await h.container.recovery.run());
@@ -183,7 +189,11 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
 
   describe('npm run recover (src/cli/recover.ts as its own process)', () => {
     const env = () =>
-      testEnv({ WECHAT_API_BASE_URL: h.emulatorUrl, REDIS_KEY_PREFIX: h.container.config.redis.keyPrefix, LOG_LEVEL: 'info' });
+      testEnv({
+        WECHAT_API_BASE_URL: h.emulatorUrl,
+        REDIS_KEY_PREFIX: h.container.config.redis.keyPrefix,
+        LOG_LEVEL: 'info',
+      });
 
     it('prints the counts as JSON and exits 0; a second run restores nothing', async () => {
       for (const appid of appids) await h.authorize(appid);
@@ -192,7 +202,13 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
       const first = spawnTs('src/cli/recover.ts', env());
       const out1 = collect(first);
       expect(await exitOf(first, 20_000)).toBe(0);
-      expect(JSON.parse(out1.stdout())).toEqual({ listed: 5, restored: 5, verified: 5, still_failing: 0, failures: [] });
+      expect(JSON.parse(out1.stdout())).toEqual({
+        listed: 5,
+        restored: 5,
+        verified: 5,
+        still_failing: 0,
+        failures: [],
+      });
       expect(out1.stderr()).toContain('recovery of refresh tokens finished');
       expect(out1.stderr()).not.toMatch(/refreshtoken@@@/);
       for (const appid of appids) expect((await hash(appid)).status).toBe('authorized');
@@ -215,7 +231,9 @@ describe('recovery of refresh tokens from api_get_authorizer_list (emulator over
       const misconfigured = spawnTs('src/cli/recover.ts', testEnv({ WECHAT_COMPONENT_AES_KEY: 'short' }));
       const bad = collect(misconfigured);
       expect(await exitOf(misconfigured, 20_000)).toBe(1);
-      expect(bad.stderr().trim().split('\n')).toEqual([expect.stringMatching(/^config error: WECHAT_COMPONENT_AES_KEY: /)]);
+      expect(bad.stderr().trim().split('\n')).toEqual([
+        expect.stringMatching(/^config error: WECHAT_COMPONENT_AES_KEY: /),
+      ]);
       expect(bad.stdout()).toBe('');
     }, 45_000);
   });

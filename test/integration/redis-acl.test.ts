@@ -35,7 +35,14 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
   const prefix = uniquePrefix('acl');
   const P = `${prefix}:${TEST_COMPONENT.appId}`;
   const as = (user: string, password: string) =>
-    new Redis({ port: server.port, host: '127.0.0.1', username: user, password, maxRetriesPerRequest: 1, lazyConnect: true });
+    new Redis({
+      port: server.port,
+      host: '127.0.0.1',
+      username: user,
+      password,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+    });
 
   beforeAll(async () => {
     server = await OwnedRedisServer.start();
@@ -45,7 +52,11 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
     });
     // The service runs entirely as the ACL user of the recipe.
     h = await startHarness({
-      env: { REDIS_URL: `redis://wxopen-service:${SERVICE_PASSWORD}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: prefix, INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789' },
+      env: {
+        REDIS_URL: `redis://wxopen-service:${SERVICE_PASSWORD}@127.0.0.1:${server.port}/0`,
+        REDIS_KEY_PREFIX: prefix,
+        INTERNAL_API_TOKEN: 'internal-api-token-for-tests-0123456789',
+      },
     });
     service = createApp(h.container).listen(0, '127.0.0.1');
     await new Promise<void>((r) => service.once('listening', () => r()));
@@ -72,8 +83,17 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
     expect(second.token).not.toBe(first.token);
     const app = createApp(h.container);
     expect((await request(app).get('/readyz').expect(200)).body.checks.redis).toEqual({ ok: true });
-    expect((await request(app).get('/metrics').expect(200)).text).toMatch(/wxopen_authorizers\{status="authorized"\} 1/);
-    expect((await request(app).get('/internal/authorizers').set('Authorization', 'Bearer internal-api-token-for-tests-0123456789').expect(200)).body.authorizers).toHaveLength(1);
+    expect((await request(app).get('/metrics').expect(200)).text).toMatch(
+      /wxopen_authorizers\{status="authorized"\} 1/,
+    );
+    expect(
+      (
+        await request(app)
+          .get('/internal/authorizers')
+          .set('Authorization', 'Bearer internal-api-token-for-tests-0123456789')
+          .expect(200)
+      ).body.authorizers,
+    ).toHaveLength(1);
     expect(await h.container.recovery.run()).toMatchObject({ failures: [] });
     expect(await h.container.reencryptRefreshTokens()).toMatchObject({ unreadable: 0 });
   });
@@ -86,7 +106,9 @@ describe('Redis ACL recipe (docs/redis-keys.md) on a Redis this test starts', ()
     await reader.connect();
     try {
       expect(await reader.get(keys.componentAccessToken)).toBe(await admin.get(keys.componentAccessToken));
-      expect(await reader.get(keys.authorizerAccessToken(OA))).toBe((await h.container.tokenService.getAuthorizerAccessToken(OA)).token);
+      expect(await reader.get(keys.authorizerAccessToken(OA))).toBe(
+        (await h.container.tokenService.getAuthorizerAccessToken(OA)).token,
+      );
       expect(await reader.ttl(keys.authorizerAccessToken(OA))).toBeGreaterThan(0);
       const status = await reader.hgetall(keys.authorizer(OA));
       expect(status.status).toBe('authorized');

@@ -57,7 +57,10 @@ describe('Sentinel failover under load (service in a child process)', () => {
     service.stdout?.on('data', (d: Buffer) => (serviceLog += d.toString()));
     service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
     await waitForHttp(`${base}/healthz`, 30_000);
-    await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, { what: 'service ready', timeoutMs: 15_000 });
+    await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, {
+      what: 'service ready',
+      timeoutMs: 15_000,
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -134,7 +137,9 @@ describe('Sentinel failover under load (service in a child process)', () => {
       seen.add(token);
       reported.set(appid, seen);
       const reports = await Promise.all(
-        [1, 2, 3].map(() => internal(`/internal/authorizers/${appid}/access-token/invalidate`, { authorizer_access_token: token })),
+        [1, 2, 3].map(() =>
+          internal(`/internal/authorizers/${appid}/access-token/invalidate`, { authorizer_access_token: token }),
+        ),
       );
       for (const r of reports) {
         record('invalidate', r.status);
@@ -156,10 +161,16 @@ describe('Sentinel failover under load (service in a child process)', () => {
     phase = 'after';
     expect(newMaster.port).not.toBe(oldMaster.port);
     // The sentinels reconfigure the old master as a replica, it syncs, and writes are accepted again.
-    await eventually(() => writesAfter >= 20, { what: '20 writes served after the failover', timeoutMs: 60_000, intervalMs: 100 });
+    await eventually(() => writesAfter >= 20, {
+      what: '20 writes served after the failover',
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
     stop = true;
     await Promise.all(workers);
-    process.stdout.write(`failover statuses: ${JSON.stringify([...statuses].map(([k, c]) => [k, Object.fromEntries(c)]))}\n`);
+    process.stdout.write(
+      `failover statuses: ${JSON.stringify([...statuses].map(([k, c]) => [k, Object.fromEntries(c)]))}\n`,
+    );
 
     // Never a 500 (nor anything else unplanned): 200, or 503 while Redis switched.
     const unexpected = [...statuses].flatMap(([kind, counts]) =>
@@ -170,7 +181,11 @@ describe('Sentinel failover under load (service in a child process)', () => {
 
     // WeChat re-sends what got 503; with the new master every re-send is acknowledged.
     for (const push of toResend) {
-      await eventually(async () => (await post(push)).status === 200, { what: 'a re-sent push acknowledged', timeoutMs: 30_000, intervalMs: 200 });
+      await eventually(async () => (await post(push)).status === 200, {
+        what: 'a re-sent push acknowledged',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
     }
     expect(nextByPush).toBeGreaterThan(0);
 
@@ -187,7 +202,10 @@ describe('Sentinel failover under load (service in a child process)', () => {
       return tokens.length + tokens.filter((t) => unsettled.has(t)).length;
     };
     const twice = preAuthorized.filter((appid) => (refreshes.get(appid) ?? 0) > allowed(appid));
-    const repeated = preAuthorized.reduce((n, appid) => n + Math.max(0, (refreshes.get(appid) ?? 0) - (reported.get(appid)?.size ?? 0)), 0);
+    const repeated = preAuthorized.reduce(
+      (n, appid) => n + Math.max(0, (refreshes.get(appid) ?? 0) - (reported.get(appid)?.size ?? 0)),
+      0,
+    );
     process.stdout.write(`refreshes repeated after a 503: ${repeated}\n`);
     expect(twice).toEqual([]);
 
@@ -197,12 +215,15 @@ describe('Sentinel failover under load (service in a child process)', () => {
       const read = await internal(`/internal/authorizers/${appid}/access-token`);
       if (read.status !== 200) return `read ${read.status}`;
       const { authorizer_access_token: token } = (await read.json()) as { authorizer_access_token: string };
-      const refreshed = await internal(`/internal/authorizers/${appid}/access-token/invalidate`, { authorizer_access_token: token });
+      const refreshed = await internal(`/internal/authorizers/${appid}/access-token/invalidate`, {
+        authorizer_access_token: token,
+      });
       if (refreshed.status !== 200) return `refresh ${refreshed.status}`;
       const { authorizer_access_token: next } = (await refreshed.json()) as { authorizer_access_token: string };
       return next !== token && h.emulator.tokenStatus(next) === 'valid' ? 'ok' : 'no new valid token';
     };
-    for (const appid of preAuthorized) expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
+    for (const appid of preAuthorized)
+      expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
     expect(h.emulator.callLog.count('api_authorizer_token', { ok: false })).toBe(0);
 
     // An authorization push whose code exchange succeeded but whose write met the switch: WeChat's re-send finds
@@ -211,10 +232,13 @@ describe('Sentinel failover under load (service in a child process)', () => {
     const missing: string[] = [];
     for (const appid of authorizedByPush) if ((await refreshesNow(appid)) !== 'ok') missing.push(appid);
     expect(missing.filter((appid) => !pushFailedFor.has(appid))).toEqual([]);
-    process.stdout.write(`authorizations to recover after the switch: ${missing.length} of ${authorizedByPush.length}\n`);
+    process.stdout.write(
+      `authorizations to recover after the switch: ${missing.length} of ${authorizedByPush.length}\n`,
+    );
     const recovered = await internal('/internal/recover', {});
     expect(recovered.status).toBe(200);
-    for (const appid of missing) expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
+    for (const appid of missing)
+      expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
 
     // The same process served before, during and after the switch.
     expect(service!.exitCode).toBeNull();

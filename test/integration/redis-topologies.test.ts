@@ -4,7 +4,14 @@ import { startHarness, type Harness } from '../support/emulator';
 import { testConfig } from '../support/config';
 import { createContainer } from '../../src/container';
 import { waitUntilReady } from '../../src/store/redis';
-import { makeTlsMaterial, redisHasTls, TestCluster, TestSentinelGroup, TestTlsRedis, type TlsMaterial } from '../support/redis-topologies';
+import {
+  makeTlsMaterial,
+  redisHasTls,
+  TestCluster,
+  TestSentinelGroup,
+  TestTlsRedis,
+  type TlsMaterial,
+} from '../support/redis-topologies';
 
 /**
  * The service on each topology the configuration offers, each started by the test on loopback:
@@ -21,7 +28,6 @@ async function roundTrip(h: Harness): Promise<void> {
   expect(lease).toBeDefined();
   expect(await lease!.release()).toBe(true);
 }
-
 
 describe('Redis over TLS (rediss://, REDIS_TLS_CA, client certificate) and an ACL user', () => {
   let tls: TlsMaterial;
@@ -70,14 +76,18 @@ describe('Redis over TLS (rediss://, REDIS_TLS_CA, client certificate) and an AC
     } finally {
       await admin.close();
     }
-    const h = await startHarness({ env: { ...tlsEnv(), REDIS_USERNAME: 'wxopen-service', REDIS_PASSWORD: 'service-password' } });
+    const h = await startHarness({
+      env: { ...tlsEnv(), REDIS_USERNAME: 'wxopen-service', REDIS_PASSWORD: 'service-password' },
+    });
     try {
       expect(await h.container.redis.call('ACL', 'WHOAMI')).toBe('wxopen-service');
       await roundTrip(h);
     } finally {
       await h.close();
     }
-    const wrong = createContainer(testConfig({ ...tlsEnv(), REDIS_USERNAME: 'wxopen-service', REDIS_PASSWORD: 'wrong' }));
+    const wrong = createContainer(
+      testConfig({ ...tlsEnv(), REDIS_USERNAME: 'wxopen-service', REDIS_PASSWORD: 'wrong' }),
+    );
     try {
       expect(await waitUntilReady(wrong.redis, 1500)).toBe(false);
     } finally {
@@ -88,7 +98,12 @@ describe('Redis over TLS (rediss://, REDIS_TLS_CA, client certificate) and an AC
   it('reads the CA inline as well as from a file', async () => {
     if (!hasTls) return;
     const h = await startHarness({
-      env: { ...tlsEnv(), REDIS_TLS_CA: readFileSync(tls.caFile, 'utf8'), REDIS_USERNAME: 'wxopen-service', REDIS_PASSWORD: 'service-password' },
+      env: {
+        ...tlsEnv(),
+        REDIS_TLS_CA: readFileSync(tls.caFile, 'utf8'),
+        REDIS_USERNAME: 'wxopen-service',
+        REDIS_PASSWORD: 'service-password',
+      },
     });
     try {
       await roundTrip(h);
@@ -107,7 +122,10 @@ describe('Redis Cluster (3 masters, REDIS_CLUSTER_NODES)', () => {
 
   it('gives the stores a Cluster client that follows the slots of every master', async () => {
     // One seed node is enough: ioredis discovers the others.
-    const h = await startHarness({ env: { REDIS_CLUSTER_NODES: cluster.nodesSetting.split(',')[0] }, withTicket: false });
+    const h = await startHarness({
+      env: { REDIS_CLUSTER_NODES: cluster.nodesSetting.split(',')[0] },
+      withTicket: false,
+    });
     try {
       expect(h.container.redis).toBeInstanceOf(Cluster);
       expect((h.container.redis as Cluster).nodes('master')).toHaveLength(3);
@@ -132,7 +150,9 @@ describe('Redis Sentinel (1 master, 1 replica, 3 sentinels; REDIS_SENTINELS)', (
   afterAll(() => group?.stop());
 
   it('reaches the master the sentinels name, and works end to end', async () => {
-    const h = await startHarness({ env: { REDIS_SENTINELS: group.sentinelsSetting, REDIS_SENTINEL_NAME: 'wxopen-test' } });
+    const h = await startHarness({
+      env: { REDIS_SENTINELS: group.sentinelsSetting, REDIS_SENTINEL_NAME: 'wxopen-test' },
+    });
     try {
       await roundTrip(h);
       const master = await group.master();
@@ -143,4 +163,3 @@ describe('Redis Sentinel (1 master, 1 replica, 3 sentinels; REDIS_SENTINELS)', (
     }
   });
 });
-

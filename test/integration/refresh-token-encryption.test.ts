@@ -69,17 +69,26 @@ describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, e
     const keyed = await instance(TEST_ENCRYPTION_KEYS, logs.logger);
     await keyed.prepareStorage();
     const lines = logs.lines().filter((l) => String(l.msg).startsWith('refresh tokens encrypted at rest'));
-    expect(lines).toEqual([expect.objectContaining({ level: 30, encrypted: 3, msg: 'refresh tokens encrypted at rest: 3 plaintext refresh token(s) encrypted' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        encrypted: 3,
+        msg: 'refresh tokens encrypted at rest: 3 plaintext refresh token(s) encrypted',
+      }),
+    ]);
     expect(logs.text()).not.toMatch(/refreshtoken@@@/);
     for (const appid of appids) expect(sealedKeyId((await raw(appid))!)).toBe('test1');
-    expect((await request(createApp(keyed)).get('/readyz').expect(200)).body.warnings).not.toContain('refresh tokens are stored in plaintext: set TOKEN_ENCRYPTION_KEYS');
+    expect((await request(createApp(keyed)).get('/readyz').expect(200)).body.warnings).not.toContain(
+      'refresh tokens are stored in plaintext: set TOKEN_ENCRYPTION_KEYS',
+    );
 
     // Idempotent: a second start seals nothing (and says nothing).
     const again = captureLogs('info');
     await (await instance(TEST_ENCRYPTION_KEYS, again.logger)).prepareStorage();
     expect(again.text()).not.toMatch(/refresh tokens encrypted at rest/);
     h.clock.advance(2 * HOUR);
-    for (const appid of appids) expect(h.emulator.tokenStatus((await keyed.tokenService.getAuthorizerAccessToken(appid)).token)).toBe('valid');
+    for (const appid of appids)
+      expect(h.emulator.tokenStatus((await keyed.tokenService.getAuthorizerAccessToken(appid)).token)).toBe('valid');
   });
 
   it('a wrong or missing key is a named error (500 refresh_token_unreadable): no crash, nothing deleted or marked', async () => {
@@ -90,11 +99,22 @@ describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, e
     const wrongKey = await instance(`test1:${randomBytes(32).toString('base64')}`);
     const unknownKey = await instance(key('other'));
     const noKey = await instance(undefined);
-    for (const [c, reason] of [[wrongKey, 'wrong_key_or_tampered'], [unknownKey, 'unknown_key'], [noKey, 'no_keys']] as const) {
+    for (const [c, reason] of [
+      [wrongKey, 'wrong_key_or_tampered'],
+      [unknownKey, 'unknown_key'],
+      [noKey, 'no_keys'],
+    ] as const) {
       const err = await c.tokenService.getAuthorizerAccessToken(appids[0]!).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RefreshTokenUnreadableError);
-      expect(err).toMatchObject({ code: 'refresh_token_unreadable', httpStatus: 500, details: expect.objectContaining({ reason }) });
-      const res = await request(createApp(c)).get(`/internal/authorizers/${appids[0]}/access-token`).set('Authorization', `Bearer ${BEARER}`).expect(500);
+      expect(err).toMatchObject({
+        code: 'refresh_token_unreadable',
+        httpStatus: 500,
+        details: expect.objectContaining({ reason }),
+      });
+      const res = await request(createApp(c))
+        .get(`/internal/authorizers/${appids[0]}/access-token`)
+        .set('Authorization', `Bearer ${BEARER}`)
+        .expect(500);
       expect(res.body.error.code).toBe('refresh_token_unreadable');
       // The refresher backs off instead of crashing or marking the account.
       expect((await c.refresher.runOnce()).failed).toEqual([appids[0]]);
@@ -103,7 +123,9 @@ describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, e
     }
     expect(await raw(appids[0]!)).toBe(before);
     expect((await h.container.authorizerStore.get(appids[0]!))?.status).toBe('authorized');
-    expect(h.emulator.tokenStatus((await h.container.tokenService.getAuthorizerAccessToken(appids[0]!)).token)).toBe('valid');
+    expect(h.emulator.tokenStatus((await h.container.tokenService.getAuthorizerAccessToken(appids[0]!)).token)).toBe(
+      'valid',
+    );
   });
 
   it('npm run reencrypt rewrites every refresh token under the new first key, and a second run finds them current', async () => {
@@ -114,7 +136,15 @@ describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, e
     const first = spawnTs('src/cli/reencrypt.ts', env);
     const out = collect(first);
     expect(await exitOf(first, 30_000)).toBe(0);
-    expect(JSON.parse(out.stdout())).toEqual({ key_id: 'k2', checked: 3, resealed: 3, current: 0, absent: 0, changed: 0, unreadable: 0 });
+    expect(JSON.parse(out.stdout())).toEqual({
+      key_id: 'k2',
+      checked: 3,
+      resealed: 3,
+      current: 0,
+      absent: 0,
+      changed: 0,
+      unreadable: 0,
+    });
     for (const appid of appids) expect(sealedKeyId((await raw(appid))!)).toBe('k2');
 
     const second = spawnTs('src/cli/reencrypt.ts', env);
@@ -124,10 +154,17 @@ describe('refresh tokens encrypted at rest (TOKEN_ENCRYPTION_KEYS, real Redis, e
     // The service with the rotated keys reads them; with the old key alone it cannot (named error).
     h.clock.advance(2 * HOUR);
     const rotated = await instance(rotatedKeys);
-    expect(h.emulator.tokenStatus((await rotated.tokenService.getAuthorizerAccessToken(appids[0]!)).token)).toBe('valid');
-    await expect(h.container.tokenService.getAuthorizerAccessToken(appids[1]!)).rejects.toMatchObject({ code: 'refresh_token_unreadable' });
+    expect(h.emulator.tokenStatus((await rotated.tokenService.getAuthorizerAccessToken(appids[0]!)).token)).toBe(
+      'valid',
+    );
+    await expect(h.container.tokenService.getAuthorizerAccessToken(appids[1]!)).rejects.toMatchObject({
+      code: 'refresh_token_unreadable',
+    });
 
-    const noKey = spawnTs('src/cli/reencrypt.ts', testEnv({ REDIS_KEY_PREFIX: h.config.redis.keyPrefix, TOKEN_ENCRYPTION_KEYS: undefined }));
+    const noKey = spawnTs(
+      'src/cli/reencrypt.ts',
+      testEnv({ REDIS_KEY_PREFIX: h.config.redis.keyPrefix, TOKEN_ENCRYPTION_KEYS: undefined }),
+    );
     const out3 = collect(noKey);
     expect(await exitOf(noKey, 30_000)).toBe(1);
     expect(out3.stderr()).toMatch(/TOKEN_ENCRYPTION_KEYS is not set/);

@@ -66,7 +66,12 @@ async function exitCode(service: Service, timeoutMs = 20_000): Promise<number | 
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`did not exit within ${timeoutMs} ms; stdout: ${service.stdout().slice(0, 500)} stderr: ${service.stderr().slice(0, 500)}`)),
+      () =>
+        reject(
+          new Error(
+            `did not exit within ${timeoutMs} ms; stdout: ${service.stdout().slice(0, 500)} stderr: ${service.stderr().slice(0, 500)}`,
+          ),
+        ),
       timeoutMs,
     );
   });
@@ -125,7 +130,9 @@ describe('start-up refusals (issue #12 items 2, 3, 6)', () => {
         testEnv({ PORT: String(await freePort()), LOG_LEVEL: 'info', REDIS_URL: `redis://127.0.0.1:${redis.port}/99` }),
       );
       expect(await exitCode(service)).toBe(1);
-      expect(stderrLines(service)).toEqual([expect.stringMatching(/^config error: REDIS_URL: Redis cannot select database 99: .*DB index is out of range/)]);
+      expect(stderrLines(service)).toEqual([
+        expect.stringMatching(/^config error: REDIS_URL: Redis cannot select database 99: .*DB index is out of range/),
+      ]);
       expect(service.stdout()).not.toContain('listening');
       expect(await db0.dbsize()).toBe(before);
     } finally {
@@ -138,9 +145,21 @@ describe('start-up refusals (issue #12 items 2, 3, 6)', () => {
     ['PORT', '0x1F', 'PORT: must be a decimal integer from 1 to 65535 (got "0x1F")'],
     ['PORT', '4123e1', 'PORT: must be a decimal integer from 1 to 65535 (got "4123e1")'],
     ['PORT', 'abc', 'PORT: must be a decimal integer from 1 to 65535 (got "abc")'],
-    ['INTERNAL_API_TOKEN', 'a bearer token with spaces 0123456789', /^INTERNAL_API_TOKEN: must contain only the characters /],
-    ['INTERNAL_API_TOKEN', 'bearer-token-non-ascii-é-0123456789ab', /^INTERNAL_API_TOKEN: must contain only the characters /],
-    ['REDIS_URL', 'redis://127.0.0.1:6399/abc', 'REDIS_URL: the database (path "/abc") must be a decimal integer from 0 to 2147483647'],
+    [
+      'INTERNAL_API_TOKEN',
+      'a bearer token with spaces 0123456789',
+      /^INTERNAL_API_TOKEN: must contain only the characters /,
+    ],
+    [
+      'INTERNAL_API_TOKEN',
+      'bearer-token-non-ascii-é-0123456789ab',
+      /^INTERNAL_API_TOKEN: must contain only the characters /,
+    ],
+    [
+      'REDIS_URL',
+      'redis://127.0.0.1:6399/abc',
+      'REDIS_URL: the database (path "/abc") must be a decimal integer from 0 to 2147483647',
+    ],
   ])('%s=%s is refused: one config error line, exit 1', async (name, value, problem) => {
     const service = startService(testEnv({ [name]: value, LOG_LEVEL: 'info' }));
     expect(await exitCode(service)).toBe(1);
@@ -179,29 +198,39 @@ describe('no configured secret value in any log line (issue #12 item 4)', () => 
   it.each([
     ['on', { INTERNAL_API_TOKEN: BEARER }, SECRETS],
     ['off', {}, COMPONENT_SECRETS],
-  ])('with the internal API %s, whatever URL carries it', async (_label, extra: Record<string, string>, configured: string[]) => {
-    const port = await freePort();
-    const service = startService(testEnv({ PORT: String(port), LOG_LEVEL: 'debug', ...extra }));
-    const base = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${base}/healthz`);
-    const paths = SECRETS.flatMap(carriers);
-    for (const path of paths) {
-      const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${BEARER}x` } });
-      await res.arrayBuffer();
-    }
-    const completed = () => service.stdout().split('\n').filter((l) => l.includes('"msg":"request '));
-    await eventually(() => completed().length >= paths.length, { what: 'one completion line per request' });
-    const output = service.stdout() + service.stderr();
-    for (const secret of configured) expect(output).not.toContain(secret);
-    // Still JSON lines an operator can read, with the redaction marked.
-    for (const line of service.stdout().trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    expect(output).toContain('[redacted]');
-    expect(completed().some((l) => l.includes('/internal/authorizers/[redacted]/access-token'))).toBe(true);
-  });
+  ])(
+    'with the internal API %s, whatever URL carries it',
+    async (_label, extra: Record<string, string>, configured: string[]) => {
+      const port = await freePort();
+      const service = startService(testEnv({ PORT: String(port), LOG_LEVEL: 'debug', ...extra }));
+      const base = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${base}/healthz`);
+      const paths = SECRETS.flatMap(carriers);
+      for (const path of paths) {
+        const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${BEARER}x` } });
+        await res.arrayBuffer();
+      }
+      const completed = () =>
+        service
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('"msg":"request '));
+      await eventually(() => completed().length >= paths.length, { what: 'one completion line per request' });
+      const output = service.stdout() + service.stderr();
+      for (const secret of configured) expect(output).not.toContain(secret);
+      // Still JSON lines an operator can read, with the redaction marked.
+      for (const line of service.stdout().trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      expect(output).toContain('[redacted]');
+      expect(completed().some((l) => l.includes('/internal/authorizers/[redacted]/access-token'))).toBe(true);
+    },
+  );
 });
 
 /** Writes `head` on a fresh connection and collects what comes back. */
-function rawRequest(port: number, head: string): { socket: Socket; received: () => string; connected: Promise<void>; closed: Promise<void> } {
+function rawRequest(
+  port: number,
+  head: string,
+): { socket: Socket; received: () => string; connected: Promise<void>; closed: Promise<void> } {
   const socket = new Socket();
   let data = '';
   socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
@@ -217,7 +246,9 @@ describe('body limits and server timeouts (issue #12 item 5)', () => {
   let port: number;
   beforeAll(async () => {
     port = await freePort();
-    service = startService(testEnv({ PORT: String(port), HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '5000' }));
+    service = startService(
+      testEnv({ PORT: String(port), HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '5000' }),
+    );
     await waitForHttp(`http://127.0.0.1:${port}/healthz`);
     running.delete(service); // shared by this block's tests; stopped in afterAll
   });
@@ -256,10 +287,15 @@ describe('body limits and server timeouts (issue #12 item 5)', () => {
     const body = '<xml><Encrypt>not really</Encrypt></xml>';
     const req = rawRequest(port, pushHead(`Content-Length: ${body.length}\r\nExpect: 100-continue\r\n`));
     try {
-      await eventually(() => req.received().startsWith('HTTP/1.1 100 Continue\r\n\r\n'), { what: '100 Continue', timeoutMs: 10_000 });
+      await eventually(() => req.received().startsWith('HTTP/1.1 100 Continue\r\n\r\n'), {
+        what: '100 Continue',
+        timeoutMs: 10_000,
+      });
       req.socket.write(body);
       // The push is refused on its merits (the signature), which shows the body was read.
-      await eventually(() => /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 4\d\d /.test(req.received()), { what: 'the final answer' });
+      await eventually(() => /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 4\d\d /.test(req.received()), {
+        what: 'the final answer',
+      });
       expect(req.received()).not.toMatch(/HTTP\/1\.1 413 /);
     } finally {
       req.socket.destroy();

@@ -23,7 +23,10 @@ describe('request logging and response headers', () => {
   const completions = () => logs.lines().filter((l) => String(l.msg).startsWith('request '));
 
   it('logs each request once with its id, method, url and status, and answers the id as X-Request-Id', async () => {
-    const res = await request(createApp(container)).get(`/internal/authorizers/${UNKNOWN}/access-token`).set('Authorization', `Bearer ${SECRET}`).expect(404);
+    const res = await request(createApp(container))
+      .get(`/internal/authorizers/${UNKNOWN}/access-token`)
+      .set('Authorization', `Bearer ${SECRET}`)
+      .expect(404);
     const id = res.headers['x-request-id'];
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(completions()).toEqual([
@@ -39,8 +42,12 @@ describe('request logging and response headers', () => {
 
   it('keeps a well-formed X-Request-Id from the caller and replaces a malformed one', async () => {
     const app = createApp(container);
-    expect((await request(app).get('/nope').set('X-Request-Id', 'abc-123.X_y')).headers['x-request-id']).toBe('abc-123.X_y');
-    const replaced = (await request(app).get('/nope').set('X-Request-Id', 'has spaces and {braces}')).headers['x-request-id'];
+    expect((await request(app).get('/nope').set('X-Request-Id', 'abc-123.X_y')).headers['x-request-id']).toBe(
+      'abc-123.X_y',
+    );
+    const replaced = (await request(app).get('/nope').set('X-Request-Id', 'has spaces and {braces}')).headers[
+      'x-request-id'
+    ];
     expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
     expect(completions().map((l) => (l.req as { id: string }).id)).toEqual(['abc-123.X_y', replaced]);
   });
@@ -63,14 +70,19 @@ describe('request logging and response headers', () => {
     expect(completions()).toEqual([]);
     // No ticket was ever stored: the component token cannot be fetched (503).
     await request(app).get('/internal/component-access-token').set('Authorization', `Bearer ${SECRET}`).expect(503);
-    expect(completions()).toEqual([expect.objectContaining({ level: 50, msg: 'request errored', res: { statusCode: 503 } })]);
+    expect(completions()).toEqual([
+      expect.objectContaining({ level: 50, msg: 'request errored', res: { statusCode: 503 } }),
+    ]);
     expect(completions()[0]).not.toHaveProperty('err'); // the real error is logged once, by the error handler
   });
 
   it('answers the internal API never-cache, no-sniff, no-frame headers (401s too), and no document headers', async () => {
     const app = createApp(container);
     for (const res of [
-      await request(app).get(`/internal/authorizers/${UNKNOWN}/access-token`).set('Authorization', `Bearer ${SECRET}`).expect(404),
+      await request(app)
+        .get(`/internal/authorizers/${UNKNOWN}/access-token`)
+        .set('Authorization', `Bearer ${SECRET}`)
+        .expect(404),
       await request(app).get(`/internal/authorizers/${UNKNOWN}/access-token`).expect(401),
     ]) {
       expect(res.headers).toMatchObject({
@@ -86,7 +98,11 @@ describe('request logging and response headers', () => {
   it('answers pages and other routes helmet headers', async () => {
     const res = await request(createApp(container)).get('/authorize').expect(200);
     expect(res.headers['content-security-policy']).toContain('form-action');
-    expect(res.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'origin', 'x-frame-options': 'SAMEORIGIN' });
+    expect(res.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'origin',
+      'x-frame-options': 'SAMEORIGIN',
+    });
     expect((await request(createApp(container)).get('/healthz')).headers['x-content-type-options']).toBe('nosniff');
   });
 });

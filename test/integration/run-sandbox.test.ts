@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort } from '../support/global-setup';
 import { OwnedRedisServer } from '../support/redis-server';
-import { authorizeThroughPages, pathWithoutRedis, startSandboxProcess, type SandboxProcess } from '../support/sandbox-process';
+import {
+  authorizeThroughPages,
+  pathWithoutRedis,
+  startSandboxProcess,
+  type SandboxProcess,
+} from '../support/sandbox-process';
 import { exitOf } from '../support/spawn';
 
 /** `npm run sandbox` as a newcomer runs it: one process, the service and the emulator wired together, using only what it owns. */
@@ -61,7 +66,12 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
       const keysBefore = await foreignClient.dbsize();
       const port = await freePort();
       sandbox = startSandboxProcess(
-        { PORT: String(port), REDIS_URL: foreign.url, WECHAT_API_BASE_URL: 'http://127.0.0.1:9/unreachable', PUBLIC_BASE_URL: 'https://auth.example.com' },
+        {
+          PORT: String(port),
+          REDIS_URL: foreign.url,
+          WECHAT_API_BASE_URL: 'http://127.0.0.1:9/unreachable',
+          PUBLIC_BASE_URL: 'https://auth.example.com',
+        },
         { cwd },
       );
       const banner = await sandbox.started();
@@ -70,14 +80,22 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
       expect(banner.authorizeUrl).toBe(`http://localhost:${port}/authorize`);
       expect(banner.readyzUrl).toBe(`http://localhost:${port}/readyz`);
       expect(banner.emulatorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const storageLines = sandbox.stdout().split('\n').filter((l) => l.startsWith('sandbox storage:'));
+      const storageLines = sandbox
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('sandbox storage:'));
       expect(storageLines).toHaveLength(1);
-      expect(storageLines[0]).toMatch(/^sandbox storage: its own throwaway redis-server at redis:\/\/127\.0\.0\.1:\d+\/0 .*keys under wxopen-sandbox:wxa5b0c1d2e3f40718:$/);
+      expect(storageLines[0]).toMatch(
+        /^sandbox storage: its own throwaway redis-server at redis:\/\/127\.0\.0\.1:\d+\/0 .*keys under wxopen-sandbox:wxa5b0c1d2e3f40718:$/,
+      );
       const ownRedis = banner.variables.REDIS_URL!;
       expect(ownRedis).not.toBe(foreign.url);
       expect(banner.variables.P).toBe('wxopen-sandbox:wxa5b0c1d2e3f40718');
 
-      const ready = (await (await fetch(banner.readyzUrl)).json()) as { store: string; checks: Record<string, unknown> };
+      const ready = (await (await fetch(banner.readyzUrl)).json()) as {
+        store: string;
+        checks: Record<string, unknown>;
+      };
       expect(ready.store).toBe('redis');
       expect(ready.checks.redis).toEqual({ ok: true });
 
@@ -114,11 +132,14 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
     try {
       sandbox = startSandboxProcess({ PORT: String(await freePort()), SANDBOX_REDIS_URL: external.url });
       const banner = await sandbox.started();
-      expect(sandbox.stdout()).toContain(`sandbox storage: Redis at SANDBOX_REDIS_URL (${external.url}), keys under wxopen-sandbox:wxa5b0c1d2e3f40718:`);
+      expect(sandbox.stdout()).toContain(
+        `sandbox storage: Redis at SANDBOX_REDIS_URL (${external.url}), keys under wxopen-sandbox:wxa5b0c1d2e3f40718:`,
+      );
       expect(banner.variables.REDIS_URL).toBe(external.url);
       const client = new Redis(external.url);
       try {
-        const ticketKey = 'wxopen-sandbox:wxa5b0c1d2e3f40718:secret:{wxa5b0c1d2e3f40718:component}:component_verify_ticket'; // docs/redis-keys.md
+        const ticketKey =
+          'wxopen-sandbox:wxa5b0c1d2e3f40718:secret:{wxa5b0c1d2e3f40718:component}:component_verify_ticket'; // docs/redis-keys.md
         expect(await client.exists(ticketKey)).toBe(1);
       } finally {
         client.disconnect();
@@ -134,8 +155,13 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
   it('runs on in-memory stores when no redis-server is on PATH, says so in one line, and /readyz says memory', async () => {
     sandbox = startSandboxProcess({ PORT: String(await freePort()), PATH: pathWithoutRedis() });
     const banner = await sandbox.started();
-    const storageLines = sandbox.stdout().split('\n').filter((l) => l.startsWith('sandbox storage:'));
-    expect(storageLines).toEqual(['sandbox storage: IN-MEMORY (no redis-server on PATH): one process only, nothing survives a restart']);
+    const storageLines = sandbox
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('sandbox storage:'));
+    expect(storageLines).toEqual([
+      'sandbox storage: IN-MEMORY (no redis-server on PATH): one process only, nothing survives a restart',
+    ]);
     expect(banner.variables).not.toHaveProperty('REDIS_URL');
     const ready = (await (await fetch(banner.readyzUrl)).json()) as { store: string; checks: Record<string, unknown> };
     expect(ready.store).toBe('memory');
@@ -166,17 +192,26 @@ describe('the sandbox entry (src/sandbox/run-sandbox.ts) as a child process', ()
     afterAll(() => new Promise<void>((r) => blocker.close(() => r())));
 
     it.each([
-      ['PORT', (p: number) => ({ PORT: String(p) }), (p: number) => `sandbox: port ${p} is already in use: set PORT to a free port`],
+      [
+        'PORT',
+        (p: number) => ({ PORT: String(p) }),
+        (p: number) => `sandbox: port ${p} is already in use: set PORT to a free port`,
+      ],
       [
         'SANDBOX_EMULATOR_PORT',
         (p: number) => ({ SANDBOX_EMULATOR_PORT: String(p) }),
-        (p: number) => `sandbox: port ${p} is already in use: set SANDBOX_EMULATOR_PORT to a free port, or unset it to pick one`,
+        (p: number) =>
+          `sandbox: port ${p} is already in use: set SANDBOX_EMULATOR_PORT to a free port, or unset it to pick one`,
       ],
-    ])('%s: one line naming the port and the variable, exit 1', async (_name, env, message) => {
-      sandbox = startSandboxProcess({ PORT: String(await freePort()), ...env(taken) });
-      expect(await exitOf(sandbox.child, 60_000)).toBe(1);
-      expect(sandbox.stderr().trim()).toBe(message(taken));
-      sandbox = undefined;
-    }, 90_000);
+    ])(
+      '%s: one line naming the port and the variable, exit 1',
+      async (_name, env, message) => {
+        sandbox = startSandboxProcess({ PORT: String(await freePort()), ...env(taken) });
+        expect(await exitOf(sandbox.child, 60_000)).toBe(1);
+        expect(sandbox.stderr().trim()).toBe(message(taken));
+        sandbox = undefined;
+      },
+      90_000,
+    );
   });
 });

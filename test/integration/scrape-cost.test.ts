@@ -38,7 +38,14 @@ describe('/metrics and /readyz cost the same at any account count (INFO commands
     const now = h.clock.now();
     for (let i = from; i < from + count; i++) {
       const appid = `wx${String(i).padStart(16, '0')}`;
-      await store.saveAuthorization({ appid, refreshToken: `refreshtoken@@@${i}`, accessToken: `token-${i}`, expiresIn: 7200, funcInfo: [], authorizedAt: now });
+      await store.saveAuthorization({
+        appid,
+        refreshToken: `refreshtoken@@@${i}`,
+        accessToken: `token-${i}`,
+        expiresIn: 7200,
+        funcInfo: [],
+        authorizedAt: now,
+      });
       if (i % 10 === 3) await store.markReauthorizationRequired(appid, 'test');
       if (i % 10 === 7) await store.markUnauthorized(appid);
     }
@@ -72,7 +79,9 @@ describe('/metrics and /readyz cost the same at any account count (INFO commands
     expect(large.metrics).toMatch(/wxopen_authorizers\{status="authorized"\} 1608\b/);
     expect(large.metrics).toMatch(/wxopen_authorizers\{status="unauthorized"\} 201\b/);
     expect(large.metrics).toMatch(/wxopen_authorizers\{status="reauthorization_required"\} 201\b/);
-    const shardSizes = [...large.metrics.matchAll(/^wxopen_authorizer_schedule_accounts\{shard="(\d+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+    const shardSizes = [
+      ...large.metrics.matchAll(/^wxopen_authorizer_schedule_accounts\{shard="(\d+)"\} (\d+)$/gm),
+    ].map((m) => Number(m[2]));
     expect(shardSizes).toHaveLength(16);
     expect(shardSizes.reduce((a, b) => a + b, 0)).toBe(1608);
   });

@@ -23,7 +23,10 @@ describe("the admin's pages during a storage outage (a Redis this test starts an
   it.each([
     ['GET /authorize', '/authorize'],
     ['GET /auth (the hop to WeChat)', '/auth'],
-    ['GET /auth?auth_code=… (the redirect back)', () => `/auth?auth_code=${encodeURIComponent(authCode)}&expires_in=600`],
+    [
+      'GET /auth?auth_code=… (the redirect back)',
+      () => `/auth?auth_code=${encodeURIComponent(authCode)}&expires_in=600`,
+    ],
   ])('%s answers 503 with the storage message, zh-CN first', async (_name, path) => {
     const res = await request(createApp(h.container)).get(typeof path === 'string' ? path : path());
     expect(res.status).toBe(503);
@@ -31,7 +34,9 @@ describe("the admin's pages during a storage outage (a Redis this test starts an
     const title = /<h1>([^<]*)<\/h1>/.exec(res.text)?.[1] ?? '';
     expect(title).toMatch(/^平台存储暂不可用/);
     // The same page in English for an English browser (catalogues, src/i18n).
-    const en = await request(createApp(h.container)).get(typeof path === 'string' ? path : path()).set('Accept-Language', 'en');
+    const en = await request(createApp(h.container))
+      .get(typeof path === 'string' ? path : path())
+      .set('Accept-Language', 'en');
     expect(/<h1>([^<]*)<\/h1>/.exec(en.text)?.[1]).toContain('storage is unavailable');
     expect(res.text).toContain('storage_unavailable');
     expect(res.text).not.toMatch(/WeChat answered|WeChat could not/);

@@ -1,7 +1,12 @@
 import type Redis from 'ioredis';
 import { ManualClock } from '../../src/clock';
 import { LockLostError, LockTimeoutError } from '../../src/errors';
-import { authCodeDigest, RedisAuthCodeStore, type AuthCodeStore, type PendingAuthorization } from '../../src/store/auth-code-store';
+import {
+  authCodeDigest,
+  RedisAuthCodeStore,
+  type AuthCodeStore,
+  type PendingAuthorization,
+} from '../../src/store/auth-code-store';
 import type { AuthorizerStore } from '../../src/store/authorizer-store';
 import { createKeys, type Keys } from '../../src/store/keys';
 import { RedisLocks, type Locks } from '../../src/store/lock';
@@ -129,7 +134,10 @@ describe.each([
   });
 
   describe('TicketStore', () => {
-    const probe = (): TtlProbe => ({ redisKey: h.keys.componentVerifyTicket, present: async () => (await h.ticketStore.get()) !== undefined });
+    const probe = (): TtlProbe => ({
+      redisKey: h.keys.componentVerifyTicket,
+      present: async () => (await h.ticketStore.get()) !== undefined,
+    });
 
     it('has no ticket until one is saved, then the ticket with when it arrived', async () => {
       expect(await h.ticketStore.get()).toBeUndefined();
@@ -202,9 +210,13 @@ describe.each([
       await h.componentTokenStore.save({ token: 'ctoken-1', expiresAt }, lease!.fence);
       expect(await h.componentTokenStore.get()).toEqual({ token: 'ctoken-1', expiresAt });
       await lease!.release();
-      await expect(h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence)).rejects.toBeInstanceOf(LockLostError);
+      await expect(
+        h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence),
+      ).rejects.toBeInstanceOf(LockLostError);
       const successor = await h.otherLocks.tryAcquire(h.keys.componentTokenLock, 5000);
-      await expect(h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence)).rejects.toBeInstanceOf(LockLostError);
+      await expect(
+        h.componentTokenStore.save({ token: 'ctoken-late', expiresAt }, lease!.fence),
+      ).rejects.toBeInstanceOf(LockLostError);
       expect(await h.componentTokenStore.get()).toEqual({ token: 'ctoken-1', expiresAt });
       await h.componentTokenStore.save({ token: 'ctoken-2', expiresAt }, successor!.fence);
       expect((await h.componentTokenStore.get())?.token).toBe('ctoken-2');
@@ -220,12 +232,24 @@ describe.each([
 
   describe('AuthorizerStore: event order (CreateTime)', () => {
     const authorize = (eventTime: number | undefined, refreshToken = `refresh-${eventTime}`) =>
-      h.authorizerStore.saveAuthorization({ appid: A, refreshToken, accessToken: 'atoken', expiresIn: 7200, funcInfo, authorizedAt: 1, eventTime });
+      h.authorizerStore.saveAuthorization({
+        appid: A,
+        refreshToken,
+        accessToken: 'atoken',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 1,
+        eventTime,
+      });
 
     it('an unauthorized event older than the applied authorization changes nothing', async () => {
       expect(await authorize(2000)).toBe(true);
       expect(await h.authorizerStore.markUnauthorized(A, 1999)).toBe(false);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-2000', lastEventTime: 2000 });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'authorized',
+        refreshToken: 'refresh-2000',
+        lastEventTime: 2000,
+      });
       expect(await h.authorizerStore.getTokenState(A)).toMatchObject({ accessToken: { token: 'atoken' } });
     });
 
@@ -241,7 +265,11 @@ describe.each([
       expect(await authorize(4000)).toBe(true);
       expect(await h.authorizerStore.markUnauthorized(A, 4000)).toBe(true);
       expect(await authorize(undefined, 'refresh-tool')).toBe(true);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-tool', lastEventTime: 4000 });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'authorized',
+        refreshToken: 'refresh-tool',
+        lastEventTime: 4000,
+      });
       expect(await h.authorizerStore.markUnauthorized(A, 3999)).toBe(false);
     });
   });
@@ -279,7 +307,14 @@ describe.each([
 
     it('saveAuthorization stores the record, the access token and its schedule', async () => {
       const authorizedAt = h.clock.now() - 5;
-      await h.authorizerStore.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt });
+      await h.authorizerStore.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt,
+      });
       const record = await h.authorizerStore.get(A);
       expect(record).toEqual({
         appid: A,
@@ -291,13 +326,19 @@ describe.each([
         accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 },
       });
       expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000 - 1, 10)).toEqual([]);
-      expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000, 10)).toEqual([{ appid: A, expiresAt: NOW + 7200_000 }]);
+      expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000, 10)).toEqual([
+        { appid: A, expiresAt: NOW + 7200_000 },
+      ]);
       expect(await h.authorizerStore.list()).toEqual([record]);
     });
 
     it('returns copies that callers cannot use to change what is stored', async () => {
       await authorize();
-      const record = (await h.authorizerStore.get(A)) as unknown as { status: string; funcInfo: unknown[]; accessToken: { token: string } };
+      const record = (await h.authorizerStore.get(A)) as unknown as {
+        status: string;
+        funcInfo: unknown[];
+        accessToken: { token: string };
+      };
       record.status = 'unauthorized';
       record.funcInfo.push({ injected: true });
       (record.funcInfo[0] as { funcscope_category: { id: number } }).funcscope_category.id = 99;
@@ -306,7 +347,11 @@ describe.each([
       listed[0]!.status = 'unauthorized';
       const due = (await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)) as { expiresAt: number }[];
       due[0]!.expiresAt = 0;
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', funcInfo, accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 } });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'authorized',
+        funcInfo,
+        accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 },
+      });
       expect(await h.authorizerStore.dueForRefresh(NOW, 10)).toEqual([]);
     });
 
@@ -325,12 +370,21 @@ describe.each([
 
     it('does not schedule an account authorized without a refresh token, and keeps a stored one', async () => {
       await authorize('wxnew', { refreshToken: undefined, accessToken: undefined, expiresIn: undefined });
-      expect(await h.authorizerStore.get('wxnew')).toMatchObject({ status: 'authorized', refreshToken: undefined, accessToken: undefined });
+      expect(await h.authorizerStore.get('wxnew')).toMatchObject({
+        status: 'authorized',
+        refreshToken: undefined,
+        accessToken: undefined,
+      });
       await authorize(A);
       h.clock.advance(10);
       // Authorized again with no API permission: the old refresh token stays, the token and schedule go.
       await authorize(A, { refreshToken: undefined, accessToken: undefined, expiresIn: undefined });
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-1', authorizedAt: NOW + 10, updatedAt: NOW + 10 });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'authorized',
+        refreshToken: 'refresh-1',
+        authorizedAt: NOW + 10,
+        updatedAt: NOW + 10,
+      });
       expect((await h.authorizerStore.get(A))?.accessToken).toBeUndefined();
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       expect((await h.authorizerStore.list()).map((r) => r.appid)).toEqual([A, 'wxnew']);
@@ -354,30 +408,44 @@ describe.each([
         tokenRefreshedAt: NOW + HOUR,
         accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 },
       });
-      expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: A, expiresAt: NOW + HOUR + 7200_000 }]);
+      expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([
+        { appid: A, expiresAt: NOW + HOUR + 7200_000 },
+      ]);
       // Without a rotated (or with an empty) refresh token the stored one stays.
       expect(await h.authorizerStore.saveAccessToken(A, 'atoken-3', h.clock.now() + 600_000)).toBe(true);
       expect(await h.authorizerStore.saveAccessToken(A, 'atoken-4', h.clock.now() + 600_000, '')).toBe(true);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ refreshToken: 'refresh-2', accessToken: { token: 'atoken-4', expiresAt: NOW + HOUR + 600_000 } });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        refreshToken: 'refresh-2',
+        accessToken: { token: 'atoken-4', expiresAt: NOW + HOUR + 600_000 },
+      });
     });
 
     it('a fenced saveAccessToken writes only while its lock holds that owner; otherwise LockLostError and nothing written', async () => {
       await authorize();
       const lockKey = h.keys.authorizerTokenLock(A);
       const lease = await h.locks.tryAcquire(lockKey, 5000);
-      expect(await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + HOUR, 'refresh-2', lease!.fence)).toBe(true);
+      expect(
+        await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + HOUR, 'refresh-2', lease!.fence),
+      ).toBe(true);
       await lease!.release();
       const successor = await h.otherLocks.tryAcquire(lockKey, 5000);
-      await expect(h.authorizerStore.saveAccessToken(A, 'atoken-late', h.clock.now() + 2 * HOUR, 'refresh-late', lease!.fence)).rejects.toBeInstanceOf(
-        LockLostError,
-      );
-      expect(await h.authorizerStore.get(A)).toMatchObject({ refreshToken: 'refresh-2', accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR } });
-      expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([{ appid: A, expiresAt: NOW + HOUR }]);
+      await expect(
+        h.authorizerStore.saveAccessToken(A, 'atoken-late', h.clock.now() + 2 * HOUR, 'refresh-late', lease!.fence),
+      ).rejects.toBeInstanceOf(LockLostError);
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        refreshToken: 'refresh-2',
+        accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR },
+      });
+      expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([
+        { appid: A, expiresAt: NOW + HOUR },
+      ]);
       await successor!.release();
     });
 
     it('saveAccessToken writes nothing for an account that is unknown or no longer authorized', async () => {
-      expect(await h.authorizerStore.saveAccessToken('wxunknown', 'atoken', h.clock.now() + HOUR, 'refresh')).toBe(false);
+      expect(await h.authorizerStore.saveAccessToken('wxunknown', 'atoken', h.clock.now() + HOUR, 'refresh')).toBe(
+        false,
+      );
       expect(await h.authorizerStore.get('wxunknown')).toBeUndefined();
       expect(await h.authorizerStore.list()).toEqual([]);
 
@@ -385,13 +453,23 @@ describe.each([
       await h.authorizerStore.markUnauthorized(A);
       // A refresh that finishes after the revocation must not bring the token back.
       expect(await h.authorizerStore.saveAccessToken(A, 'atoken-3', h.clock.now() + 7200_000, 'refresh-3')).toBe(false);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'unauthorized', refreshToken: undefined, accessToken: undefined });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'unauthorized',
+        refreshToken: undefined,
+        accessToken: undefined,
+      });
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
 
       await authorize('wxb');
       expect(await h.authorizerStore.markReauthorizationRequired('wxb', 'errcode 61023')).toBe(true);
-      expect(await h.authorizerStore.saveAccessToken('wxb', 'atoken-3', h.clock.now() + 7200_000, 'refresh-3')).toBe(false);
-      expect(await h.authorizerStore.get('wxb')).toMatchObject({ status: 'reauthorization_required', refreshToken: 'refresh-1', accessToken: undefined });
+      expect(await h.authorizerStore.saveAccessToken('wxb', 'atoken-3', h.clock.now() + 7200_000, 'refresh-3')).toBe(
+        false,
+      );
+      expect(await h.authorizerStore.get('wxb')).toMatchObject({
+        status: 'reauthorization_required',
+        refreshToken: 'refresh-1',
+        accessToken: undefined,
+      });
     });
 
     it('dropAccessToken deletes the token and makes a scheduled account due now', async () => {
@@ -416,14 +494,26 @@ describe.each([
       h.clock.advance(1000);
       await h.authorizerStore.markUnauthorized(A);
       const record = await h.authorizerStore.get(A);
-      expect(record).toEqual({ appid: A, status: 'unauthorized', funcInfo, authorizedAt: NOW, updatedAt: NOW + 1000, nickName: '测试号' });
+      expect(record).toEqual({
+        appid: A,
+        status: 'unauthorized',
+        funcInfo,
+        authorizedAt: NOW,
+        updatedAt: NOW + 1000,
+        nickName: '测试号',
+      });
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       expect(await h.authorizerStore.list()).toEqual([record]);
     });
 
     it('markUnauthorized of an account never seen records it as unauthorized', async () => {
       await h.authorizerStore.markUnauthorized('wxstranger');
-      expect(await h.authorizerStore.get('wxstranger')).toEqual({ appid: 'wxstranger', status: 'unauthorized', funcInfo: [], updatedAt: NOW });
+      expect(await h.authorizerStore.get('wxstranger')).toEqual({
+        appid: 'wxstranger',
+        status: 'unauthorized',
+        funcInfo: [],
+        updatedAt: NOW,
+      });
       expect((await h.authorizerStore.list()).map((r) => r.status)).toEqual(['unauthorized']);
     });
 
@@ -431,11 +521,19 @@ describe.each([
       await authorize(A, { refreshToken: 'refresh-new' });
       // A 61023 for a refresh token the account has already replaced says nothing about the new one.
       expect(await h.authorizerStore.markReauthorizationRequired(A, 'errcode 61023', 'refresh-old')).toBe(false);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', accessToken: { token: 'atoken-1' } });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        status: 'authorized',
+        accessToken: { token: 'atoken-1' },
+      });
       h.clock.advance(1000);
       expect(await h.authorizerStore.markReauthorizationRequired(A, 'errcode 61023', 'refresh-new')).toBe(true);
       const record = await h.authorizerStore.get(A);
-      expect(record).toMatchObject({ status: 'reauthorization_required', refreshToken: 'refresh-new', reauthorizationReason: 'errcode 61023', updatedAt: NOW + 1000 });
+      expect(record).toMatchObject({
+        status: 'reauthorization_required',
+        refreshToken: 'refresh-new',
+        reauthorizationReason: 'errcode 61023',
+        updatedAt: NOW + 1000,
+      });
       expect(record?.accessToken).toBeUndefined();
       expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       expect(await h.authorizerStore.list()).toEqual([record]);
@@ -445,7 +543,11 @@ describe.each([
       // Authorizing again clears it.
       await authorize(A, { refreshToken: 'refresh-3' });
       const again = await h.authorizerStore.get(A);
-      expect(again).toMatchObject({ status: 'authorized', refreshToken: 'refresh-3', reauthorizationReason: undefined });
+      expect(again).toMatchObject({
+        status: 'authorized',
+        refreshToken: 'refresh-3',
+        reauthorizationReason: undefined,
+      });
       expect(again?.accessToken).toEqual({ token: 'atoken-1', expiresAt: h.clock.now() + 7200_000 });
     });
 
@@ -475,9 +577,20 @@ describe.each([
       expect(await h.authorizerStore.list()).toEqual([]);
       await authorize();
       h.clock.advance(1000);
-      const info = { nickName: '测试号', userName: 'gh_0001', kind: 'mini_program', headImg: 'https://img/x', principalName: '某公司' };
+      const info = {
+        nickName: '测试号',
+        userName: 'gh_0001',
+        kind: 'mini_program',
+        headImg: 'https://img/x',
+        principalName: '某公司',
+      };
       expect(await h.authorizerStore.saveAccountInfo(A, info)).toBe(true);
-      expect(await h.authorizerStore.get(A)).toMatchObject({ ...info, status: 'authorized', refreshToken: 'refresh-1', updatedAt: NOW + 1000 });
+      expect(await h.authorizerStore.get(A)).toMatchObject({
+        ...info,
+        status: 'authorized',
+        refreshToken: 'refresh-1',
+        updatedAt: NOW + 1000,
+      });
       h.clock.advance(1000);
       expect(await h.authorizerStore.saveAccountInfo(A, { nickName: '新名字' })).toBe(true);
       expect(await h.authorizerStore.get(A)).toMatchObject({ ...info, nickName: '新名字', updatedAt: NOW + 2000 });
@@ -493,7 +606,12 @@ describe.each([
     });
 
     it('dueForRefresh returns the soonest-expiring accounts up to a time, bounded by the limit', async () => {
-      for (const [appid, expiresIn] of [['wxa', 3000], ['wxb', 1000], ['wxc', 7200], ['wxd', 2000]] as const) {
+      for (const [appid, expiresIn] of [
+        ['wxa', 3000],
+        ['wxb', 1000],
+        ['wxc', 7200],
+        ['wxd', 2000],
+      ] as const) {
         await authorize(appid, { refreshToken: `r-${appid}`, accessToken: `t-${appid}`, expiresIn });
       }
       expect(await h.authorizerStore.dueForRefresh(NOW + 3000_000, 10)).toEqual([
@@ -508,21 +626,30 @@ describe.each([
     });
 
     it('dueForRefresh skips the first `offset` due accounts (pages through the schedule)', async () => {
-      for (const [appid, expiresIn] of [['wxa', 3000], ['wxb', 1000], ['wxc', 7200], ['wxd', 2000]] as const) {
+      for (const [appid, expiresIn] of [
+        ['wxa', 3000],
+        ['wxb', 1000],
+        ['wxc', 7200],
+        ['wxd', 2000],
+      ] as const) {
         await authorize(appid, { refreshToken: `r-${appid}`, accessToken: `t-${appid}`, expiresIn });
       }
       await authorize('wxe', { accessToken: undefined, expiresIn: undefined });
-      const page = async (offset: number, limit: number) => (await h.authorizerStore.dueForRefresh(NOW + 3000_000, limit, offset)).map((d) => d.appid);
+      const page = async (offset: number, limit: number) =>
+        (await h.authorizerStore.dueForRefresh(NOW + 3000_000, limit, offset)).map((d) => d.appid);
       expect(await page(0, 2)).toEqual(['wxe', 'wxb']);
       expect(await page(2, 2)).toEqual(['wxd', 'wxa']);
       expect(await page(4, 2)).toEqual([]);
       expect(await page(1, 10)).toEqual(['wxb', 'wxd', 'wxa']);
       expect(await page(3, -1)).toEqual(['wxa']);
-      expect(await h.authorizerStore.dueForRefresh(NOW + 3000_000, 1, 3)).toEqual([{ appid: 'wxa', expiresAt: NOW + 3000_000 }]);
+      expect(await h.authorizerStore.dueForRefresh(NOW + 3000_000, 1, 3)).toEqual([
+        { appid: 'wxa', expiresAt: NOW + 3000_000 },
+      ]);
     });
 
     it('dueForRefresh orders accounts due at the same time by appid', async () => {
-      for (const appid of ['wxc', 'wxa', 'wxb']) await authorize(appid, { accessToken: undefined, expiresIn: undefined });
+      for (const appid of ['wxc', 'wxa', 'wxb'])
+        await authorize(appid, { accessToken: undefined, expiresIn: undefined });
       await authorize('wxd', { expiresIn: 60 });
       expect(await h.authorizerStore.dueForRefresh(NOW + 60_000, 10)).toEqual([
         { appid: 'wxa', expiresAt: 0 },
@@ -566,7 +693,8 @@ describe.each([
 
       it('finds accounts by a part of the appid or of the name, ignoring case', async () => {
         await seed();
-        const appids = async (text: string) => (await h.authorizerStore.search({ text, offset: 0, limit: 10 })).records.map((r) => r.appid);
+        const appids = async (text: string) =>
+          (await h.authorizerStore.search({ text, offset: 0, limit: 10 })).records.map((r) => r.appid);
         expect(await appids('湖畔')).toEqual(['wxa1', 'wxc3']);
         expect(await appids('cycling')).toEqual(['wxb2']);
         expect(await appids('XC3')).toEqual(['wxc3']);
@@ -578,19 +706,29 @@ describe.each([
       it('finds an account by a name changed later', async () => {
         await seed();
         await h.authorizerStore.saveAccountInfo('wxb2', { nickName: '城市骑行' });
-        expect((await h.authorizerStore.search({ text: '骑行', offset: 0, limit: 10 })).records.map((r) => r.appid)).toEqual(['wxb2']);
+        expect(
+          (await h.authorizerStore.search({ text: '骑行', offset: 0, limit: 10 })).records.map((r) => r.appid),
+        ).toEqual(['wxb2']);
         expect((await h.authorizerStore.search({ text: 'cycling', offset: 0, limit: 10 })).total).toBe(0);
       });
     });
 
     it('countByStatus counts every stored account by status', async () => {
-      expect(await h.authorizerStore.countByStatus()).toEqual({ authorized: 0, unauthorized: 0, reauthorization_required: 0 });
+      expect(await h.authorizerStore.countByStatus()).toEqual({
+        authorized: 0,
+        unauthorized: 0,
+        reauthorization_required: 0,
+      });
       for (const appid of ['wxa', 'wxb', 'wxc', 'wxd']) await authorize(appid);
       await authorize('wxe', { refreshToken: undefined, accessToken: undefined, expiresIn: undefined });
       await h.authorizerStore.markUnauthorized('wxb');
       await h.authorizerStore.markUnauthorized('wxstranger');
       await h.authorizerStore.markReauthorizationRequired('wxc', 'errcode 61023', 'refresh-1');
-      expect(await h.authorizerStore.countByStatus()).toEqual({ authorized: 3, unauthorized: 2, reauthorization_required: 1 });
+      expect(await h.authorizerStore.countByStatus()).toEqual({
+        authorized: 3,
+        unauthorized: 2,
+        reauthorization_required: 1,
+      });
     });
 
     it('countByStatus stays exact through repeated, re-applied and reversed transitions (maintained counters)', async () => {
@@ -606,7 +744,13 @@ describe.each([
       await h.authorizerStore.markReauthorizationRequired('wxb', 'errcode 61023', 'refresh-1');
       expect(await h.authorizerStore.markReauthorizationRequired('wxb', 'errcode 61023', 'refresh-1')).toBe(false);
       expect(await counts()).toEqual({ authorized: 1, unauthorized: 0, reauthorization_required: 1 });
-      await h.authorizerStore.restoreRefreshToken({ appid: 'wxb', refreshToken: 'refresh-listed', authorizedAt: NOW, funcInfo: [], listedAt: NOW });
+      await h.authorizerStore.restoreRefreshToken({
+        appid: 'wxb',
+        refreshToken: 'refresh-listed',
+        authorizedAt: NOW,
+        funcInfo: [],
+        listedAt: NOW,
+      });
       await h.authorizerStore.dropAccessToken('wxa');
       await h.authorizerStore.saveAccessToken('wxa', 'token-new', NOW + HOUR);
       expect(await counts()).toEqual({ authorized: 2, unauthorized: 0, reauthorization_required: 0 });
@@ -617,9 +761,17 @@ describe.each([
       await h.authorizerStore.markUnauthorized('wxd');
       const total = async () => (await h.authorizerStore.scheduleSizes()).reduce((a, b) => a + b, 0);
       expect(await total()).toBe(3);
-      const before = { list: await h.authorizerStore.list(), due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10), counts: await h.authorizerStore.countByStatus() };
+      const before = {
+        list: await h.authorizerStore.list(),
+        due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10),
+        counts: await h.authorizerStore.countByStatus(),
+      };
       for (const appid of ['wxa', 'wxb', 'wxc', 'wxd', 'wxunknown']) await h.authorizerStore.reindex(appid);
-      expect({ list: await h.authorizerStore.list(), due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10), counts: await h.authorizerStore.countByStatus() }).toEqual(before);
+      expect({
+        list: await h.authorizerStore.list(),
+        due: await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10),
+        counts: await h.authorizerStore.countByStatus(),
+      }).toEqual(before);
       expect(await total()).toBe(3);
     });
 
@@ -648,7 +800,11 @@ describe.each([
         });
         expect(await h.authorizerStore.dueForRefresh(0, 10)).toEqual([{ appid: A, expiresAt: 0 }]);
         expect(await h.authorizerStore.list()).toEqual([record]);
-        expect(await h.authorizerStore.countByStatus()).toEqual({ authorized: 1, unauthorized: 0, reauthorization_required: 0 });
+        expect(await h.authorizerStore.countByStatus()).toEqual({
+          authorized: 1,
+          unauthorized: 0,
+          reauthorization_required: 0,
+        });
         // Restored, it is an ordinary authorized account again.
         expect(await h.authorizerStore.saveAccessToken(A, 'atoken-r', h.clock.now() + HOUR)).toBe(true);
         expect(await restore({ refreshToken: 'refresh-other' })).toBe('not_needed');
@@ -690,10 +846,17 @@ describe.each([
         await authorize(A, { refreshToken: 'refresh-listed' });
         await h.authorizerStore.markReauthorizationRequired(A, 'errcode 61023', 'refresh-listed');
         expect(await restore()).toBe('known_bad');
-        expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'reauthorization_required', reauthorizationReason: 'errcode 61023' });
+        expect(await h.authorizerStore.get(A)).toMatchObject({
+          status: 'reauthorization_required',
+          reauthorizationReason: 'errcode 61023',
+        });
         expect(await h.authorizerStore.dueForRefresh(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
         expect(await restore({ refreshToken: 'refresh-newer' })).toBe('restored');
-        expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-newer', reauthorizationReason: undefined });
+        expect(await h.authorizerStore.get(A)).toMatchObject({
+          status: 'authorized',
+          refreshToken: 'refresh-newer',
+          reauthorizationReason: undefined,
+        });
         expect(await h.authorizerStore.dueForRefresh(0, 10)).toEqual([{ appid: A, expiresAt: 0 }]);
       });
 
@@ -705,7 +868,12 @@ describe.each([
         expect(await restore({ listedAt })).toBe('revoked_since');
         expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'unauthorized', refreshToken: undefined });
         expect(await restore({ listedAt: listedAt + 1000 })).toBe('restored');
-        expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-listed', funcInfo, authorizedAt: NOW });
+        expect(await h.authorizerStore.get(A)).toMatchObject({
+          status: 'authorized',
+          refreshToken: 'refresh-listed',
+          funcInfo,
+          authorizedAt: NOW,
+        });
         expect(await h.authorizerStore.dueForRefresh(0, 10)).toEqual([{ appid: A, expiresAt: 0 }]);
       });
     });
@@ -714,7 +882,9 @@ describe.each([
       await authorize();
       const present = async () => (await h.authorizerStore.get(A))?.accessToken !== undefined;
       await h.expectExpiry({ redisKey: h.keys.authorizerAccessToken(A), present }, 7200_000);
-      expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000, 10)).toEqual([{ appid: A, expiresAt: NOW + 7200_000 }]);
+      expect(await h.authorizerStore.dueForRefresh(NOW + 7200_000, 10)).toEqual([
+        { appid: A, expiresAt: NOW + 7200_000 },
+      ]);
       expect(await h.authorizerStore.get(A)).toMatchObject({ status: 'authorized', refreshToken: 'refresh-1' });
     });
 
@@ -735,10 +905,16 @@ describe.each([
 
       it('shows the status and access token through every change, as get() does', async () => {
         await authorize();
-        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 } });
+        expect(await expectSameAsGet(A)).toEqual({
+          status: 'authorized',
+          accessToken: { token: 'atoken-1', expiresAt: NOW + 7200_000 },
+        });
         h.clock.advance(HOUR);
         await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + 7200_000, 'refresh-2');
-        expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 } });
+        expect(await expectSameAsGet(A)).toEqual({
+          status: 'authorized',
+          accessToken: { token: 'atoken-2', expiresAt: NOW + HOUR + 7200_000 },
+        });
         await h.authorizerStore.dropAccessToken(A);
         expect(await expectSameAsGet(A)).toEqual({ status: 'authorized', accessToken: undefined });
         await h.authorizerStore.saveAccessToken(A, 'atoken-3', h.clock.now() + 7200_000);
@@ -878,7 +1054,9 @@ describe.each([
 
     it('withLock returns the result and releases the lock, also when the work throws', async () => {
       expect(await h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, async () => 'done')).toBe('done');
-      await expect(h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      await expect(
+        h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, async () => Promise.reject(new Error('boom'))),
+      ).rejects.toThrow('boom');
       const lease = await h.otherLocks.tryAcquire(key(), 5000);
       expect(lease).toBeDefined();
       await lease!.release();
@@ -909,18 +1087,30 @@ describe.each([
 
     it('a processing claim lives 15 s, so a crashed instance does not block the retry', async () => {
       await h.pushDedup.claim('p1');
-      await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'in_progress' }, 15_000);
+      await h.expectExpiry(
+        { redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'in_progress' },
+        15_000,
+      );
     });
 
     it('a done push is remembered as long as asked (the push service: longer than its replay window)', async () => {
       await h.pushDedup.claim('p1');
       await h.pushDedup.markDone('p1', 2 * 3600);
-      await h.expectExpiry({ redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' }, 2 * HOUR);
+      await h.expectExpiry(
+        { redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' },
+        2 * HOUR,
+      );
     });
   });
 
   describe('AuthCodeStore', () => {
-    const pending: PendingAuthorization = { appid: A, infoType: 'authorized', receivedAt: NOW, error: 'wechat_unavailable', retryable: true };
+    const pending: PendingAuthorization = {
+      appid: A,
+      infoType: 'authorized',
+      receivedAt: NOW,
+      error: 'wechat_unavailable',
+      retryable: true,
+    };
 
     it('remembers which account a code was used for', async () => {
       expect(await h.authCodes.usedBy('queryauthcode@@@1')).toBeUndefined();

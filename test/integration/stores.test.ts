@@ -94,7 +94,14 @@ describe('stores (real Redis, public key contract)', () => {
     it('saveAuthorization writes hash, access token and schedule together', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       const authorizedAt = clock.now();
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt,
+      });
       const hash = await redis.hgetall(`${P}:authorizer:{${A}}`);
       expect(hash).toMatchObject({ status: 'authorized', authorized_at: String(authorizedAt) });
       expect(hash.refresh_token).toBeUndefined(); // readers HGETALL the hash: the refresh token is kept apart
@@ -105,13 +112,25 @@ describe('stores (real Redis, public key contract)', () => {
       expect(await redis.pttl(`${P}:authorizer:{${A}}:access_token`)).toBeGreaterThan(7190_000);
       expect(Number(await redis.zscore(schedule(A), A))).toBe(clock.now() + 7200_000);
       const record = await store.get(A);
-      expect(record).toMatchObject({ appid: A, status: 'authorized', refreshToken: 'refresh-1', funcInfo, authorizedAt });
+      expect(record).toMatchObject({
+        appid: A,
+        status: 'authorized',
+        refreshToken: 'refresh-1',
+        funcInfo,
+        authorizedAt,
+      });
       expect(record?.accessToken).toEqual({ token: 'atoken-1', expiresAt: clock.now() + 7200_000 });
     });
 
     it('a record of the previous layout (refresh token in the hash) still refreshes, and keeps it on re-authorization without one', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
-      await redis.hset(`${P}:authorizer:{${A}}`, { status: 'authorized', refresh_token: 'refresh-legacy', func_info: '[]', authorized_at: '1', updated_at: '1' });
+      await redis.hset(`${P}:authorizer:{${A}}`, {
+        status: 'authorized',
+        refresh_token: 'refresh-legacy',
+        func_info: '[]',
+        authorized_at: '1',
+        updated_at: '1',
+      });
       expect((await store.get(A))?.refreshToken).toBe('refresh-legacy');
       await store.saveAuthorization({ appid: A, funcInfo, authorizedAt: clock.now() }); // granted no API permission
       expect(await redis.hget(`${P}:authorizer:{${A}}`, 'refresh_token')).toBeNull();
@@ -121,13 +140,23 @@ describe('stores (real Redis, public key contract)', () => {
 
     it('getTokenState reads the public token key by EVALSHA, and still works once Redis forgot the script', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: clock.now() });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: clock.now(),
+      });
       const expected = { status: 'authorized', accessToken: { token: 'atoken-1', expiresAt: clock.now() + 7200_000 } };
       expect(await store.getTokenState(A)).toEqual(expected);
       await redis.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
       expect(await store.getTokenState(A)).toEqual(expected);
       await redis.set(`${P}:authorizer:{${A}}:access_token`, 'set-by-hand');
-      expect(await store.getTokenState(A)).toEqual({ ...expected, accessToken: { token: 'set-by-hand', expiresAt: clock.now() + 7200_000 } });
+      expect(await store.getTokenState(A)).toEqual({
+        ...expected,
+        accessToken: { token: 'set-by-hand', expiresAt: clock.now() + 7200_000 },
+      });
     });
 
     it('schedules an account authorized without a token for an immediate refresh', async () => {
@@ -139,7 +168,14 @@ describe('stores (real Redis, public key contract)', () => {
 
     it('saveAccessToken stores a rotated refresh token with its access token, only while authorized', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: 1 });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 1,
+      });
       clock.advance(HOUR);
       expect(await store.saveAccessToken(A, 'atoken-2', clock.now() + 7200_000, 'refresh-2')).toBe(true);
       expect(await redis.get(`${P}:secret:{${A}}:refresh_token`)).toBe('refresh-2');
@@ -155,7 +191,14 @@ describe('stores (real Redis, public key contract)', () => {
 
     it('markUnauthorized deletes the tokens, keeps the account listed, and unschedules it', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: 1 });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 1,
+      });
       await store.markUnauthorized(A);
       const hash = await redis.hgetall(`${P}:authorizer:{${A}}`);
       expect(hash.status).toBe('unauthorized');
@@ -167,17 +210,35 @@ describe('stores (real Redis, public key contract)', () => {
 
     it('markReauthorizationRequired keeps the refresh token, and ignores a stale failure', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-new', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: 1 });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-new',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 1,
+      });
       // A 61023 for a refresh token the account has already replaced says nothing about the new one.
       expect(await store.markReauthorizationRequired(A, 'errcode 61023', 'refresh-old')).toBe(false);
       expect((await store.get(A))?.status).toBe('authorized');
       expect(await store.markReauthorizationRequired(A, 'errcode 61023', 'refresh-new')).toBe(true);
       const record = await store.get(A);
-      expect(record).toMatchObject({ status: 'reauthorization_required', refreshToken: 'refresh-new', reauthorizationReason: 'errcode 61023' });
+      expect(record).toMatchObject({
+        status: 'reauthorization_required',
+        refreshToken: 'refresh-new',
+        reauthorizationReason: 'errcode 61023',
+      });
       expect(record?.accessToken).toBeUndefined();
       expect(await redis.zscore(schedule(A), A)).toBeNull();
       // Authorizing again clears it.
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-3', accessToken: 'atoken-3', expiresIn: 7200, funcInfo, authorizedAt: 2 });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-3',
+        accessToken: 'atoken-3',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 2,
+      });
       expect(await store.get(A)).toMatchObject({ status: 'authorized', reauthorizationReason: undefined });
     });
 
@@ -185,9 +246,22 @@ describe('stores (real Redis, public key contract)', () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       expect(await store.saveAccountInfo('wxunknown', { nickName: 'Nobody' })).toBe(false);
       expect(await redis.exists(`${P}:authorizer:{wxunknown}`)).toBe(0);
-      await store.saveAuthorization({ appid: A, refreshToken: 'refresh-1', accessToken: 'atoken-1', expiresIn: 7200, funcInfo, authorizedAt: 1 });
-      expect(await store.saveAccountInfo(A, { nickName: '测试号', userName: 'gh_0001', kind: 'mini_program' })).toBe(true);
-      expect(await redis.hgetall(`${P}:authorizer:{${A}}`)).toMatchObject({ nick_name: '测试号', user_name: 'gh_0001', kind: 'mini_program' });
+      await store.saveAuthorization({
+        appid: A,
+        refreshToken: 'refresh-1',
+        accessToken: 'atoken-1',
+        expiresIn: 7200,
+        funcInfo,
+        authorizedAt: 1,
+      });
+      expect(await store.saveAccountInfo(A, { nickName: '测试号', userName: 'gh_0001', kind: 'mini_program' })).toBe(
+        true,
+      );
+      expect(await redis.hgetall(`${P}:authorizer:{${A}}`)).toMatchObject({
+        nick_name: '测试号',
+        user_name: 'gh_0001',
+        kind: 'mini_program',
+      });
       await store.dropAccessToken(A);
       expect(await redis.exists(`${P}:authorizer:{${A}}:access_token`)).toBe(0);
       expect(await redis.zscore(schedule(A), A)).toBe('0');
@@ -196,8 +270,20 @@ describe('stores (real Redis, public key contract)', () => {
     it('dueForRefresh returns the soonest-expiring accounts up to a time, bounded by the limit', async () => {
       const store = new RedisAuthorizerStore(redis, keys(), clock);
       const now = clock.now();
-      for (const [appid, expiresIn] of [['wxa', 3000], ['wxb', 1000], ['wxc', 7200], ['wxd', 2000]] as const) {
-        await store.saveAuthorization({ appid, refreshToken: `r-${appid}`, accessToken: `t-${appid}`, expiresIn, funcInfo, authorizedAt: now });
+      for (const [appid, expiresIn] of [
+        ['wxa', 3000],
+        ['wxb', 1000],
+        ['wxc', 7200],
+        ['wxd', 2000],
+      ] as const) {
+        await store.saveAuthorization({
+          appid,
+          refreshToken: `r-${appid}`,
+          accessToken: `t-${appid}`,
+          expiresIn,
+          funcInfo,
+          authorizedAt: now,
+        });
       }
       expect(await store.dueForRefresh(now + 3000_000, 10)).toEqual([
         { appid: 'wxb', expiresAt: now + 1000_000 },

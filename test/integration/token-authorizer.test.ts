@@ -19,7 +19,10 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
     const accounts = generateAccounts(3);
     h = await startHarness({
       emulator: { accounts },
-      container: { logger: logs.logger, onReauthorizationRequired: (appid, errcode) => reauthorizations.push([appid, errcode]) },
+      container: {
+        logger: logs.logger,
+        onReauthorizationRequired: (appid, errcode) => reauthorizations.push([appid, errcode]),
+      },
     });
     [A, B] = accounts.map((a) => a.appid) as [string, string];
   });
@@ -65,7 +68,9 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
   });
 
   it('answers unknown appids with a 404-type error and unauthorized ones with a 409-type error carrying the status', async () => {
-    await expect(h.container.tokenService.getAuthorizerAccessToken('wxnobody')).rejects.toBeInstanceOf(AuthorizerNotFoundError);
+    await expect(h.container.tokenService.getAuthorizerAccessToken('wxnobody')).rejects.toBeInstanceOf(
+      AuthorizerNotFoundError,
+    );
     await h.authorize(A);
     await h.container.authorizerStore.markUnauthorized(A);
     const err = await h.container.tokenService.getAuthorizerAccessToken(A).catch((e: unknown) => e);
@@ -114,25 +119,33 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
     for (let step = 0; step < 12; step++) {
       h.clock.advance(30 * MINUTE);
       await h.container.refresher.runOnce();
-      await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({ status: 'reauthorization_required' });
+      await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toMatchObject({
+        status: 'reauthorization_required',
+      });
     }
     const forA = h.emulator.callLog.entries('api_authorizer_token').filter((e) => e.params.authorizer_appid === A);
     expect(forA).toHaveLength(0);
     // The other account kept being refreshed meanwhile (so the loop above did run refreshes).
-    expect(h.emulator.callLog.entries('api_authorizer_token').filter((e) => e.params.authorizer_appid === B).length).toBeGreaterThanOrEqual(2);
+    expect(
+      h.emulator.callLog.entries('api_authorizer_token').filter((e) => e.params.authorizer_appid === B).length,
+    ).toBeGreaterThanOrEqual(2);
     expect(reauthorizations).toHaveLength(1);
 
     // Authorizing again brings it back.
     await h.authorize(A);
     expect((await hash(A)).status).toBe('authorized');
-    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).resolves.toMatchObject({ expiresIn: expect.any(Number) });
+    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).resolves.toMatchObject({
+      expiresIn: expect.any(Number),
+    });
   });
 
   it('61003 (account no longer authorizes the platform) is treated the same way', async () => {
     await h.authorize(A);
     h.emulator.faults.set('api_authorizer_token', { errcode: 61003, times: 1 });
     h.clock.advance(2 * HOUR + MINUTE);
-    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toBeInstanceOf(ReauthorizationRequiredError);
+    await expect(h.container.tokenService.getAuthorizerAccessToken(A)).rejects.toBeInstanceOf(
+      ReauthorizationRequiredError,
+    );
     expect((await hash(A)).status).toBe('reauthorization_required');
     expect(reauthorizations).toEqual([[A, 61003]]);
   });
@@ -155,6 +168,10 @@ describe('token service: authorizer_access_token (emulator over HTTP, real Redis
     const account = h.emulator.accounts().find((a) => a.appid === A)!;
     const info = await h.container.authorizationService.fetchAccountInfo(A);
     expect(info).toMatchObject({ nickName: account.nickName, userName: account.userName, kind: account.kind });
-    expect(await hash(A)).toMatchObject({ nick_name: account.nickName, user_name: account.userName, kind: account.kind });
+    expect(await hash(A)).toMatchObject({
+      nick_name: account.nickName,
+      user_name: account.userName,
+      kind: account.kind,
+    });
   });
 });

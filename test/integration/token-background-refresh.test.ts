@@ -56,7 +56,10 @@ describe('token service: refresh in the background while the cached token is val
     expect(await lockHeld(h.container.keys.authorizerTokenLock(A))).toBe(true);
     expect(events).toEqual(Array(READERS).fill('reader'));
 
-    await eventually(() => h.emulator.callLog.count('api_authorizer_token', { ok: true }) === 1, { what: 'the background refresh', timeoutMs: 30_000 });
+    await eventually(() => h.emulator.callLog.count('api_authorizer_token', { ok: true }) === 1, {
+      what: 'the background refresh',
+      timeoutMs: 30_000,
+    });
     await h.container.tokenService.idle();
     expect(events).toEqual([...Array(READERS).fill('reader'), 'answered api_authorizer_token']);
     const fresh = await h.container.tokenService.getAuthorizerAccessToken(A);
@@ -79,7 +82,10 @@ describe('token service: refresh in the background while the cached token is val
     expect(await lockHeld(h.container.keys.componentTokenLock)).toBe(true);
     expect(events).toEqual(Array(READERS).fill('reader'));
 
-    await eventually(() => h.emulator.callLog.count('api_component_token', { ok: true }) === 1, { what: 'the background refresh', timeoutMs: 30_000 });
+    await eventually(() => h.emulator.callLog.count('api_component_token', { ok: true }) === 1, {
+      what: 'the background refresh',
+      timeoutMs: 30_000,
+    });
     await h.container.tokenService.idle();
     expect(events).toEqual([...Array(READERS).fill('reader'), 'answered api_component_token']);
     expect((await h.container.tokenService.getComponentAccessToken()).token).not.toBe(cached.token);
@@ -98,7 +104,11 @@ describe('token service: refresh in the background while the cached token is val
     expect(tokens[0]).not.toBe(cached.token);
     expect(h.emulator.tokenStatus(tokens[0]!)).toBe('valid');
     // Both refreshes were answered before the first reader returned.
-    expect(events).toEqual(['answered api_component_token', 'answered api_authorizer_token', ...Array(READERS).fill('reader')]);
+    expect(events).toEqual([
+      'answered api_component_token',
+      'answered api_authorizer_token',
+      ...Array(READERS).fill('reader'),
+    ]);
     expect(h.emulator.callLog.count('api_authorizer_token')).toBe(1);
     expect(h.emulator.callLog.count('api_component_token')).toBe(1);
   });

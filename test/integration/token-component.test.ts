@@ -156,7 +156,9 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     expect((err as Error).message).toMatch(/no answer within 300 ms/);
     expect(Date.now() - started).toBeLessThan(2000);
     // Nothing half-written: the next call succeeds.
-    await expect(h.container.tokenService.getComponentAccessToken()).resolves.toMatchObject({ expiresIn: expect.any(Number) });
+    await expect(h.container.tokenService.getComponentAccessToken()).resolves.toMatchObject({
+      expiresIn: expect.any(Number),
+    });
   });
 
   it('keeps serving a still-valid cached token while WeChat is down, and refreshes when it is back', async () => {
@@ -167,7 +169,9 @@ describe('token service: component_access_token (emulator over HTTP, real Redis)
     expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(cached.token);
     await h.container.tokenService.idle();
     expect(calls('api_component_token')).toBe(2); // the background refresh was tried, and failed
-    expect(logs.lines().some((l) => l.level === 40 && String(l.msg).includes('the cached token is still served'))).toBe(true);
+    expect(logs.lines().some((l) => l.level === 40 && String(l.msg).includes('the cached token is still served'))).toBe(
+      true,
+    );
     h.emulator.faults.clear('api_component_token');
     expect((await h.container.tokenService.getComponentAccessToken()).token).toBe(cached.token);
     await h.container.tokenService.idle();

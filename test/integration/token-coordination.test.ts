@@ -12,17 +12,23 @@ const HOUR = 60 * MINUTE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts the calls of some methods of a real store (every call still goes to Redis). */
-function counting<T extends object>(store: T, methods: (keyof T)[]): { store: T; calls: Map<keyof T, number>; settled: Map<keyof T, number> } {
+function counting<T extends object>(
+  store: T,
+  methods: (keyof T)[],
+): { store: T; calls: Map<keyof T, number>; settled: Map<keyof T, number> } {
   const calls = new Map<keyof T, number>();
   const settled = new Map<keyof T, number>();
   const proxy = new Proxy(store, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver) as unknown;
-      if (typeof value !== 'function' || !methods.includes(name as keyof T)) return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function' || !methods.includes(name as keyof T))
+        return typeof value === 'function' ? value.bind(target) : value;
       return (...args: unknown[]) => {
         const key = name as keyof T;
         calls.set(key, (calls.get(key) ?? 0) + 1);
-        return (value.apply(target, args) as Promise<unknown>).finally(() => settled.set(key, (settled.get(key) ?? 0) + 1));
+        return (value.apply(target, args) as Promise<unknown>).finally(() =>
+          settled.set(key, (settled.get(key) ?? 0) + 1),
+        );
       };
     },
   });
@@ -104,8 +110,12 @@ describe('token service: shared reads and lock waiters', () => {
   it('a shared read that fails fails every caller sharing it, and the next read starts afresh', async () => {
     const tokens = service();
     const unknown = 'wx0123456789abcdef';
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => tokens.getAuthorizerAccessToken(unknown)));
-    expect(results.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(Array(10).fill('authorizer_not_found'));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => tokens.getAuthorizerAccessToken(unknown)),
+    );
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(
+      Array(10).fill('authorizer_not_found'),
+    );
     expect(authorizers.calls.get('getTokenState')).toBe(1);
     await expect(tokens.getAuthorizerAccessToken(unknown)).rejects.toMatchObject({ code: 'authorizer_not_found' });
     expect(authorizers.calls.get('getTokenState')).toBe(2);

@@ -51,14 +51,21 @@ afterEach(async () => {
 /** Starts `processes` workers that wait on a Redis list; returns a function that releases them together. */
 async function readyWorkers(h: Harness, processes: number, env: Record<string, string>, clockOffsetMs: number) {
   const goKey = `${h.config.redis.keyPrefix}:test:go:${Math.random().toString(36).slice(2)}`;
-  const workers = Array.from({ length: processes }, () => startWorker(workerEnv(h, clockOffsetMs, { ...env, TOKEN_WORKER_GO_KEY: goKey })));
-  await eventually(() => workers.every((w) => w.output.stdout().includes('"ready":true')), { what: 'every worker to be ready', timeoutMs: 30_000 });
+  const workers = Array.from({ length: processes }, () =>
+    startWorker(workerEnv(h, clockOffsetMs, { ...env, TOKEN_WORKER_GO_KEY: goKey })),
+  );
+  await eventually(() => workers.every((w) => w.output.stdout().includes('"ready":true')), {
+    what: 'every worker to be ready',
+    timeoutMs: 30_000,
+  });
   return {
     workers,
     go: () => h.container.redis.rpush(goKey, ...workers.map(() => 'go')),
     async results(): Promise<WorkerResult[]> {
       const codes = await Promise.all(workers.map((w) => exitOf(w.child, 120_000)));
-      workers.forEach((w, i) => expect({ worker: i, code: codes[i], stderr: w.output.stderr() }).toEqual({ worker: i, code: 0, stderr: '' }));
+      workers.forEach((w, i) =>
+        expect({ worker: i, code: codes[i], stderr: w.output.stderr() }).toEqual({ worker: i, code: 0, stderr: '' }),
+      );
       return workers.flatMap((w) => resultsOf(w.output));
     },
   };
@@ -87,7 +94,12 @@ describe('at most one upstream refresh per token across OS processes', () => {
     expect(h.emulator.tokenStatus(expired.token)).toBe('expired');
     h.emulator.callLog.clear();
 
-    const run = await readyWorkers(h, 4, { TOKEN_WORKER_TARGET: 'component', TOKEN_WORKER_CALLS: '50' }, 2 * HOUR + MINUTE);
+    const run = await readyWorkers(
+      h,
+      4,
+      { TOKEN_WORKER_TARGET: 'component', TOKEN_WORKER_CALLS: '50' },
+      2 * HOUR + MINUTE,
+    );
     await run.go();
     const results = await run.results();
     expect(results).toHaveLength(200);
@@ -109,7 +121,12 @@ describe('at most one upstream refresh per token across OS processes', () => {
     h.clock.advance(2 * HOUR + MINUTE); // both the authorizer token and the component token have expired
     h.emulator.callLog.clear();
 
-    const run = await readyWorkers(h, 4, { TOKEN_WORKER_TARGET: `authorizer:${A}`, TOKEN_WORKER_CALLS: '50' }, 2 * HOUR + MINUTE);
+    const run = await readyWorkers(
+      h,
+      4,
+      { TOKEN_WORKER_TARGET: `authorizer:${A}`, TOKEN_WORKER_CALLS: '50' },
+      2 * HOUR + MINUTE,
+    );
     await run.go();
     const results = await run.results();
     expect(results.filter((r) => !r.ok)).toEqual([]);
@@ -142,7 +159,10 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
     // Instance 1 takes the lock and calls WeChat, which holds that call (logged as it arrives).
     h.emulator.faults.set('api_authorizer_token', { hang: true, times: 1 });
     const holder = startWorker(workerEnv(h, offsetMs, { ...env, TOKEN_WORKER_CALLS: '1' }));
-    await eventually(() => h.emulator.callLog.entries('api_authorizer_token').length === 1, { what: "the holder's call to reach WeChat", timeoutMs: 30_000 });
+    await eventually(() => h.emulator.callLog.entries('api_authorizer_token').length === 1, {
+      what: "the holder's call to reach WeChat",
+      timeoutMs: 30_000,
+    });
     const deadOwner = await h.container.redis.get(lockKey());
     expect(deadOwner).toBeTruthy();
 
@@ -160,7 +180,10 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
     expect(owner).toBe(deadOwner);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(LOCK_DEFAULTS.keepAliveTtlMs);
-    await eventually(async () => (await h.container.redis.get(lockKey())) !== deadOwner, { what: "the dead holder's lock to be gone", timeoutMs: 30_000 });
+    await eventually(async () => (await h.container.redis.get(lockKey())) !== deadOwner, {
+      what: "the dead holder's lock to be gone",
+      timeoutMs: 30_000,
+    });
 
     const results = await readers.results();
     expect(results).toHaveLength(20);
@@ -182,9 +205,17 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
     // WeChat holds the holder's call a while: the holder is stopped in the middle of it, before it can write.
     h.emulator.faults.set('api_authorizer_token', { delayMs: LOCK_DEFAULTS.keepAliveTtlMs, times: 1 });
     const holder = startWorker(
-      workerEnv(h, offsetMs, { TOKEN_WORKER_TARGET: `authorizer:${A}`, TOKEN_WORKER_CALLS: '1', WECHAT_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS, LOG_LEVEL: 'warn' }),
+      workerEnv(h, offsetMs, {
+        TOKEN_WORKER_TARGET: `authorizer:${A}`,
+        TOKEN_WORKER_CALLS: '1',
+        WECHAT_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS,
+        LOG_LEVEL: 'warn',
+      }),
     );
-    const stalledOwner = await eventually(() => h.container.redis.get(lockKey()).then((v) => v ?? undefined), { what: 'the holder to take the lock', timeoutMs: 30_000 });
+    const stalledOwner = await eventually(() => h.container.redis.get(lockKey()).then((v) => v ?? undefined), {
+      what: 'the holder to take the lock',
+      timeoutMs: 30_000,
+    });
     // One renewal by its watchdog (the lock's TTL going back up): the holder has been running well past sending its call.
     let lowest = Infinity;
     await eventually(
@@ -197,7 +228,10 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
     );
     signalGroup(holder.child, 'SIGSTOP');
     // WeChat answers the stopped holder's call: its token is waiting, unread, in its socket.
-    await eventually(() => h.emulator.callLog.count('api_authorizer_token', { ok: true }) === 1, { what: "WeChat to answer the holder's call", timeoutMs: 30_000 });
+    await eventually(() => h.emulator.callLog.count('api_authorizer_token', { ok: true }) === 1, {
+      what: "WeChat to answer the holder's call",
+      timeoutMs: 30_000,
+    });
 
     // Another instance (this process) waits out the stalled holder's lock and refreshes.
     const successor = await h.container.tokenService.getAuthorizerAccessToken(A);
@@ -218,8 +252,17 @@ describe('a refresh-lock holder that dies or stalls mid-refresh (three instances
   it('a live holder keeps its lock; a waiter with a bound shorter than that gets a clear LockTimeoutError after one re-read', async () => {
     const { offsetMs } = await expiredAuthorizerToken(h, A);
     h.emulator.faults.set('api_authorizer_token', { hang: true, times: 1 });
-    startWorker(workerEnv(h, offsetMs, { TOKEN_WORKER_TARGET: `authorizer:${A}`, TOKEN_WORKER_CALLS: '1', WECHAT_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS }));
-    await eventually(() => h.emulator.callLog.entries('api_authorizer_token').length === 1, { what: "the holder's call to reach WeChat", timeoutMs: 30_000 });
+    startWorker(
+      workerEnv(h, offsetMs, {
+        TOKEN_WORKER_TARGET: `authorizer:${A}`,
+        TOKEN_WORKER_CALLS: '1',
+        WECHAT_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS,
+      }),
+    );
+    await eventually(() => h.emulator.callLog.entries('api_authorizer_token').length === 1, {
+      what: "the holder's call to reach WeChat",
+      timeoutMs: 30_000,
+    });
     const holderOwner = await h.container.redis.get(lockKey());
 
     const impatient = createContainer(h.config, { clock: h.clock, tokenLock: { waitMs: 300 } });

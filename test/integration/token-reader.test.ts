@@ -97,14 +97,23 @@ describe('reader contract: src/client/token-reader.ts and docs/redis-keys.md (sa
 
     await h.authorize(B);
     await h.container.authorizerStore.markUnauthorized(B);
-    await expect(readAuthorizerAccessToken(options(), B)).rejects.toMatchObject({ code: 'authorizer_not_authorized', httpStatus: 409, status: 'unauthorized' });
+    await expect(readAuthorizerAccessToken(options(), B)).rejects.toMatchObject({
+      code: 'authorizer_not_authorized',
+      httpStatus: 409,
+      status: 'unauthorized',
+    });
 
     const wrongBearer = options({ internalApi: { baseUrl, bearerToken: 'not-the-secret-at-all' } });
-    await expect(readAuthorizerAccessToken(wrongBearer, B)).rejects.toMatchObject({ code: 'unauthorized', httpStatus: 401 });
+    await expect(readAuthorizerAccessToken(wrongBearer, B)).rejects.toMatchObject({
+      code: 'unauthorized',
+      httpStatus: 401,
+    });
   });
 
   it('says clearly when the token is not cached and there is no internal API to ask, or the API is unreachable', async () => {
-    await expect(readAuthorizerAccessToken(options({ internalApi: undefined }), A)).rejects.toMatchObject({ code: 'token_not_cached' });
+    await expect(readAuthorizerAccessToken(options({ internalApi: undefined }), A)).rejects.toMatchObject({
+      code: 'token_not_cached',
+    });
     const closed = options({ internalApi: { baseUrl: 'http://127.0.0.1:1', bearerToken: SECRET } });
     await expect(readComponentAccessToken(closed)).rejects.toMatchObject({ code: 'internal_api_unreachable' });
   });
@@ -115,7 +124,9 @@ describe('reader contract: src/client/token-reader.ts and docs/redis-keys.md (sa
     const read = await readAuthorizerAccessToken(options({ redis: broken }), A);
     expect(read.source).toBe('internal_api');
     expect(h.emulator.tokenStatus(read.token)).toBe('valid');
-    await expect(readAuthorizerAccessToken(options({ redis: broken, internalApi: undefined }), A)).rejects.toMatchObject({ code: 'redis_unavailable' });
+    await expect(
+      readAuthorizerAccessToken(options({ redis: broken, internalApi: undefined }), A),
+    ).rejects.toMatchObject({ code: 'redis_unavailable' });
   });
 
   it("imports nothing of the service but the key builder (services can use it without the service's code)", () => {

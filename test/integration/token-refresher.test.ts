@@ -37,9 +37,16 @@ describe('refresher (ManualClock shared with the emulator)', () => {
       await Promise.all([h.container.refresher.runOnce(), other.refresher.runOnce()]);
       // What an internal service does: one GET per token, no refreshing of its own (not MGET: on a Cluster the
       // keys live in different slots).
-      const values = await Promise.all([keys.componentAccessToken, ...accounts.map((a) => keys.authorizerAccessToken(a.appid))].map((k) => redis.get(k)));
+      const values = await Promise.all(
+        [keys.componentAccessToken, ...accounts.map((a) => keys.authorizerAccessToken(a.appid))].map((k) =>
+          redis.get(k),
+        ),
+      );
       const stale = values.filter((v) => v === null || h.emulator.tokenStatus(v) !== 'valid');
-      expect({ elapsedMinutes: (elapsed + STEP) / MINUTE, stale }).toEqual({ elapsedMinutes: (elapsed + STEP) / MINUTE, stale: [] });
+      expect({ elapsedMinutes: (elapsed + STEP) / MINUTE, stale }).toEqual({
+        elapsedMinutes: (elapsed + STEP) / MINUTE,
+        stale: [],
+      });
     }
 
     // A refresh happens with 900–1200 s (margin + per-account spread) left, one step late at most, so each
@@ -54,7 +61,10 @@ describe('refresher (ManualClock shared with the emulator)', () => {
     expect([...new Set(perAccount.values())]).toEqual([3]);
     expect(h.emulator.callLog.count('api_component_token')).toBe(3);
     // The spread: accounts authorized together are not all refreshed at the same moment.
-    const firstRound = h.emulator.callLog.entries('api_authorizer_token').slice(0, 50).map((e) => e.at);
+    const firstRound = h.emulator.callLog
+      .entries('api_authorizer_token')
+      .slice(0, 50)
+      .map((e) => e.at);
     expect(new Set(firstRound.map((at) => Math.floor(at / STEP))).size).toBeGreaterThan(1);
   });
 
@@ -116,7 +126,8 @@ describe('refresher (ManualClock shared with the emulator)', () => {
       h.emulator.callLog.clear();
       return accounts.map((a) => a.appid);
     };
-    const refreshedAppids = () => h.emulator.callLog.entries('api_authorizer_token').map((e) => String(e.params.authorizer_appid));
+    const refreshedAppids = () =>
+      h.emulator.callLog.entries('api_authorizer_token').map((e) => String(e.params.authorizer_appid));
 
     it('one round takes batch after batch until every due account is refreshed, each once', async () => {
       const appids = await allDue(10);

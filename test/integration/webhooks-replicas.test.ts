@@ -56,12 +56,17 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
       LOG_LEVEL: 'info',
     });
     const keys = createKeys(env.REDIS_KEY_PREFIX!, TEST_COMPONENT.appId);
-    replicas.push(await ServiceProcess.start(env, { internalPort: true }), await ServiceProcess.start(env, { internalPort: true }));
+    replicas.push(
+      await ServiceProcess.start(env, { internalPort: true }),
+      await ServiceProcess.start(env, { internalPort: true }),
+    );
     for (const url of replicas.flatMap((r) => [r.url, r.internalUrl])) {
       await eventually(() => fetch(`${url}/healthz`).then((res) => res.ok), { timeoutMs: 20_000, what: `${url} up` });
     }
     // Both replicas have created the group (at its end) before the first event.
-    await eventually(async () => (await redis.exists(keys.webhookLease(webhookGroup(receiver.url)))) === 1, { what: 'a deliverer' });
+    await eventually(async () => (await redis.exists(keys.webhookLease(webhookGroup(receiver.url)))) === 1, {
+      what: 'a deliverer',
+    });
 
     const pushTo = replicas[0]!;
     emulator.setPushUrl(`${pushTo.url}/auth`);
@@ -95,7 +100,10 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
       const text = r ? await (await fetch(`${r.internalUrl}/metrics`)).text() : '';
       return Number(/^wxopen_webhook_retries_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
     };
-    await eventually(async () => Date.now() - downAt >= 3000 && (await retries()) >= 10, { timeoutMs: 20_000, what: '3 s down and 10 retries' });
+    await eventually(async () => Date.now() - downAt >= 3000 && (await retries()) >= 10, {
+      timeoutMs: 20_000,
+      what: '3 s down and 10 retries',
+    });
 
     // Back up, but holding requests: the deliverer is mid-delivery when it is SIGKILLed.
     receiver.mode = 'hold';
@@ -113,11 +121,18 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
     await authorize(C, 'updateauthorized', [3]);
     await revoke(A);
 
-    await eventually(() => receiver.uniqueEvents().length === expected.length, { timeoutMs: 20_000, what: `all ${expected.length} events` });
+    await eventually(() => receiver.uniqueEvents().length === expected.length, {
+      timeoutMs: 20_000,
+      what: `all ${expected.length} events`,
+    });
     expect(receiver.rejected).toEqual([]);
     // The event held when its deliverer died was claimed (XAUTOCLAIM) and delivered by the survivor.
     expect(receiver.received.some((r) => r.eventId === heldId)).toBe(true);
-    expect(survivor.lines().some((l) => l.msg === 'webhook deliverer: this replica delivers to the target' && Number(l.claimed) >= 1)).toBe(true);
+    expect(
+      survivor
+        .lines()
+        .some((l) => l.msg === 'webhook deliverer: this replica delivers to the target' && Number(l.claimed) >= 1),
+    ).toBe(true);
     const unique = receiver.uniqueEvents();
     for (const appid of [A, B, C]) {
       expect([appid, unique.filter((e) => e.authorizer_appid === appid).map((e) => e.type)]).toEqual([

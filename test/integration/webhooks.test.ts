@@ -58,8 +58,13 @@ describe('webhooks (in one process, a real HTTP receiver)', () => {
     expect(receiver.rejected).toEqual([]);
     expect(receiver.received.map((r) => r.event)).toEqual(streamed.map(({ streamId: _id, ...e }) => e));
     expect(receiver.received[0]!.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    await eventually(async () => Number((await redis.xpending(h!.container.keys.events, webhookGroup(receiver.url)))[0]) === 0, { what: 'acks' });
-    await eventually(async () => (await metric('wxopen_webhook_delivered_total')) === 2, { what: 'the delivered count' });
+    await eventually(
+      async () => Number((await redis.xpending(h!.container.keys.events, webhookGroup(receiver.url)))[0]) === 0,
+      { what: 'acks' },
+    );
+    await eventually(async () => (await metric('wxopen_webhook_delivered_total')) === 2, {
+      what: 'the delivered count',
+    });
     expect(await metric('wxopen_webhook_oldest_undelivered_age_seconds')).toBe(0);
   });
 
@@ -83,15 +88,31 @@ describe('webhooks (in one process, a real HTTP receiver)', () => {
     expect(await metric('wxopen_webhook_oldest_undelivered_age_seconds')).toBeGreaterThanOrEqual(0);
     h!.clock.advance(3600_000);
     expect(await metric('wxopen_webhook_oldest_undelivered_age_seconds')).toBeGreaterThanOrEqual(3600);
-    const dead = await eventually(async () => {
-      const entries = await redis.xrange(h!.container.keys.eventsDeadLetter, '-', '+');
-      return entries.length === 1 && entries;
-    }, { what: 'the dead-lettered event' });
-    const fields = Object.fromEntries(dead[0]![1].reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1]!.push(v) : acc.push([v]), acc), []));
-    expect(fields).toMatchObject({ type: 'authorized', authorizer_appid: OA, webhook_target: new URL(receiver.url).origin, last_error: 'HTTP 500' });
-    await eventually(async () => (await metric('wxopen_webhook_dead_lettered_total')) === 1, { what: 'the dead-lettered count' });
-    const errorLines = logs.lines().filter((l) => l.level === 50 && String(l.msg).startsWith('webhook event dead-lettered'));
-    expect(errorLines).toEqual([expect.objectContaining({ authorizerAppid: OA, type: 'authorized', lastError: 'HTTP 500' })]);
+    const dead = await eventually(
+      async () => {
+        const entries = await redis.xrange(h!.container.keys.eventsDeadLetter, '-', '+');
+        return entries.length === 1 && entries;
+      },
+      { what: 'the dead-lettered event' },
+    );
+    const fields = Object.fromEntries(
+      dead[0]![1].reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1]!.push(v) : acc.push([v]), acc), []),
+    );
+    expect(fields).toMatchObject({
+      type: 'authorized',
+      authorizer_appid: OA,
+      webhook_target: new URL(receiver.url).origin,
+      last_error: 'HTTP 500',
+    });
+    await eventually(async () => (await metric('wxopen_webhook_dead_lettered_total')) === 1, {
+      what: 'the dead-lettered count',
+    });
+    const errorLines = logs
+      .lines()
+      .filter((l) => l.level === 50 && String(l.msg).startsWith('webhook event dead-lettered'));
+    expect(errorLines).toEqual([
+      expect.objectContaining({ authorizerAppid: OA, type: 'authorized', lastError: 'HTTP 500' }),
+    ]);
 
     receiver.mode = 'ok';
     await h!.container.authorizerStore.markUnauthorized(OA);

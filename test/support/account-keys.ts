@@ -9,7 +9,12 @@ import { SecretCipher } from '../../src/store/secret-cipher';
  * sealed when TOKEN_ENCRYPTION_KEYS is set) opened and shown as `refresh_token`. Fails when the hash
  * itself holds a refresh token: readers HGETALL it.
  */
-export async function accountHash(redis: Redis, keys: Keys, config: Config, appid: string): Promise<Record<string, string>> {
+export async function accountHash(
+  redis: Redis,
+  keys: Keys,
+  config: Config,
+  appid: string,
+): Promise<Record<string, string>> {
   const fields = await redis.hgetall(keys.authorizer(appid));
   if (fields.refresh_token !== undefined) throw new Error(`the hash of ${appid} holds a refresh_token field`);
   const stored = await redis.get(keys.authorizerRefreshToken(appid));

@@ -27,7 +27,11 @@ export function csrfOf(html: string): string {
 export async function signedIn(app: Express, password = OPERATOR_PASSWORD): Promise<ReturnType<typeof request.agent>> {
   const agent = request.agent(app);
   const form = await agent.get('/console/login').expect(200);
-  await agent.post('/console/login').type('form').send({ _csrf: csrfOf(form.text), name: OPERATOR, password }).expect(303);
+  await agent
+    .post('/console/login')
+    .type('form')
+    .send({ _csrf: csrfOf(form.text), name: OPERATOR, password })
+    .expect(303);
   return agent;
 }
 
@@ -36,17 +40,24 @@ export async function seedAccounts(store: AuthorizerStore, n: number, now: numbe
   const accounts = generateAccounts(n);
   // In slices: thousands of commands at once would outlast the client's command timeout on a busy machine.
   for (let i = 0; i < accounts.length; i += 50) {
-    await Promise.all(accounts.slice(i, i + 50).map(async (a) => {
-      await store.saveAuthorization({
-        appid: a.appid,
-        refreshToken: `seeded-refresh-${a.appid}`,
-        accessToken: `seeded-access-${a.appid}`,
-        expiresIn: 7200,
-        funcInfo: a.funcInfo.map((id) => ({ funcscope_category: { id } })),
-        authorizedAt: now,
-      });
-      await store.saveAccountInfo(a.appid, { nickName: a.nickName, kind: a.kind, userName: a.userName, principalName: a.principalName });
-    }));
+    await Promise.all(
+      accounts.slice(i, i + 50).map(async (a) => {
+        await store.saveAuthorization({
+          appid: a.appid,
+          refreshToken: `seeded-refresh-${a.appid}`,
+          accessToken: `seeded-access-${a.appid}`,
+          expiresIn: 7200,
+          funcInfo: a.funcInfo.map((id) => ({ funcscope_category: { id } })),
+          authorizedAt: now,
+        });
+        await store.saveAccountInfo(a.appid, {
+          nickName: a.nickName,
+          kind: a.kind,
+          userName: a.userName,
+          principalName: a.principalName,
+        });
+      }),
+    );
   }
   return accounts.map((a) => a.appid);
 }

@@ -12,7 +12,9 @@ export async function streamEvents(redis: Redis, key: string): Promise<(AccountE
 }
 
 /** The service's public app on a free loopback port. */
-export async function listenApp(container: Container): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function listenApp(
+  container: Container,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createApp(container).listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   return {

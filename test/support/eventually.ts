@@ -15,7 +15,10 @@ export interface EventuallyOptions {
  * Redis, a line in a log) instead of sleeping for a fixed time. When the bound is reached, the last error of
  * the probe is thrown, so the failure says what was still missing.
  */
-export async function eventually<T>(probe: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<Exclude<T, false | undefined>> {
+export async function eventually<T>(
+  probe: () => T | Promise<T>,
+  options: EventuallyOptions = {},
+): Promise<Exclude<T, false | undefined>> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 25;
   const deadline = Date.now() + timeoutMs;

@@ -14,7 +14,8 @@ import { startSharedTopology } from './redis-topologies';
 export default async function globalSetup(): Promise<void> {
   const topology = process.env.TEST_REDIS_TOPOLOGY;
   if (topology && topology !== 'standalone') {
-    (globalThis as { __testTopologyStop?: () => Promise<void> }).__testTopologyStop = await startSharedTopology(topology);
+    (globalThis as { __testTopologyStop?: () => Promise<void> }).__testTopologyStop =
+      await startSharedTopology(topology);
     return;
   }
   if (process.env.REDIS_URL) {

@@ -7,7 +7,10 @@ import tseslint from 'typescript-eslint';
 
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
-const eslint = new ESLint({ cwd: process.cwd(), overrideConfig: { files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked } });
+const eslint = new ESLint({
+  cwd: process.cwd(),
+  overrideConfig: { files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked },
+});
 const out = [];
 for (const { filePath, code } of JSON.parse(input)) {
   const [result] = await eslint.lintText(code, { filePath });

@@ -14,7 +14,14 @@ let nonceCounter = 0;
 /** A push as WeChat sends it: `<AppId>` envelope, encrypted payload, signed query string. */
 export function signedPush(
   payload: string,
-  opts: { appId?: string; receiveId?: string; timestamp?: string; nonce?: string; aesKey?: string; token?: string } = {},
+  opts: {
+    appId?: string;
+    receiveId?: string;
+    timestamp?: string;
+    nonce?: string;
+    aesKey?: string;
+    token?: string;
+  } = {},
 ): SignedPush {
   const appId = opts.appId ?? TEST_COMPONENT.appId;
   const token = opts.token ?? TEST_COMPONENT.token;
@@ -26,7 +33,13 @@ export function signedPush(
   const timestamp = opts.timestamp ?? String(Math.floor(Date.now() / 1000));
   const nonce = opts.nonce ?? `${Date.now() % 1e9}${++nonceCounter}`;
   const { encrypt, msgSignature } = crypt.seal(payload, timestamp, nonce);
-  const query = { signature: computeSignature(token, timestamp, nonce), timestamp, nonce, encrypt_type: 'aes', msg_signature: msgSignature };
+  const query = {
+    signature: computeSignature(token, timestamp, nonce),
+    timestamp,
+    nonce,
+    encrypt_type: 'aes',
+    msg_signature: msgSignature,
+  };
   const body = buildEncryptedEnvelopeXml(appId, encrypt);
   return { query, body, path: `/auth?${new URLSearchParams(query)}` };
 }
@@ -34,9 +47,17 @@ export function signedPush(
 /** Payloads are built by the one model of pushes (src/wechat/push-xml.ts), as the emulator builds them. */
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-export function ticketPayload(ticket: string, opts: { appId?: string; cdata?: boolean; createTime?: number } = {}): string {
+export function ticketPayload(
+  ticket: string,
+  opts: { appId?: string; cdata?: boolean; createTime?: number } = {},
+): string {
   return buildPushEventXml(
-    { infoType: 'component_verify_ticket', appId: opts.appId ?? TEST_COMPONENT.appId, createTime: opts.createTime ?? nowSeconds(), componentVerifyTicket: ticket },
+    {
+      infoType: 'component_verify_ticket',
+      appId: opts.appId ?? TEST_COMPONENT.appId,
+      createTime: opts.createTime ?? nowSeconds(),
+      componentVerifyTicket: ticket,
+    },
     { cdata: opts.cdata },
   );
 }
@@ -62,9 +83,17 @@ export function authorizationPayload(
   );
 }
 
-export function unauthorizedPayload(authorizerAppid: string, opts: { cdata?: boolean; createTime?: number } = {}): string {
+export function unauthorizedPayload(
+  authorizerAppid: string,
+  opts: { cdata?: boolean; createTime?: number } = {},
+): string {
   return buildPushEventXml(
-    { infoType: 'unauthorized', appId: TEST_COMPONENT.appId, createTime: opts.createTime ?? nowSeconds(), authorizerAppid },
+    {
+      infoType: 'unauthorized',
+      appId: TEST_COMPONENT.appId,
+      createTime: opts.createTime ?? nowSeconds(),
+      authorizerAppid,
+    },
     { cdata: opts.cdata },
   );
 }

@@ -34,7 +34,14 @@ export class OwnedRedisServer {
     this.child = spawnGroup(
       'redis-server',
       [
-        '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir,
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--dir',
+        this.dir,
         ...(this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       ],
       { stdio: 'ignore' },

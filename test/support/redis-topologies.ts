@@ -55,11 +55,33 @@ class RedisProcess {
 }
 
 function baseArgs(port: number, dir: string): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'];
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--protected-mode',
+    'no',
+  ];
 }
 
-async function answersPing(endpoint: Endpoint, options: Partial<import('ioredis').RedisOptions> = {}): Promise<boolean> {
-  const probe = new Redis({ ...endpoint, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...options });
+async function answersPing(
+  endpoint: Endpoint,
+  options: Partial<import('ioredis').RedisOptions> = {},
+): Promise<boolean> {
+  const probe = new Redis({
+    ...endpoint,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...options,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -88,7 +110,11 @@ abstract class ProcessGroup {
     this.root = mkdtempSync(join(tmpdir(), `wxopen-${label}-`));
   }
 
-  protected async spawnRedis(name: string, extraArgs: (dir: string, port: number) => string[], port?: number): Promise<RedisProcess> {
+  protected async spawnRedis(
+    name: string,
+    extraArgs: (dir: string, port: number) => string[],
+    port?: number,
+  ): Promise<RedisProcess> {
     const p = port ?? (await freePort());
     const dir = join(this.root, name);
     mkdirSync(dir, { recursive: true });
@@ -118,16 +144,32 @@ export class TestCluster extends ProcessGroup {
         const busPort = await freePort();
         await cluster.spawnRedis(`node-${i}`, (dir, port) => [
           ...baseArgs(port, dir),
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-port', String(busPort),
-          '--cluster-node-timeout', '3000',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '3000',
         ]);
       }
-      for (const node of cluster.nodes) await eventually(() => answersPing(node), { what: `cluster node ${node.port} up`, timeoutMs: 10_000 });
-      await run('redis-cli', ['--cluster', 'create', ...cluster.nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
-        timeout: 30_000,
-      });
+      for (const node of cluster.nodes)
+        await eventually(() => answersPing(node), { what: `cluster node ${node.port} up`, timeoutMs: 10_000 });
+      await run(
+        'redis-cli',
+        [
+          '--cluster',
+          'create',
+          ...cluster.nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
+        {
+          timeout: 30_000,
+        },
+      );
       for (const node of cluster.nodes) {
         await eventually(async () => String(await commandOn(node, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), {
           what: `cluster_state:ok on ${node.port}`,
@@ -164,15 +206,32 @@ export class TestSentinelGroup extends ProcessGroup {
       // A master that lost its replica refuses writes (NOREPLICAS): during a failover, the old master
       // cannot acknowledge writes that the promoted replica will never see.
       // No 5 s wait before a full sync: a demoted master catches up as soon as it is reconfigured.
-      const durability = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '5', '--repl-diskless-sync-delay', '0'];
+      const durability = [
+        '--min-replicas-to-write',
+        '1',
+        '--min-replicas-max-lag',
+        '5',
+        '--repl-diskless-sync-delay',
+        '0',
+      ];
       const master = await group.spawnRedis('master', (dir, port) => [...baseArgs(port, dir), ...durability]);
       await eventually(() => answersPing(group.endpointOf(master)), { what: 'sentinel master up', timeoutMs: 10_000 });
-      const replica = await group.spawnRedis('replica', (dir, port) => [...baseArgs(port, dir), ...durability, '--replicaof', '127.0.0.1', String(master.port)]);
-      await eventually(async () => String(await commandOn(group.endpointOf(replica), 'INFO', 'replication')).includes('master_link_status:up'), {
-        what: 'replica in sync',
-        timeoutMs: 15_000,
-        intervalMs: 100,
-      });
+      const replica = await group.spawnRedis('replica', (dir, port) => [
+        ...baseArgs(port, dir),
+        ...durability,
+        '--replicaof',
+        '127.0.0.1',
+        String(master.port),
+      ]);
+      await eventually(
+        async () =>
+          String(await commandOn(group.endpointOf(replica), 'INFO', 'replication')).includes('master_link_status:up'),
+        {
+          what: 'replica in sync',
+          timeoutMs: 15_000,
+          intervalMs: 100,
+        },
+      );
       for (let i = 0; i < 3; i++) {
         await group.spawnRedis(`sentinel-${i}`, (dir, port) => {
           const conf = join(dir, 'sentinel.conf');
@@ -216,7 +275,12 @@ export class TestSentinelGroup extends ProcessGroup {
 
   /** The master as the sentinels currently name it. */
   async master(): Promise<Endpoint> {
-    const [host, port] = (await commandOn(this.sentinels[0]!, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME)) as [string, string];
+    const [host, port] = (await commandOn(
+      this.sentinels[0]!,
+      'SENTINEL',
+      'GET-MASTER-ADDR-BY-NAME',
+      SENTINEL_MASTER_NAME,
+    )) as [string, string];
     return { host, port: Number(port) };
   }
 
@@ -229,16 +293,29 @@ export class TestSentinelGroup extends ProcessGroup {
     for (const sentinel of this.sentinels) {
       await eventually(
         async () => {
-          const [addrHost, addrPort] = (await commandOn(sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME)) as [string, string];
+          const [addrHost, addrPort] = (await commandOn(
+            sentinel,
+            'SENTINEL',
+            'GET-MASTER-ADDR-BY-NAME',
+            SENTINEL_MASTER_NAME,
+          )) as [string, string];
           if (addrHost !== master.host || Number(addrPort) !== master.port) return false;
-          const replicas = fieldsOf((await commandOn(sentinel, 'SENTINEL', 'REPLICAS', SENTINEL_MASTER_NAME)) as string[][]);
+          const replicas = fieldsOf(
+            (await commandOn(sentinel, 'SENTINEL', 'REPLICAS', SENTINEL_MASTER_NAME)) as string[][],
+          );
           const others = (await commandOn(sentinel, 'SENTINEL', 'SENTINELS', SENTINEL_MASTER_NAME)) as unknown[];
           return (
             others.length === 2 &&
-            replicas.some((r) => r.flags === 'slave' && r['master-link-status'] === 'ok' && Number(r.port) !== master.port)
+            replicas.some(
+              (r) => r.flags === 'slave' && r['master-link-status'] === 'ok' && Number(r.port) !== master.port,
+            )
           );
         },
-        { what: `sentinel ${sentinel.port} sees the master, a healthy replica and 2 other sentinels`, timeoutMs, intervalMs: 200 },
+        {
+          what: `sentinel ${sentinel.port} sees the master, a healthy replica and 2 other sentinels`,
+          timeoutMs,
+          intervalMs: 200,
+        },
       );
     }
   }
@@ -279,9 +356,9 @@ export async function redisHasTls(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'wxopen-tls-probe-'));
   try {
     // A TLS build refuses to start without a certificate; a build without TLS rejects the option itself.
-    const { stdout, stderr } = await run('redis-server', ['--port', '0', '--tls-port', '1', '--dir', dir], { timeout: 5000 }).catch(
-      (err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
-    );
+    const { stdout, stderr } = await run('redis-server', ['--port', '0', '--tls-port', '1', '--dir', dir], {
+      timeout: 5000,
+    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
     return !/Bad directive|not supported|wrong number of arguments/i.test(`${stdout}${stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -302,16 +379,60 @@ export async function makeTlsMaterial(): Promise<TlsMaterial> {
   const dir = mkdtempSync(join(tmpdir(), 'wxopen-tls-'));
   const f = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir, timeout: 30_000 });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=wxopen-test-ca');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=wxopen-test-ca',
+  );
   writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   for (const who of ['server', 'client']) {
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=wxopen-test-${who}`);
     await openssl(
-      'x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.crt`), '-days', '2',
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f(`${who}.key`),
+      '-out',
+      f(`${who}.csr`),
+      '-subj',
+      `/CN=wxopen-test-${who}`,
+    );
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${who}.crt`),
+      '-days',
+      '2',
       ...(who === 'server' ? ['-extfile', f('server.ext')] : []),
     );
   }
-  return { dir, caFile: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
+  return {
+    dir,
+    caFile: f('ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+  };
 }
 
 /** A redis-server that listens on TLS only and requires a client certificate signed by the test CA. */
@@ -326,11 +447,16 @@ export class TestTlsRedis extends ProcessGroup {
     try {
       const proc = await server.spawnRedis('node', (dir, port) => [
         ...baseArgs(0, dir),
-        '--tls-port', String(port),
-        '--tls-cert-file', tls.serverCert,
-        '--tls-key-file', tls.serverKey,
-        '--tls-ca-cert-file', tls.caFile,
-        '--tls-auth-clients', 'yes',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        tls.serverCert,
+        '--tls-key-file',
+        tls.serverKey,
+        '--tls-ca-cert-file',
+        tls.caFile,
+        '--tls-auth-clients',
+        'yes',
       ]);
       server.port = proc.port;
       const tlsOptions = {
@@ -338,7 +464,10 @@ export class TestTlsRedis extends ProcessGroup {
         cert: await readText(tls.clientCert),
         key: await readText(tls.clientKey),
       };
-      await eventually(() => answersPing({ host: '127.0.0.1', port: proc.port }, { tls: tlsOptions }), { what: 'TLS redis up', timeoutMs: 10_000 });
+      await eventually(() => answersPing({ host: '127.0.0.1', port: proc.port }, { tls: tlsOptions }), {
+        what: 'TLS redis up',
+        timeoutMs: 10_000,
+      });
       return server;
     } catch (err) {
       await server.stop();

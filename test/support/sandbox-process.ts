@@ -36,12 +36,21 @@ export function pathWithoutRedis(): string {
 export function startSandboxProcess(env: Record<string, string>, options: { cwd?: string } = {}): SandboxProcess {
   // tsx's loader inside the one node process (no tsx wrapper relaying signals): Ctrl+C reaches the sandbox itself,
   // as it does for `npm run sandbox`'s `node dist/…`. Through the wrapper, a slow child under load was killed (130).
-  const child = spawnGroup(process.execPath, ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'src', 'sandbox', 'run-sandbox.ts')], {
-    cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
-  });
+  const child = spawnGroup(
+    process.execPath,
+    [
+      '--import',
+      join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+      join(ROOT, 'src', 'sandbox', 'run-sandbox.ts'),
+    ],
+    {
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+    },
+  );
   const output = collect(child);
-  const line = (label: string): string | undefined => new RegExp(`^\\s*${label}\\s+(\\S+)\\s*$`, 'm').exec(output.stdout())?.[1];
+  const line = (label: string): string | undefined =>
+    new RegExp(`^\\s*${label}\\s+(\\S+)\\s*$`, 'm').exec(output.stdout())?.[1];
   return {
     child,
     stdout: output.stdout,
@@ -49,7 +58,8 @@ export function startSandboxProcess(env: Record<string, string>, options: { cwd?
     async started() {
       return eventually(
         () => {
-          if (child.exitCode !== null) throw new Error(`the sandbox exited ${child.exitCode}:\n${output.stdout()}\n${output.stderr()}`);
+          if (child.exitCode !== null)
+            throw new Error(`the sandbox exited ${child.exitCode}:\n${output.stdout()}\n${output.stderr()}`);
           const exportLine = /^\s*(export .+)$/m.exec(output.stdout())?.[1];
           const authorizeUrl = line('Authorize an account:');
           const emulatorUrl = line('Emulator console:');
@@ -71,7 +81,9 @@ export function startSandboxProcess(env: Record<string, string>, options: { cwd?
 }
 
 /** The admin's clicks, over HTTP, starting from the printed URL: our page → WeChat's page → confirm → our result page. */
-export async function authorizeThroughPages(authorizeUrl: string): Promise<{ appid: string; resultPage: string; redirect: URL }> {
+export async function authorizeThroughPages(
+  authorizeUrl: string,
+): Promise<{ appid: string; resultPage: string; redirect: URL }> {
   const page = await fetch(authorizeUrl);
   if (page.status !== 200) throw new Error(`GET ${authorizeUrl}: ${page.status}`);
   const action = /<form method="get" action="([^"]+)"/.exec(await page.text())?.[1];
@@ -92,4 +104,3 @@ export async function authorizeThroughPages(authorizeUrl: string): Promise<{ app
   if (result.status !== 200) throw new Error(`GET ${redirect.href}: ${result.status} ${await result.text()}`);
   return { appid, resultPage: await result.text(), redirect };
 }
-

@@ -6,7 +6,10 @@ import { join } from 'node:path';
  * files; `UPDATE_SCREENSHOTS=1 npm run test:e2e` writes the committed ones in docs/screenshots instead.
  */
 export function screenshotDir(): string {
-  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? join(__dirname, '..', '..', 'docs', 'screenshots') : join(__dirname, '..', 'artifacts');
+  const dir =
+    process.env.UPDATE_SCREENSHOTS === '1'
+      ? join(__dirname, '..', '..', 'docs', 'screenshots')
+      : join(__dirname, '..', 'artifacts');
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -33,7 +33,11 @@ export class ServiceProcess {
         ...(internalPort ? { INTERNAL_PORT: String(internalPort) } : {}),
       },
     });
-    return new ServiceProcess(child, `http://127.0.0.1:${port}`, internalPort ? `http://127.0.0.1:${internalPort}` : undefined);
+    return new ServiceProcess(
+      child,
+      `http://127.0.0.1:${port}`,
+      internalPort ? `http://127.0.0.1:${internalPort}` : undefined,
+    );
   }
 
   get pid(): number {

@@ -34,7 +34,11 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Stops the group: `signal`, and SIGKILL for whatever is left after `graceMs`. Resolves with the leader's exit code. */
-export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<number | null> {
+export async function stopGroup(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<number | null> {
   if (child.exitCode === null && child.signalCode === null) signalGroup(child, signal);
   try {
     return await exitOf(child, graceMs);
@@ -48,7 +52,12 @@ export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'S
 }
 
 /** Runs a TypeScript entry of the project in its own OS process (through tsx), as the leader of its own group. */
-export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], options: { cwd?: string } = {}): ChildProcess {
+export function spawnTs(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+  options: { cwd?: string } = {},
+): ChildProcess {
   return spawnGroup(TSX, [join(ROOT, entry), ...args], {
     cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },

@@ -53,10 +53,16 @@ describe('buildPcAuthorizationUrl', () => {
 
   it('rejects missing values, a relative redirect_uri and a bad auth_type', () => {
     expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, preAuthCode: '' })).toThrow(/preAuthCode/);
-    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, redirectUri: '/auth' })).toThrow(/redirectUri/);
-    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, authType: 4 as never })).toThrow(/authType/);
+    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, redirectUri: '/auth' })).toThrow(
+      /redirectUri/,
+    );
+    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, authType: 4 as never })).toThrow(
+      /authType/,
+    );
     expect(() => buildPcAuthorizationUrl('not a url', params)).toThrow(/base/);
-    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, categoryIdList: [0] })).toThrow(RangeError);
+    expect(() => buildPcAuthorizationUrl(PC_AUTHORIZATION_PAGE, { ...params, categoryIdList: [0] })).toThrow(
+      RangeError,
+    );
   });
 });
 

@@ -1,6 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogueKeys, formatDuration, formatTime, LOCALES, missingKeys, negotiateLocale, translator } from '../../src/i18n';
+import {
+  catalogueKeys,
+  formatDuration,
+  formatTime,
+  LOCALES,
+  missingKeys,
+  negotiateLocale,
+  translator,
+} from '../../src/i18n';
 import { permissionSetIds, permissionSetName } from '../../src/wechat/permission-sets';
 
 describe('message catalogues', () => {
@@ -15,13 +23,19 @@ describe('message catalogues', () => {
 
   it('are the only source of page text: every key a template uses exists', () => {
     const views = join(__dirname, '..', '..', 'views');
-    const files = [...readdirSync(views).map((f) => join(views, f)), ...readdirSync(join(views, 'console')).map((f) => join(views, 'console', f))];
+    const files = [
+      ...readdirSync(views).map((f) => join(views, f)),
+      ...readdirSync(join(views, 'console')).map((f) => join(views, 'console', f)),
+    ];
     const keys = new Set(catalogueKeys('zh-CN'));
-    const used = files.filter((f) => f.endsWith('.eta')).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/it\.t\('([^']+)'/g)].map((m) => m[1] as string));
+    const used = files
+      .filter((f) => f.endsWith('.eta'))
+      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/it\.t\('([^']+)'/g)].map((m) => m[1] as string));
     expect(used.length).toBeGreaterThan(50);
     // 'status.' + status is completed at run time; each status has its key.
     expect(used.filter((k) => !keys.has(k) && k !== 'status.')).toEqual([]);
-    for (const status of ['authorized', 'unauthorized', 'reauthorization_required']) expect(keys.has(`status.${status}`)).toBe(true);
+    for (const status of ['authorized', 'unauthorized', 'reauthorization_required'])
+      expect(keys.has(`status.${status}`)).toBe(true);
   });
 
   it('fill placeholders', () => {
@@ -77,11 +91,19 @@ describe('permission sets (权限集)', () => {
     expect(permissionSetName(1, 'en')).toBe('Message management');
   });
   it('name every set the emulator grants, and give later ones a generic name', () => {
-    for (const id of [1, 2, 3, 4, 6, 7, 11, 15, 17, 18, 19, 25, 30, 31, 36, 37, 40]) expect(permissionSetName(id, 'zh-CN')).not.toMatch(/^权限集/);
+    for (const id of [1, 2, 3, 4, 6, 7, 11, 15, 17, 18, 19, 25, 30, 31, 36, 37, 40])
+      expect(permissionSetName(id, 'zh-CN')).not.toMatch(/^权限集/);
     expect(permissionSetName(999, 'zh-CN')).toBe('权限集 999');
     expect(permissionSetName(999, 'en')).toBe('Permission set 999');
   });
   it('reads the ids of a stored func_info and skips malformed entries', () => {
-    expect(permissionSetIds([{ funcscope_category: { id: 1 } }, { funcscope_category: { id: '2' } }, {}, { funcscope_category: { id: 18 }, confirm_info: {} }])).toEqual([1, 18]);
+    expect(
+      permissionSetIds([
+        { funcscope_category: { id: 1 } },
+        { funcscope_category: { id: '2' } },
+        {},
+        { funcscope_category: { id: 18 }, confirm_info: {} },
+      ]),
+    ).toEqual([1, 18]);
   });
 });

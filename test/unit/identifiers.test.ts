@@ -27,11 +27,23 @@ describe('WeChat identifiers (src/wechat/identifiers.ts)', () => {
     expect(authCodeSchema.safeParse('queryauthcode@@@abc-DEF_0').success).toBe(true);
     expect(authCodeSchema.safeParse('with space').success).toBe(false);
     expect(authCodeSchema.safeParse('x'.repeat(513)).success).toBe(false);
-    expect(['1', '2', '3', '0', '12'].map((t) => authTypeSchema.safeParse(t).success)).toEqual([true, true, true, false, false]);
+    expect(['1', '2', '3', '0', '12'].map((t) => authTypeSchema.safeParse(t).success)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   describe('the push query', () => {
-    const ok = { timestamp: '1712110558', nonce: '1590219412', msg_signature: 'a'.repeat(40), encrypt_type: 'aes', signature: 'b'.repeat(40) };
+    const ok = {
+      timestamp: '1712110558',
+      nonce: '1590219412',
+      msg_signature: 'a'.repeat(40),
+      encrypt_type: 'aes',
+      signature: 'b'.repeat(40),
+    };
 
     it('accepts what WeChat sends, with or without the optional parameters', () => {
       expect(pushQuerySchema.parse(ok)).toEqual(ok);

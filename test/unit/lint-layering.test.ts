@@ -32,7 +32,10 @@ let child: ChildProcess | undefined;
 let results: string[][] = [];
 
 beforeAll(async () => {
-  const snippets = [...REFUSED, ...ALLOWED].map(([file, from]) => ({ filePath: path.join(ROOT, file), code: importing(from) }));
+  const snippets = [...REFUSED, ...ALLOWED].map(([file, from]) => ({
+    filePath: path.join(ROOT, file),
+    code: importing(from),
+  }));
   // Its own process group, killed in afterAll if it is still running.
   const proc = spawn(process.execPath, [path.join(ROOT, 'test/support/lint-snippets.mjs')], {
     cwd: ROOT,

@@ -90,20 +90,30 @@ describe('redaction by value', () => {
   it('removes each configured secret from every line, whatever field, message or binding carries it', () => {
     const { lines, stream } = capture();
     const logger = createLogger('info', stream, [BEARER, SECRET]);
-    logger.child({ caller: `x${BEARER}y` }).warn({ url: `/internal/authorizers/${BEARER}/access-token`, note: { deep: [SECRET] } }, `saw ${BEARER}`);
+    logger
+      .child({ caller: `x${BEARER}y` })
+      .warn({ url: `/internal/authorizers/${BEARER}/access-token`, note: { deep: [SECRET] } }, `saw ${BEARER}`);
     logger.info({ url: `/x?q=${encodeURIComponent(BEARER)}` }, 'encoded');
     const out = lines.join('');
     expect(out).not.toContain(BEARER);
     expect(out).not.toContain(encodeURIComponent(BEARER));
     expect(out).not.toContain(JSON.stringify(SECRET).slice(1, -1));
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(parsed[0]).toMatchObject({ caller: 'x[redacted]y', url: '/internal/authorizers/[redacted]/access-token', msg: 'saw [redacted]', note: { deep: ['[redacted]'] } });
+    expect(parsed[0]).toMatchObject({
+      caller: 'x[redacted]y',
+      url: '/internal/authorizers/[redacted]/access-token',
+      msg: 'saw [redacted]',
+      note: { deep: ['[redacted]'] },
+    });
     expect(parsed[1]).toMatchObject({ url: '/x?q=[redacted]' });
   });
 
   it('redacts request and response headers that carry credentials, by path', () => {
     const { lines, stream } = capture();
-    createLogger('info', stream).info({ req: { headers: { cookie: 'sid=COOKIE-1', host: 'h' } }, res: { headers: { 'set-cookie': 'sid=COOKIE-2' } } }, 'headers');
+    createLogger('info', stream).info(
+      { req: { headers: { cookie: 'sid=COOKIE-1', host: 'h' } }, res: { headers: { 'set-cookie': 'sid=COOKIE-2' } } },
+      'headers',
+    );
     const out = lines.join('');
     expect(out).not.toMatch(/COOKIE-[12]/);
     expect(out).toContain('"host":"h"');
@@ -112,12 +122,17 @@ describe('redaction by value', () => {
   it('decodes percent-escapes in logged URLs, so an escaped secret is found too', () => {
     const { lines, stream } = capture();
     const escaped = BEARER.replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
-    createLogger('info', stream, [BEARER]).info({ url: redactUrl(`/internal/authorizers/${escaped}/access-token`) }, 'escaped');
+    createLogger('info', stream, [BEARER]).info(
+      { url: redactUrl(`/internal/authorizers/${escaped}/access-token`) },
+      'escaped',
+    );
     expect(lines.join('')).toContain('"url":"/internal/authorizers/[redacted]/access-token"');
   });
 
   it('removes the longest secret whole when one contains another, and matches nothing when none is configured', () => {
-    expect('a-long-secret-0123 and short-0'.replace(secretValueMatcher(['short-0', 'a-long-secret-0123'])!, '[r]')).toBe('[r] and [r]');
+    expect(
+      'a-long-secret-0123 and short-0'.replace(secretValueMatcher(['short-0', 'a-long-secret-0123'])!, '[r]'),
+    ).toBe('[r] and [r]');
     expect('a.c'.replace(secretValueMatcher(['a.c'])!, '[r]')).toBe('[r]');
     expect('abc'.replace(secretValueMatcher(['a.c'])!, '[r]')).toBe('abc');
     expect(secretValueMatcher([])).toBeUndefined();

@@ -25,7 +25,9 @@ describe('passive replies (protocol.md §3.6)', () => {
   it("seals a reply byte for byte like wechatpy's published test", () => {
     if (!vector) throw new Error('the encrypt_reply vector is missing from test/fixtures/vectors/peers.json');
     const crypt = new MsgCrypt({ token: vector.token, encodingAesKey: vector.encodingAESKey, appId: vector.appId });
-    const sealed = crypt.seal(vector.plaintext, vector.timestamp, vector.nonce, { random16: Buffer.from(vector.random16 as string, 'utf8') });
+    const sealed = crypt.seal(vector.plaintext, vector.timestamp, vector.nonce, {
+      random16: Buffer.from(vector.random16 as string, 'utf8'),
+    });
     expect(sealed).toEqual({ encrypt: vector.encrypt, msgSignature: vector.msgSignature });
     expect(buildEncryptedReplyXml({ ...sealed, timestamp: vector.timestamp, nonce: vector.nonce })).toBe(
       `<xml>\n<Encrypt><![CDATA[${vector.encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[${vector.msgSignature}]]></MsgSignature>\n<TimeStamp>${vector.timestamp}</TimeStamp>\n<Nonce><![CDATA[${vector.nonce}]]></Nonce>\n</xml>`,
@@ -33,7 +35,9 @@ describe('passive replies (protocol.md §3.6)', () => {
   });
 
   it('refuses a TimeStamp that is not digits', () => {
-    expect(() => buildEncryptedReplyXml({ encrypt: 'e', msgSignature: 's', timestamp: '1<x>', nonce: 'n' })).toThrow(RangeError);
+    expect(() => buildEncryptedReplyXml({ encrypt: 'e', msgSignature: 's', timestamp: '1<x>', nonce: 'n' })).toThrow(
+      RangeError,
+    );
   });
 
   it('addresses a text reply back to the sender', () => {
@@ -46,14 +50,26 @@ describe('passive replies (protocol.md §3.6)', () => {
 describe('the release test cases (protocol.md §7)', () => {
   it('knows every test account by appid and by original id, and no other', () => {
     expect(releaseTestAccount('wx570bc396a51b8ff8')?.group).toBe(1);
-    expect(releaseTestAccount('wx0000000000000000', 'gh_7818dcb60240')).toMatchObject({ group: 5, kind: 'mini_program' });
+    expect(releaseTestAccount('wx0000000000000000', 'gh_7818dcb60240')).toMatchObject({
+      group: 5,
+      kind: 'mini_program',
+    });
     expect(releaseTestAccount('wx3c5a7e19b2d40f81', 'gh_7e2b94c1d0a3')).toBeUndefined();
   });
 
   it.each([
-    [{ MsgType: 'text', Content: 'TESTCOMPONENT_MSG_TYPE_TEXT' }, { kind: 'text', reply: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' }],
-    [{ MsgType: 'text', Content: 'QUERY_AUTH_CODE:queryauthcode@@@abc' }, { kind: 'api', queryAuthCode: 'queryauthcode@@@abc', reply: 'queryauthcode@@@abc_from_api' }],
-    [{ MsgType: 'event', Event: 'LOCATION' }, { kind: 'event', reply: 'LOCATIONfrom_callback' }],
+    [
+      { MsgType: 'text', Content: 'TESTCOMPONENT_MSG_TYPE_TEXT' },
+      { kind: 'text', reply: 'TESTCOMPONENT_MSG_TYPE_TEXT_callback' },
+    ],
+    [
+      { MsgType: 'text', Content: 'QUERY_AUTH_CODE:queryauthcode@@@abc' },
+      { kind: 'api', queryAuthCode: 'queryauthcode@@@abc', reply: 'queryauthcode@@@abc_from_api' },
+    ],
+    [
+      { MsgType: 'event', Event: 'LOCATION' },
+      { kind: 'event', reply: 'LOCATIONfrom_callback' },
+    ],
     [{ MsgType: 'text', Content: 'QUERY_AUTH_CODE:' }, undefined],
     [{ MsgType: 'text', Content: 'hello' }, undefined],
     [{ MsgType: 'image' }, undefined],

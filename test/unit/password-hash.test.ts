@@ -23,12 +23,16 @@ describe('console password hashes (scrypt)', () => {
     expect(await hashPassword('correct horse battery staple')).not.toBe(hash);
   });
 
-  it.each(['', 'scrypt', 'bcrypt.16384.8.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'scrypt.1000.8.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'scrypt.16384.0.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'scrypt.16384.8.1.short.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'])(
-    'refuse malformed %j',
-    (text) => {
-      expect(parsePasswordHash(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'scrypt',
+    'bcrypt.16384.8.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+    'scrypt.1000.8.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+    'scrypt.16384.0.1.aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+    'scrypt.16384.8.1.short.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  ])('refuse malformed %j', (text) => {
+    expect(parsePasswordHash(text)).toBeUndefined();
+  });
 
   it('CONSOLE_USERS lists name:hash pairs; bad entries stop the start with one line each', () => {
     const config = loadConfig({ ...base, CONSOLE_USERS: `ops:${hash}, alice@example.com:${hash}` });
@@ -49,7 +53,9 @@ describe('console password hashes (scrypt)', () => {
       'CONSOLE_USERS: user "bob": expected name:scrypt-hash (npm run console:hash-password prints one)',
       'CONSOLE_USERS: user "bad name": names are 1-64 of A-Z a-z 0-9 _ . @ -',
     ]);
-    expect(() => loadConfig({ ...base, NODE_ENV: 'production', CONSOLE_USERS: `ops:${hash}` })).toThrow(/CONSOLE_SESSION_SECRET/);
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production', CONSOLE_USERS: `ops:${hash}` })).toThrow(
+      /CONSOLE_SESSION_SECRET/,
+    );
     expect(() => loadConfig({ ...base, CONSOLE_SESSION_SECRET: 'short' })).toThrow(/CONSOLE_SESSION_SECRET/);
   });
 });

@@ -73,15 +73,43 @@ describe('parsePushEventXml (protocol.md §2)', () => {
 
   it.each([
     ['missing InfoType', '<xml><AppId>a</AppId><CreateTime>1</CreateTime></xml>', /InfoType/],
-    ['missing ticket', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>component_verify_ticket</InfoType></xml>', /ComponentVerifyTicket/],
-    ['an AuthorizerAppid that is not an appid', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>{../x}</AuthorizerAppid></xml>', /AuthorizerAppid> is not an appid/],
-    ['empty code', '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>wxauthorizer000001</AuthorizerAppid><AuthorizationCode></AuthorizationCode></xml>', /AuthorizationCode/],
-    ['non-numeric CreateTime', '<xml><AppId>a</AppId><CreateTime>soon</CreateTime><InfoType>x</InfoType></xml>', /CreateTime/],
-    ['a repeated element', '<xml><AppId>a</AppId><AppId>b</AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>', /AppId/],
-    ['an element with children', '<xml><AppId><x>a</x></AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>', /AppId/],
+    [
+      'missing ticket',
+      '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>component_verify_ticket</InfoType></xml>',
+      /ComponentVerifyTicket/,
+    ],
+    [
+      'an AuthorizerAppid that is not an appid',
+      '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>{../x}</AuthorizerAppid></xml>',
+      /AuthorizerAppid> is not an appid/,
+    ],
+    [
+      'empty code',
+      '<xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>wxauthorizer000001</AuthorizerAppid><AuthorizationCode></AuthorizationCode></xml>',
+      /AuthorizationCode/,
+    ],
+    [
+      'non-numeric CreateTime',
+      '<xml><AppId>a</AppId><CreateTime>soon</CreateTime><InfoType>x</InfoType></xml>',
+      /CreateTime/,
+    ],
+    [
+      'a repeated element',
+      '<xml><AppId>a</AppId><AppId>b</AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>',
+      /AppId/,
+    ],
+    [
+      'an element with children',
+      '<xml><AppId><x>a</x></AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>',
+      /AppId/,
+    ],
     ['unclosed XML', '<xml><AppId>a</AppId>', /malformed/],
     ['not XML at all', 'hello', /malformed|no <xml>/],
-    ['a DOCTYPE', '<!DOCTYPE xml><xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>', /DOCTYPE/],
+    [
+      'a DOCTYPE',
+      '<!DOCTYPE xml><xml><AppId>a</AppId><CreateTime>1</CreateTime><InfoType>x</InfoType></xml>',
+      /DOCTYPE/,
+    ],
     ['an entity', '<!DOCTYPE x [<!ENTITY e "boom">]><xml><AppId>&e;</AppId></xml>', /DOCTYPE/],
   ])('refuses %s', (_label, xml, message) => {
     expect(() => parsePushEventXml(xml)).toThrow(XmlFormatError);
@@ -89,7 +117,12 @@ describe('parsePushEventXml (protocol.md §2)', () => {
   });
 
   const events: PushEvent[] = [
-    { infoType: 'component_verify_ticket', appId: 'wx0000000component', createTime: 1712110558, componentVerifyTicket: 'ticket@@@a&b<c>]]>d' },
+    {
+      infoType: 'component_verify_ticket',
+      appId: 'wx0000000component',
+      createTime: 1712110558,
+      componentVerifyTicket: 'ticket@@@a&b<c>]]>d',
+    },
     {
       infoType: 'authorized',
       appId: 'wx0000000component',
@@ -99,7 +132,13 @@ describe('parsePushEventXml (protocol.md §2)', () => {
       authorizationCodeExpiredTime: 1413196360,
       preAuthCode: 'preauthcode@@@123',
     },
-    { infoType: 'updateauthorized', appId: 'wx0000000component', createTime: 2, authorizerAppid: 'wxf8b4f85f3a794e77', authorizationCode: 'c' },
+    {
+      infoType: 'updateauthorized',
+      appId: 'wx0000000component',
+      createTime: 2,
+      authorizerAppid: 'wxf8b4f85f3a794e77',
+      authorizationCode: 'c',
+    },
     { infoType: 'unauthorized', appId: 'wx0000000component', createTime: 3, authorizerAppid: 'wxf8b4f85f3a794e77' },
   ];
   it.each(events.flatMap((event) => [true, false].map((cdata) => [event.infoType, cdata, event] as const)))(

@@ -26,36 +26,39 @@ describe('buildPushEventXml', () => {
     );
   });
 
-  it.each(['authorized', 'updateauthorized'] as const)('builds %s with every documented field in order', async (infoType) => {
-    const xml = buildPushEventXml({
-      infoType,
-      appId: APPID,
-      createTime: 1413192760,
-      authorizerAppid: 'wxf8b4f85f3a794e77',
-      authorizationCode: 'queryauthcode@@@xyz',
-      authorizationCodeExpiredTime: 1413196360,
-      preAuthCode: 'preauthcode@@@123',
-    });
-    expect(xml).toBe(
-      '<xml><AppId><![CDATA[wx1234567890abcdef]]></AppId>\n' +
-        '<CreateTime>1413192760</CreateTime>\n' +
-        `<InfoType><![CDATA[${infoType}]]></InfoType>\n` +
-        '<AuthorizerAppid><![CDATA[wxf8b4f85f3a794e77]]></AuthorizerAppid>\n' +
-        '<AuthorizationCode><![CDATA[queryauthcode@@@xyz]]></AuthorizationCode>\n' +
-        '<AuthorizationCodeExpiredTime>1413196360</AuthorizationCodeExpiredTime>\n' +
-        '<PreAuthCode><![CDATA[preauthcode@@@123]]></PreAuthCode>\n' +
-        '</xml>',
-    );
-    expect(await parse(xml)).toEqual({
-      AppId: APPID,
-      CreateTime: '1413192760',
-      InfoType: infoType,
-      AuthorizerAppid: 'wxf8b4f85f3a794e77',
-      AuthorizationCode: 'queryauthcode@@@xyz',
-      AuthorizationCodeExpiredTime: '1413196360',
-      PreAuthCode: 'preauthcode@@@123',
-    });
-  });
+  it.each(['authorized', 'updateauthorized'] as const)(
+    'builds %s with every documented field in order',
+    async (infoType) => {
+      const xml = buildPushEventXml({
+        infoType,
+        appId: APPID,
+        createTime: 1413192760,
+        authorizerAppid: 'wxf8b4f85f3a794e77',
+        authorizationCode: 'queryauthcode@@@xyz',
+        authorizationCodeExpiredTime: 1413196360,
+        preAuthCode: 'preauthcode@@@123',
+      });
+      expect(xml).toBe(
+        '<xml><AppId><![CDATA[wx1234567890abcdef]]></AppId>\n' +
+          '<CreateTime>1413192760</CreateTime>\n' +
+          `<InfoType><![CDATA[${infoType}]]></InfoType>\n` +
+          '<AuthorizerAppid><![CDATA[wxf8b4f85f3a794e77]]></AuthorizerAppid>\n' +
+          '<AuthorizationCode><![CDATA[queryauthcode@@@xyz]]></AuthorizationCode>\n' +
+          '<AuthorizationCodeExpiredTime>1413196360</AuthorizationCodeExpiredTime>\n' +
+          '<PreAuthCode><![CDATA[preauthcode@@@123]]></PreAuthCode>\n' +
+          '</xml>',
+      );
+      expect(await parse(xml)).toEqual({
+        AppId: APPID,
+        CreateTime: '1413192760',
+        InfoType: infoType,
+        AuthorizerAppid: 'wxf8b4f85f3a794e77',
+        AuthorizationCode: 'queryauthcode@@@xyz',
+        AuthorizationCodeExpiredTime: '1413196360',
+        PreAuthCode: 'preauthcode@@@123',
+      });
+    },
+  );
 
   it('builds unauthorized with only AppId, CreateTime, InfoType and AuthorizerAppid', async () => {
     const xml = buildPushEventXml({ infoType: 'unauthorized', appId: APPID, createTime: 1, authorizerAppid: 'wxabc' });
@@ -65,7 +68,12 @@ describe('buildPushEventXml', () => {
 
   it('refuses a non-integer time and an unknown InfoType', () => {
     expect(() =>
-      buildPushEventXml({ infoType: 'component_verify_ticket', appId: APPID, createTime: 1.5, componentVerifyTicket: 't' }),
+      buildPushEventXml({
+        infoType: 'component_verify_ticket',
+        appId: APPID,
+        createTime: 1.5,
+        componentVerifyTicket: 't',
+      }),
     ).toThrow(RangeError);
     expect(() => buildPushEventXml({ infoType: 'nope', appId: APPID, createTime: 1 } as never)).toThrow(/InfoType/);
   });
@@ -91,13 +99,25 @@ describe('cdata and buildXml', () => {
 describe('buildEncryptedEnvelopeXml', () => {
   it('wraps AppId and Encrypt like the authorization-event pushes, and round-trips through MsgCrypt', async () => {
     const crypt = new MsgCrypt({ token: 'tok', encodingAesKey: 'a'.repeat(43), appId: APPID });
-    const inner = buildPushEventXml({ infoType: 'unauthorized', appId: APPID, createTime: 2, authorizerAppid: 'wxabc' });
+    const inner = buildPushEventXml({
+      infoType: 'unauthorized',
+      appId: APPID,
+      createTime: 2,
+      authorizerAppid: 'wxabc',
+    });
     const { encrypt, msgSignature } = crypt.seal(inner, '1700000000', '123456789');
     const envelope = buildEncryptedEnvelopeXml(APPID, encrypt);
-    expect(envelope).toBe(`<xml><AppId><![CDATA[${APPID}]]></AppId>\n<Encrypt><![CDATA[${encrypt}]]></Encrypt>\n</xml>`);
+    expect(envelope).toBe(
+      `<xml><AppId><![CDATA[${APPID}]]></AppId>\n<Encrypt><![CDATA[${encrypt}]]></Encrypt>\n</xml>`,
+    );
     const parsed = await parse(envelope);
     expect(parsed.AppId).toBe(APPID);
-    const opened = crypt.open({ msgSignature, timestamp: '1700000000', nonce: '123456789', encrypt: parsed.Encrypt as string });
+    const opened = crypt.open({
+      msgSignature,
+      timestamp: '1700000000',
+      nonce: '123456789',
+      encrypt: parsed.Encrypt as string,
+    });
     expect(opened.message).toBe(inner);
   });
 });

@@ -31,7 +31,7 @@ describe('config: Redis topologies', () => {
     });
   });
 
-  it('reads Sentinel: the sentinels, the master group, the sentinels\' and the master\'s credentials', () => {
+  it("reads Sentinel: the sentinels, the master group, the sentinels' and the master's credentials", () => {
     const redis = loadConfig({
       ...valid,
       REDIS_SENTINELS: 's1.internal:26379, 10.0.0.2:26380,[::1]:26381',
@@ -55,8 +55,19 @@ describe('config: Redis topologies', () => {
   });
 
   it('reads Cluster seed nodes, with TLS when REDIS_TLS=true', () => {
-    const redis = loadConfig({ ...valid, REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000', REDIS_TLS: 'true', REDIS_TLS_CA: PEM }).redis;
-    expect(redis.topology).toEqual({ kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }] });
+    const redis = loadConfig({
+      ...valid,
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000',
+      REDIS_TLS: 'true',
+      REDIS_TLS_CA: PEM,
+    }).redis;
+    expect(redis.topology).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7000 },
+      ],
+    });
     expect(redis.tls).toEqual({ ca: PEM, cert: undefined, key: undefined, servername: undefined });
   });
 
@@ -81,9 +92,9 @@ describe('config: Redis topologies', () => {
   });
 
   it('refuses Sentinel and Cluster together, and either with an explicit REDIS_URL, one line each', () => {
-    expect(problemsOf({ ...valid, REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'b:2' })).toEqual([
-      'REDIS_SENTINELS: set either REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster), not both',
-    ]);
+    expect(
+      problemsOf({ ...valid, REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'b:2' }),
+    ).toEqual(['REDIS_SENTINELS: set either REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster), not both']);
     expect(problemsOf({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'b:2' })).toEqual([
       'REDIS_URL: set either REDIS_URL (single node) or REDIS_CLUSTER_NODES, not both',
     ]);
@@ -103,13 +114,21 @@ describe('config: Redis topologies', () => {
     expect(problemsOf({ ...valid, REDIS_SENTINELS: 'a:1' })).toEqual([
       'REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS (the master group name)',
     ]);
-    expect(problemsOf({ ...valid, REDIS_SENTINEL_PASSWORD: 'x' })).toEqual(['REDIS_SENTINEL_PASSWORD: only applies with REDIS_SENTINELS']);
+    expect(problemsOf({ ...valid, REDIS_SENTINEL_PASSWORD: 'x' })).toEqual([
+      'REDIS_SENTINEL_PASSWORD: only applies with REDIS_SENTINELS',
+    ]);
   });
 
   it('refuses TLS options while TLS is off, half a client certificate, and an unreadable file', () => {
-    expect(problemsOf({ ...valid, REDIS_TLS_CA: PEM })).toEqual(['REDIS_TLS_CA: is set but TLS is off (REDIS_URL is not rediss://)']);
-    expect(problemsOf({ ...valid, REDIS_TLS: 'true' })[0]).toMatch(/^REDIS_TLS: only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES/);
-    expect(problemsOf({ ...valid, REDIS_URL: 'rediss://r:6380', REDIS_TLS_CERT: PEM })).toEqual(['REDIS_TLS_KEY: is required with REDIS_TLS_CERT']);
+    expect(problemsOf({ ...valid, REDIS_TLS_CA: PEM })).toEqual([
+      'REDIS_TLS_CA: is set but TLS is off (REDIS_URL is not rediss://)',
+    ]);
+    expect(problemsOf({ ...valid, REDIS_TLS: 'true' })[0]).toMatch(
+      /^REDIS_TLS: only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES/,
+    );
+    expect(problemsOf({ ...valid, REDIS_URL: 'rediss://r:6380', REDIS_TLS_CERT: PEM })).toEqual([
+      'REDIS_TLS_KEY: is required with REDIS_TLS_CERT',
+    ]);
     expect(problemsOf({ ...valid, REDIS_URL: 'rediss://r:6380', REDIS_TLS_CA: '/nonexistent/ca.pem' })).toEqual([
       'REDIS_TLS_CA: cannot read /nonexistent/ca.pem (ENOENT)',
     ]);

@@ -39,8 +39,16 @@ describe('SecretCipher (AES-256-GCM, key id and associated data)', () => {
   it('refuses a value moved to another account or field (associated data)', () => {
     const cipher = new SecretCipher([k1]);
     const sealed = cipher.seal(TOKEN, A, FIELD);
-    expect(cipher.unseal(sealed, 'wx0000000000000000', FIELD)).toEqual({ ok: false, failure: 'wrong_key_or_tampered', keyId: 'k1' });
-    expect(cipher.unseal(sealed, A, 'other_field')).toEqual({ ok: false, failure: 'wrong_key_or_tampered', keyId: 'k1' });
+    expect(cipher.unseal(sealed, 'wx0000000000000000', FIELD)).toEqual({
+      ok: false,
+      failure: 'wrong_key_or_tampered',
+      keyId: 'k1',
+    });
+    expect(cipher.unseal(sealed, A, 'other_field')).toEqual({
+      ok: false,
+      failure: 'wrong_key_or_tampered',
+      keyId: 'k1',
+    });
   });
 
   it('refuses a tampered ciphertext, tag or IV', () => {
@@ -69,6 +77,8 @@ describe('SecretCipher (AES-256-GCM, key id and associated data)', () => {
   it('accepts only 32-byte keys', () => {
     expect(() => new SecretCipher([{ id: 'short', key: randomBytes(16) }])).toThrow(/32 bytes/);
     expect(parseEncryptionKeys(`a:${randomBytes(32).toString('base64')}`).problems).toEqual([]);
-    expect(parseEncryptionKeys(`a:${randomBytes(31).toString('base64')}`).problems).toEqual(['key "a": must decode to 32 bytes (got 31)']);
+    expect(parseEncryptionKeys(`a:${randomBytes(31).toString('base64')}`).problems).toEqual([
+      'key "a": must decode to 32 bytes (got 31)',
+    ]);
   });
 });

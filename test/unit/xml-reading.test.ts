@@ -28,7 +28,9 @@ describe('parseXmlFields (the push payload reader)', () => {
   });
 
   it('decodes the predefined entities and character references, and joins CDATA split around ]]>', () => {
-    const fields = parseXmlFields(`<xml><A>&lt;a&gt; &amp; &quot;q&quot; &apos;s&apos;</A><B>&#65;&#x42;&#x1F600;</B><C>${cdata('x]]>y')}</C></xml>`);
+    const fields = parseXmlFields(
+      `<xml><A>&lt;a&gt; &amp; &quot;q&quot; &apos;s&apos;</A><B>&#65;&#x42;&#x1F600;</B><C>${cdata('x]]>y')}</C></xml>`,
+    );
     expect([fields.A, fields.B, fields.C]).toEqual(['<a> & "q" \'s\'', 'AB😀', 'x]]>y']);
   });
 
@@ -56,7 +58,9 @@ describe('parseXmlFields (the push payload reader)', () => {
   });
 
   it('rule: "<!DOCTYPE" inside CDATA is text, not a declaration (issue 13)', () => {
-    expect(parseXmlFields('<xml><A><![CDATA[<!DOCTYPE x [<!ENTITY e "boom">]>]]></A></xml>').A).toBe('<!DOCTYPE x [<!ENTITY e "boom">]>');
+    expect(parseXmlFields('<xml><A><![CDATA[<!DOCTYPE x [<!ENTITY e "boom">]>]]></A></xml>').A).toBe(
+      '<!DOCTYPE x [<!ENTITY e "boom">]>',
+    );
   });
 
   it('walks deep elements (newer InfoTypes) without recursion', () => {
@@ -88,7 +92,11 @@ describe('parseXmlFields (the push payload reader)', () => {
     // No element repeated: one signed value, one delivered value.
     ['a repeated element', '<xml><A>1</A><A>2</A></xml>', /<A> appears more than once/],
     // Names of Object.prototype members would be merged with them.
-    ['an element named __proto__', '<xml><__proto__><polluted>1</polluted></__proto__><a>1</a></xml>', /<__proto__> is refused/],
+    [
+      'an element named __proto__',
+      '<xml><__proto__><polluted>1</polluted></__proto__><a>1</a></xml>',
+      /<__proto__> is refused/,
+    ],
     ['an element named constructor', '<xml><constructor>c</constructor></xml>', /<constructor> is refused/],
     // One root, nothing after it.
     ['two root elements', '<xml><A>a</A></xml><xml><A>b</A></xml>', /content after the root/],

@@ -29,10 +29,14 @@ export function consoleCsrf(secret: string): ConsoleCsrf {
     },
   });
   return {
-    token: (req, res) => generateCsrfToken(req, res, { cookieOptions: { sameSite: 'strict', path: CONSOLE_PATH, httpOnly: true, secure: req.secure } }),
+    token: (req, res) =>
+      generateCsrfToken(req, res, {
+        cookieOptions: { sameSite: 'strict', path: CONSOLE_PATH, httpOnly: true, secure: req.secure },
+      }),
     protect: (req, res, next) => {
       // No session, no token that could match: refused like a wrong token.
-      if (!sessionId(req) && req.method === 'POST') return next(Object.assign(new Error('invalid csrf token'), { code: 'EBADCSRFTOKEN' }));
+      if (!sessionId(req) && req.method === 'POST')
+        return next(Object.assign(new Error('invalid csrf token'), { code: 'EBADCSRFTOKEN' }));
       doubleCsrfProtection(req, res, next);
     },
   };

@@ -23,10 +23,17 @@ export function createConsoleRouter(container: Container): Router {
   if (!settings || !container.console) return router;
   const { console: services, clock, logger, views } = container;
 
-  if (!settings.sessionSecret) logger.warn('CONSOLE_SESSION_SECRET is not set: console sessions are signed with a per-process key and end with the process');
+  if (!settings.sessionSecret)
+    logger.warn(
+      'CONSOLE_SESSION_SECRET is not set: console sessions are signed with a per-process key and end with the process',
+    );
   const secret = settings.sessionSecret ?? randomBytes(32).toString('base64url');
   // Separate keys for the session signature and the CSRF tokens, both derived from the one secret.
-  const sessions = sessionCookies({ secret: createHmac('sha256', secret).update('session').digest('base64url'), ttlSeconds: settings.sessionTtlSeconds, clock });
+  const sessions = sessionCookies({
+    secret: createHmac('sha256', secret).update('session').digest('base64url'),
+    ttlSeconds: settings.sessionTtlSeconds,
+    clock,
+  });
   const csrf: ConsoleCsrf = consoleCsrf(createHmac('sha256', secret).update('csrf').digest('base64url'));
   const view: ConsoleView = { views, csrf };
 
@@ -34,7 +41,11 @@ export function createConsoleRouter(container: Container): Router {
   // The copy button's script: static and public, so before the sign-in check.
   inner.get('/assets/console.js', publicFile('console.js', 'text/javascript; charset=utf-8'));
   inner.use(
-    helmet({ referrerPolicy: { policy: 'same-origin' }, contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } }, strictTransportSecurity: false }),
+    helmet({
+      referrerPolicy: { policy: 'same-origin' },
+      contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+      strictTransportSecurity: false,
+    }),
     (_req, res, next) => {
       // Operators' pages show live state: never cached, never framed.
       res.set('Cache-Control', 'no-store');
@@ -63,7 +74,14 @@ export function createConsoleRouter(container: Container): Router {
   return router;
 }
 
-function renderConsoleError(view: ConsoleView, req: Request, res: Response, status: number, messageKey: 'console.error.notFound' | 'console.error.csrf' | 'console.error.internal' | 'console.error.failed', detail?: string): void {
+function renderConsoleError(
+  view: ConsoleView,
+  req: Request,
+  res: Response,
+  status: number,
+  messageKey: 'console.error.notFound' | 'console.error.csrf' | 'console.error.internal' | 'console.error.failed',
+  detail?: string,
+): void {
   res
     .status(status)
     .type('html')
@@ -85,10 +103,14 @@ function consoleErrors(view: ConsoleView, logger: Container['logger']): ErrorReq
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
     if ((err as { code?: string }).code === 'EBADCSRFTOKEN') {
-      (req.log ?? logger).warn({ operator: sessionOf(res)?.operator }, 'console: POST without a valid CSRF token refused');
+      (req.log ?? logger).warn(
+        { operator: sessionOf(res)?.operator },
+        'console: POST without a valid CSRF token refused',
+      );
       return renderConsoleError(view, req, res, 403, 'console.error.csrf');
     }
-    if (err instanceof AppError && err.httpStatus < 500) return renderConsoleError(view, req, res, err.httpStatus, 'console.error.failed', err.message);
+    if (err instanceof AppError && err.httpStatus < 500)
+      return renderConsoleError(view, req, res, err.httpStatus, 'console.error.failed', err.message);
     (req.log ?? logger).error({ err }, 'console request failed');
     renderConsoleError(view, req, res, 500, 'console.error.internal');
   };

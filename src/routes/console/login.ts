@@ -5,7 +5,12 @@ import { CONSOLE_PATH, sessionOf, type SessionCookies } from './session';
 
 /** Where to go after sign-in: only a path inside the console (never another site). */
 function nextPath(value: unknown): string {
-  return typeof value === 'string' && value.startsWith(`${CONSOLE_PATH}`) && !value.startsWith('//') && !/[\\\r\n]/.test(value) ? value : CONSOLE_PATH;
+  return typeof value === 'string' &&
+    value.startsWith(`${CONSOLE_PATH}`) &&
+    !value.startsWith('//') &&
+    !/[\\\r\n]/.test(value)
+    ? value
+    : CONSOLE_PATH;
 }
 
 function field(req: Request, name: string): string {
@@ -21,7 +26,10 @@ export function consoleLogin(deps: { auth: ConsoleAuth; sessions: SessionCookies
     if (sessionOf(res)?.operator) return res.redirect(303, nextPath(req.query.next));
     // An anonymous session, so the form's CSRF token is bound to this browser.
     if (!sessionOf(res)) sessions.start(req, res);
-    sendConsolePage(view, req, res, 'console/login', 'login', { next: nextPath(req.query.next), expired: req.query.expired === '1' });
+    sendConsolePage(view, req, res, 'console/login', 'login', {
+      next: nextPath(req.query.next),
+      expired: req.query.expired === '1',
+    });
   });
 
   router.post('/login', view.csrf.protect, async (req, res, next) => {
@@ -39,7 +47,12 @@ export function consoleLogin(deps: { auth: ConsoleAuth; sessions: SessionCookies
         res,
         'console/login',
         'login',
-        { next: nextPath(field(req, 'next')), name, failure: outcome.kind, retryAfterMinutes: outcome.kind === 'rate_limited' ? Math.ceil(outcome.retryAfterMs / 60_000) : 0 },
+        {
+          next: nextPath(field(req, 'next')),
+          name,
+          failure: outcome.kind,
+          retryAfterMinutes: outcome.kind === 'rate_limited' ? Math.ceil(outcome.retryAfterMs / 60_000) : 0,
+        },
         outcome.kind === 'rate_limited' ? 429 : 401,
       );
     } catch (err) {

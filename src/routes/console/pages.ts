@@ -17,7 +17,9 @@ export function consolePages(deps: { service: ConsoleService; view: ConsoleView 
   router.get('/accounts', async (req, res) => {
     const text = typeof req.query.q === 'string' ? req.query.q : '';
     const page = typeof req.query.page === 'string' ? Number(req.query.page) : 1;
-    sendConsolePage(view, req, res, 'console/accounts', 'accounts', { list: await service.listAccounts({ text, page }) });
+    sendConsolePage(view, req, res, 'console/accounts', 'accounts', {
+      list: await service.listAccounts({ text, page }),
+    });
   });
 
   router.get('/accounts/:appid', async (req, res) => {

@@ -70,7 +70,11 @@ export function sessionCookies(options: { secret: string; ttlSeconds: number; cl
       next();
     },
     start(req, res, operator) {
-      const session: ConsoleSession = { sid: randomBytes(18).toString('base64url'), ...(operator ? { operator } : {}), exp: clock.now() + ttlSeconds * 1000 };
+      const session: ConsoleSession = {
+        sid: randomBytes(18).toString('base64url'),
+        ...(operator ? { operator } : {}),
+        exp: clock.now() + ttlSeconds * 1000,
+      };
       const value = sign(Buffer.from(JSON.stringify(session)).toString('base64url'), secret);
       res.cookie(SESSION_COOKIE, value, { ...cookieOptions(req), maxAge: ttlSeconds * 1000 });
       res.locals.consoleSession = session;

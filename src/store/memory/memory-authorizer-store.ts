@@ -85,7 +85,13 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     return true;
   }
 
-  async saveAccessToken(appid: string, accessToken: string, expiresAt: number, rotatedRefreshToken?: string, fence?: Fence): Promise<boolean> {
+  async saveAccessToken(
+    appid: string,
+    accessToken: string,
+    expiresAt: number,
+    rotatedRefreshToken?: string,
+    fence?: Fence,
+  ): Promise<boolean> {
     if (fence && !this.locks?.holds(fence)) throw new LockLostError(`authorizer_access_token of ${appid}`);
     const hash = this.hashes.get(appid);
     if (hash?.status !== 'authorized') return false;
@@ -109,7 +115,12 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
     const previous = this.hashes.get(appid);
     if (isOlderEvent(previous, eventTime)) return false;
     // Like HSET, this creates the record of an appid never seen before.
-    const hash: AuthorizerHash = { ...previous, status: 'unauthorized', updatedAt: now, ...(eventTime !== undefined ? { lastEventTime: eventTime } : {}) };
+    const hash: AuthorizerHash = {
+      ...previous,
+      status: 'unauthorized',
+      updatedAt: now,
+      ...(eventTime !== undefined ? { lastEventTime: eventTime } : {}),
+    };
     delete hash.refreshToken;
     delete hash.reauthorizationReason;
     this.hashes.set(appid, hash);
@@ -161,7 +172,10 @@ export class MemoryAuthorizerStore implements AuthorizerStore {
   async search({ text, offset, limit }: AuthorizerSearch): Promise<AuthorizerPage> {
     const needle = text?.trim().toLowerCase();
     const matching = this.allAppids().filter(
-      (appid) => !needle || appid.toLowerCase().includes(needle) || (this.hashes.get(appid)?.nickName ?? '').toLowerCase().includes(needle),
+      (appid) =>
+        !needle ||
+        appid.toLowerCase().includes(needle) ||
+        (this.hashes.get(appid)?.nickName ?? '').toLowerCase().includes(needle),
     );
     const start = Math.max(0, offset);
     const page = matching.slice(start, start + Math.max(0, limit));

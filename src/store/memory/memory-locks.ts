@@ -1,5 +1,15 @@
 import type { Clock } from '../../clock';
-import { acquireByPolling, leaseOf, newOwner, runWithLock, type Fence, type LockLease, type LockOptions, type Locks, type TryAcquireOptions } from '../lock';
+import {
+  acquireByPolling,
+  leaseOf,
+  newOwner,
+  runWithLock,
+  type Fence,
+  type LockLease,
+  type LockOptions,
+  type Locks,
+  type TryAcquireOptions,
+} from '../lock';
 
 /**
  * Locks in process memory, for the sandbox without Redis (see ./index.ts). They exclude the

@@ -1,10 +1,30 @@
 import { DOMAIN_MESSAGE } from '../../../src/sandbox/login-request';
-import { api, authEvents, closeAll, componentToken, CREDS, expectErr, MP, OA, OA2, PushReceiver, startEmulator, type Harness } from './helpers';
+import {
+  api,
+  authEvents,
+  closeAll,
+  componentToken,
+  CREDS,
+  expectErr,
+  MP,
+  OA,
+  OA2,
+  PushReceiver,
+  startEmulator,
+  type Harness,
+} from './helpers';
 import { confirm, loadPage, preAuthCode, SERVICE } from './page-helpers';
 
 afterEach(closeAll);
 
-const ALL = ['wx3c5a7e19b2d40f81', 'wx8d21f0a6c4e97b35', 'wx52e07b9d13fa6c40', 'wx6f4b1c8e20d7a953', 'wx91a3d5c7e6b20f48', 'wxb07e2a9f4c1d6835'];
+const ALL = [
+  'wx3c5a7e19b2d40f81',
+  'wx8d21f0a6c4e97b35',
+  'wx52e07b9d13fa6c40',
+  'wx6f4b1c8e20d7a953',
+  'wx91a3d5c7e6b20f48',
+  'wxb07e2a9f4c1d6835',
+];
 
 async function ready(overrides = {}): Promise<{ h: Harness; code: () => Promise<string> }> {
   const h = await startEmulator(overrides);
@@ -69,7 +89,10 @@ describe('GET /cgi-bin/componentloginpage', () => {
 
   it('compares hostnames only: another port on the registered domain is fine', async () => {
     const { h, code } = await ready();
-    const page = await loadPage(h, await code(), { referer: 'http://localhost:8080/x', redirectUri: 'https://localhost/cb?a=1' });
+    const page = await loadPage(h, await code(), {
+      referer: 'http://localhost:8080/x',
+      redirectUri: 'https://localhost/cb?a=1',
+    });
     expect(page.status).toBe(200);
   });
 
@@ -82,14 +105,19 @@ describe('GET /cgi-bin/componentloginpage', () => {
 
   it('skips the domain checks when no registeredDomain is configured', async () => {
     const { h, code } = await ready({ registeredDomain: undefined });
-    expect((await loadPage(h, await code(), { referer: null, redirectUri: 'https://anywhere.test/cb' })).status).toBe(200);
+    expect((await loadPage(h, await code(), { referer: null, redirectUri: 'https://anywhere.test/cb' })).status).toBe(
+      200,
+    );
   });
 
   it('refuses a wrong component_appid and a missing or relative redirect_uri', async () => {
     const { h, code } = await ready();
-    const wrongApp = await fetch(`${h.base}/cgi-bin/componentloginpage?component_appid=wxother&pre_auth_code=${await code()}&redirect_uri=x`, {
-      headers: { Referer: `${SERVICE}/` },
-    });
+    const wrongApp = await fetch(
+      `${h.base}/cgi-bin/componentloginpage?component_appid=wxother&pre_auth_code=${await code()}&redirect_uri=x`,
+      {
+        headers: { Referer: `${SERVICE}/` },
+      },
+    );
     expect(wrongApp.status).toBe(400);
     expect(await wrongApp.text()).toContain('data-error="component_appid"');
     const relative = await loadPage(h, await code(), { redirectUri: '/auth' });
@@ -110,7 +138,11 @@ describe('H5 bindcomponent page', () => {
   it('works without a Referer (opened inside WeChat) on both paths', async () => {
     const { h, code } = await ready();
     for (const path of ['/wxaopen/safe/bindcomponent', '/safe/bindcomponent']) {
-      const page = await loadPage(h, await code(), { path, referer: null, query: { action: 'bindcomponent', no_scan: '1' } });
+      const page = await loadPage(h, await code(), {
+        path,
+        referer: null,
+        query: { action: 'bindcomponent', no_scan: '1' },
+      });
       expect(page.status).toBe(200);
       expect(page.html).toContain('class="mobile"');
       expect(page.accounts).toEqual(ALL);
@@ -124,7 +156,12 @@ describe('H5 bindcomponent page', () => {
     const badReferer = await loadPage(h, await code(), { path, query, referer: 'https://evil.test/' });
     expect(badReferer.status).toBe(403);
     expect(badReferer.html).toContain(`${DOMAIN_MESSAGE}evil.test`);
-    const badRedirect = await loadPage(h, await code(), { path, query, referer: null, redirectUri: 'https://evil.test/cb' });
+    const badRedirect = await loadPage(h, await code(), {
+      path,
+      query,
+      referer: null,
+      redirectUri: 'https://evil.test/cb',
+    });
     expect(badRedirect.status).toBe(403);
     expect(badRedirect.html).toContain(`${DOMAIN_MESSAGE}空`);
   });
@@ -145,24 +182,38 @@ describe('confirming on the page', () => {
     const page = await loadPage(h, c, { redirectUri: `${SERVICE}/auth?from=menu&lang=zh_CN` });
     const res = await confirm(h, page.session as string, OA);
     expect(res.status).toBe(302);
-    const match = /^http:\/\/localhost:3000\/auth\?from=menu&lang=zh_CN&auth_code=([^&]+)&expires_in=600$/.exec(res.location ?? '');
+    const match = /^http:\/\/localhost:3000\/auth\?from=menu&lang=zh_CN&auth_code=([^&]+)&expires_in=600$/.exec(
+      res.location ?? '',
+    );
     expect(match).not.toBeNull();
     const authCode = decodeURIComponent(match?.[1] as string);
 
     // The push arrived before the redirect was sent: no waiting here.
     const events = await authEvents(receiver, 1, 0);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ InfoType: 'authorized', AuthorizerAppid: OA, AuthorizationCode: authCode, PreAuthCode: c });
+    expect(events[0]).toMatchObject({
+      InfoType: 'authorized',
+      AuthorizerAppid: OA,
+      AuthorizationCode: authCode,
+      PreAuthCode: c,
+    });
 
     const token = await componentToken(h);
-    const exchanged = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: authCode }, token);
+    const exchanged = await api(
+      h,
+      'api_query_auth',
+      { component_appid: CREDS.componentAppId, authorization_code: authCode },
+      token,
+    );
     expect((exchanged.json.authorization_info as Record<string, unknown>).authorizer_appid).toBe(OA);
   });
 
   it('appends with ? when redirect_uri has no query, and drops a fragment', async () => {
     const { h, code } = await ready();
     const plain = await confirm(h, (await loadPage(h, await code())).session as string, MP);
-    expect(plain.location).toMatch(/^http:\/\/localhost:3000\/auth\?auth_code=queryauthcode%40%40%40[\w-]+&expires_in=600$/);
+    expect(plain.location).toMatch(
+      /^http:\/\/localhost:3000\/auth\?auth_code=queryauthcode%40%40%40[\w-]+&expires_in=600$/,
+    );
     const withHash = await loadPage(h, await code(), { redirectUri: `${SERVICE}/auth?x=1#frag` });
     const res = await confirm(h, withHash.session as string, OA2);
     expect(res.location).toMatch(/^http:\/\/localhost:3000\/auth\?x=1&auth_code=[^#]+&expires_in=600$/);
@@ -204,7 +255,12 @@ describe('confirming on the page', () => {
     const res = await confirm(h, session as string, OA);
     const authCode = new URL(res.location as string).searchParams.get('auth_code');
     const token = await componentToken(h);
-    const out = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: authCode }, token);
+    const out = await api(
+      h,
+      'api_query_auth',
+      { component_appid: CREDS.componentAppId, authorization_code: authCode },
+      token,
+    );
     expect((out.json.authorization_info as Record<string, unknown>).func_info).toEqual([
       { funcscope_category: { id: 1 } },
       { funcscope_category: { id: 15 } },
@@ -218,7 +274,12 @@ describe('authorization management page (revoke)', () => {
     const { h } = await ready({ pushUrl: receiver.url });
     const token = await componentToken(h);
     const { authCode } = await h.emulator.authorize(OA, { push: false });
-    const q = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: authCode }, token);
+    const q = await api(
+      h,
+      'api_query_auth',
+      { component_appid: CREDS.componentAppId, authorization_code: authCode },
+      token,
+    );
     const refreshToken = (q.json.authorization_info as Record<string, string>).authorizer_refresh_token;
 
     const listing = await (await fetch(`${h.base}/authorizations`)).text();
@@ -229,7 +290,12 @@ describe('authorization management page (revoke)', () => {
     const [event] = await authEvents(receiver, 1);
     expect(event).toMatchObject({ InfoType: 'unauthorized', AuthorizerAppid: OA });
     expectErr(
-      await api(h, 'api_authorizer_token', { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken }, token),
+      await api(
+        h,
+        'api_authorizer_token',
+        { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken },
+        token,
+      ),
       61023,
     );
     const after = await (await fetch(`${h.base}/authorizations?revoked=${OA}`)).text();

@@ -1,5 +1,18 @@
 import { generateAccounts } from '../../../src/sandbox/emulator';
-import { api, authorizeAndQuery, closeAll, componentToken, CREDS, expectErr, MP, OA, OA2, startEmulator, T0, type Harness } from './helpers';
+import {
+  api,
+  authorizeAndQuery,
+  closeAll,
+  componentToken,
+  CREDS,
+  expectErr,
+  MP,
+  OA,
+  OA2,
+  startEmulator,
+  T0,
+  type Harness,
+} from './helpers';
 
 afterEach(closeAll);
 
@@ -104,7 +117,12 @@ describe('authorizer options', () => {
   const get = (h: Harness, token: string, appid: string, name: string) =>
     api(h, 'api_get_authorizer_option', { component_appid: C, authorizer_appid: appid, option_name: name }, token);
   const set = (h: Harness, token: string, appid: string, name: string, value: unknown) =>
-    api(h, 'api_set_authorizer_option', { component_appid: C, authorizer_appid: appid, option_name: name, option_value: value }, token);
+    api(
+      h,
+      'api_set_authorizer_option',
+      { component_appid: C, authorizer_appid: appid, option_name: name, option_value: value },
+      token,
+    );
 
   it('reads "0" by default, stores a valid value and reads it back', async () => {
     const h = await startEmulator();
@@ -133,9 +151,21 @@ describe('authorizer options', () => {
     const h = await startEmulator();
     const token = await componentToken(h);
     const { accessToken } = await authorizeAndQuery(h, token, OA);
-    const setRes = await api(h, 'set_authorizer_option', { option_name: 'customer_service', option_value: '1' }, accessToken, 'access_token');
+    const setRes = await api(
+      h,
+      'set_authorizer_option',
+      { option_name: 'customer_service', option_value: '1' },
+      accessToken,
+      'access_token',
+    );
     expect(setRes.json).toEqual({ errcode: 0, errmsg: 'ok' });
-    const getRes = await api(h, 'get_authorizer_option', { option_name: 'customer_service' }, accessToken, 'access_token');
+    const getRes = await api(
+      h,
+      'get_authorizer_option',
+      { option_name: 'customer_service' },
+      accessToken,
+      'access_token',
+    );
     expect(getRes.json).toEqual({ option_name: 'customer_service', option_value: '1' });
     expect((await get(h, token, OA, 'customer_service')).json.option_value).toBe('1');
     expectErr(await api(h, 'get_authorizer_option', { option_name: 'customer_service' }, token, 'access_token'), 40001);

@@ -1,4 +1,16 @@
-import { api, authorizeAndQuery, closeAll, componentToken, CREDS, expectErr, MP, OA, OA2, startEmulator, type Harness } from './helpers';
+import {
+  api,
+  authorizeAndQuery,
+  closeAll,
+  componentToken,
+  CREDS,
+  expectErr,
+  MP,
+  OA,
+  OA2,
+  startEmulator,
+  type Harness,
+} from './helpers';
 
 afterEach(closeAll);
 

@@ -16,7 +16,9 @@ describe('api_create_preauthcode', () => {
 
     const h2 = await startEmulator({ preAuthCodeLifetimeSeconds: 1800 });
     const token2 = await componentToken(h2);
-    expect((await api(h2, 'api_create_preauthcode', { component_appid: CREDS.componentAppId }, token2)).json.expires_in).toBe(1800);
+    expect(
+      (await api(h2, 'api_create_preauthcode', { component_appid: CREDS.componentAppId }, token2)).json.expires_in,
+    ).toBe(1800);
   });
 
   it('is single use: the page spends it, a second visit is refused', async () => {
@@ -116,6 +118,9 @@ describe('api_query_auth', () => {
     const h = await startEmulator();
     const token = await componentToken(h);
     const { authCode } = await h.emulator.authorize(OA, { push: false });
-    expectErr(await api(h, 'api_query_auth', { component_appid: 'wxother', authorization_code: authCode }, token), 40013);
+    expectErr(
+      await api(h, 'api_query_auth', { component_appid: 'wxother', authorization_code: authCode }, token),
+      40013,
+    );
   });
 });

@@ -1,5 +1,17 @@
 import { createEmulator } from '../../../src/sandbox/emulator';
-import { api, authEvents, closeAll, componentToken, control, CREDS, expectErr, MP, OA, PushReceiver, startEmulator } from './helpers';
+import {
+  api,
+  authEvents,
+  closeAll,
+  componentToken,
+  control,
+  CREDS,
+  expectErr,
+  MP,
+  OA,
+  PushReceiver,
+  startEmulator,
+} from './helpers';
 
 afterEach(closeAll);
 
@@ -40,14 +52,24 @@ describe('control API: accounts', () => {
     const auth = await control(h, 'POST', `/sandbox/accounts/${OA}/authorize`);
     expect(auth.status).toBe(200);
     expect(auth.json).toMatchObject({ expiresIn: 3600, push: { delivered: true, attempts: 1 } });
-    const q = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: auth.json.authCode }, token);
+    const q = await api(
+      h,
+      'api_query_auth',
+      { component_appid: CREDS.componentAppId, authorization_code: auth.json.authCode },
+      token,
+    );
     const refreshToken = (q.json.authorization_info as Record<string, string>).authorizer_refresh_token;
 
     const revoke = await control(h, 'POST', `/sandbox/accounts/${OA}/revoke`, {});
     expect(revoke.json).toMatchObject({ revoked: OA, push: { delivered: true } });
     expect((await authEvents(receiver, 2)).map((e) => e.InfoType)).toEqual(['authorized', 'unauthorized']);
     expectErr(
-      await api(h, 'api_authorizer_token', { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken }, token),
+      await api(
+        h,
+        'api_authorizer_token',
+        { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken },
+        token,
+      ),
       61023,
     );
     const again = await control(h, 'POST', `/sandbox/accounts/${OA}/revoke`);
@@ -75,7 +97,9 @@ describe('control API: tickets and pushes', () => {
     expect(undelivered.json).toMatchObject({ delivered: false, attempts: 0 });
     expect(undelivered.json.ticket).toMatch(/^ticket@@@/);
 
-    expect((await control(h, 'PUT', '/sandbox/push-url', { url: receiver.url })).json).toEqual({ pushUrl: receiver.url });
+    expect((await control(h, 'PUT', '/sandbox/push-url', { url: receiver.url })).json).toEqual({
+      pushUrl: receiver.url,
+    });
     const pushed = await control(h, 'POST', '/sandbox/push-ticket');
     expect(pushed.json).toMatchObject({ delivered: true, attempts: 1, lastStatus: 200 });
     expect((await control(h, 'GET', '/sandbox/ticket')).json.ticket).toBe(pushed.json.ticket);
@@ -97,7 +121,9 @@ describe('control API: faults, calls, quotas', () => {
       faults: { api_component_token: { errcode: -1, times: 2, remaining: 1 } },
     });
     await control(h, 'PUT', '/sandbox/faults/api_query_auth', { hang: true });
-    expect((await control(h, 'DELETE', '/sandbox/faults/api_component_token')).json).toEqual({ faults: { api_query_auth: { hang: true } } });
+    expect((await control(h, 'DELETE', '/sandbox/faults/api_component_token')).json).toEqual({
+      faults: { api_query_auth: { hang: true } },
+    });
     expect((await control(h, 'DELETE', '/sandbox/faults')).json).toEqual({ faults: {} });
 
     const unknown = await control(h, 'PUT', '/sandbox/faults/api_nope', { errcode: 1 });
@@ -134,7 +160,9 @@ describe('control API: faults, calls, quotas', () => {
     expect(set.json.quotas).toContainEqual({ endpoint: 'api_component_token', dailyLimit: 10000, used: 1 });
     expectErr(await api(h, 'api_create_preauthcode', { component_appid: CREDS.componentAppId }, token), 45009);
     await control(h, 'PUT', '/sandbox/quotas/api_create_preauthcode', { dailyLimit: null });
-    expect((await api(h, 'api_create_preauthcode', { component_appid: CREDS.componentAppId }, token)).json.pre_auth_code).toBeDefined();
+    expect(
+      (await api(h, 'api_create_preauthcode', { component_appid: CREDS.componentAppId }, token)).json.pre_auth_code,
+    ).toBeDefined();
     expect((await control(h, 'PUT', '/sandbox/quotas/api_create_preauthcode', { dailyLimit: -1 })).status).toBe(400);
   });
 });
@@ -183,10 +211,20 @@ describe('control API: clock and tokens', () => {
     const h = await startEmulator();
     const token = await componentToken(h);
     const { authCode } = await h.emulator.authorize(OA, { push: false });
-    const q = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: authCode }, token);
+    const q = await api(
+      h,
+      'api_query_auth',
+      { component_appid: CREDS.componentAppId, authorization_code: authCode },
+      token,
+    );
     const refreshToken = (q.json.authorization_info as Record<string, string>).authorizer_refresh_token;
     expect((await control(h, 'PUT', '/sandbox/refresh-token-rotation', { on: true })).json).toEqual({ on: true });
-    const res = await api(h, 'api_authorizer_token', { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken }, token);
+    const res = await api(
+      h,
+      'api_authorizer_token',
+      { component_appid: CREDS.componentAppId, authorizer_appid: OA, authorizer_refresh_token: refreshToken },
+      token,
+    );
     expect(res.json.authorizer_refresh_token).not.toBe(refreshToken);
     expect((await control(h, 'PUT', '/sandbox/refresh-token-rotation', {})).status).toBe(400);
   });

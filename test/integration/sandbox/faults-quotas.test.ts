@@ -136,9 +136,13 @@ describe('quotas', () => {
     expectErr(await preauth(h, token), 45009);
     expectErr(await api(h, '/cgi-bin/clear_quota', { appid: 'wxother' }, token, 'access_token'), 40013);
     expectErr(await api(h, '/cgi-bin/clear_quota', {}, token, 'access_token'), 41002);
-    expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token, 'access_token')).json).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token, 'access_token')).json).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+    });
     expect((await preauth(h, token)).json.pre_auth_code).toBeDefined();
-    for (let i = 0; i < 9; i++) expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token)).json.errcode).toBe(0);
+    for (let i = 0; i < 9; i++)
+      expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token)).json.errcode).toBe(0);
     expectErr(await api(h, '/cgi-bin/clear_quota', { appid: C }, token), 48006);
     expectErr(await api(h, '/cgi-bin/clear_quota', { appid: C }), 41001);
   });
@@ -147,16 +151,24 @@ describe('quotas', () => {
     const h = await startEmulator({ quotas: { api_component_token: 1 } });
     await componentToken(h);
     await h.emulator.pushTicket();
-    const tokenBody = { component_appid: C, component_appsecret: CREDS.componentAppSecret, component_verify_ticket: h.emulator.currentTicket() };
+    const tokenBody = {
+      component_appid: C,
+      component_appsecret: CREDS.componentAppSecret,
+      component_verify_ticket: h.emulator.currentTicket(),
+    };
     expectErr(await api(h, 'api_component_token', tokenBody), 45009);
     const v2 = (body: Record<string, unknown>) => api(h, '/cgi-bin/component/clear_quota/v2', body);
     expectErr(await v2({ component_appid: C, appsecret: 'wrong' }), 40125);
     expectErr(await v2({ component_appid: C, appsecret: CREDS.componentAppSecret, appid: OA }), 61003);
-    expect((await v2({ component_appid: C, appsecret: CREDS.componentAppSecret })).json).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect((await v2({ component_appid: C, appsecret: CREDS.componentAppSecret })).json).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+    });
     const token = (await api(h, 'api_component_token', tokenBody)).json.component_access_token as string;
     expect(token).toBeDefined();
     // One reset spent through v2, nine through clear_quota: the eleventh is refused by either.
-    for (let i = 0; i < 9; i++) expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token)).json.errcode).toBe(0);
+    for (let i = 0; i < 9; i++)
+      expect((await api(h, '/cgi-bin/clear_quota', { appid: C }, token)).json.errcode).toBe(0);
     expectErr(await v2({ component_appid: C, appsecret: CREDS.componentAppSecret }), 48006);
   });
 

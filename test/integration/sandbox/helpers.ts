@@ -80,7 +80,13 @@ export async function post(url: string, body: unknown, init: RequestInit = {}): 
 }
 
 /** POST to a component endpoint, with the token as `component_access_token` unless told otherwise. */
-export function api(h: Harness, endpoint: string, body: unknown, token?: string, tokenParam = 'component_access_token'): Promise<Answer> {
+export function api(
+  h: Harness,
+  endpoint: string,
+  body: unknown,
+  token?: string,
+  tokenParam = 'component_access_token',
+): Promise<Answer> {
   const path = endpoint.startsWith('/') ? endpoint : `/cgi-bin/component/${endpoint}`;
   const query = token === undefined ? '' : `?${tokenParam}=${encodeURIComponent(token)}`;
   return post(`${h.base}${path}${query}`, body);
@@ -108,9 +114,18 @@ export async function componentToken(h: Harness): Promise<string> {
 }
 
 /** Authorizes `appid` without a push and exchanges the code: the account's first tokens. */
-export async function authorizeAndQuery(h: Harness, token: string, appid: string): Promise<{ accessToken: string; refreshToken: string }> {
+export async function authorizeAndQuery(
+  h: Harness,
+  token: string,
+  appid: string,
+): Promise<{ accessToken: string; refreshToken: string }> {
   const { authCode } = await h.emulator.authorize(appid, { push: false });
-  const res = await api(h, 'api_query_auth', { component_appid: CREDS.componentAppId, authorization_code: authCode }, token);
+  const res = await api(
+    h,
+    'api_query_auth',
+    { component_appid: CREDS.componentAppId, authorization_code: authCode },
+    token,
+  );
   const info = res.json.authorization_info as Record<string, string>;
   expect(info.authorizer_appid).toBe(appid);
   return { accessToken: info.authorizer_access_token as string, refreshToken: info.authorizer_refresh_token as string };
@@ -162,7 +177,12 @@ export class PushReceiver {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    this.received.push({ query: url.searchParams, body, contentType: req.headers['content-type'], method: req.method ?? '' });
+    this.received.push({
+      query: url.searchParams,
+      body,
+      contentType: req.headers['content-type'],
+      method: req.method ?? '',
+    });
     const reply = this.reply(this.received.length);
     for (const wake of this.waiters.splice(0)) wake();
     if (reply === 'hang') return;
@@ -191,7 +211,9 @@ export class PushReceiver {
 }
 
 /** Verifies and decrypts a push like the service must; returns the envelope AppId and the inner fields. */
-export async function openPush(push: ReceivedPush): Promise<{ appId: string; xml: string; fields: Record<string, string> }> {
+export async function openPush(
+  push: ReceivedPush,
+): Promise<{ appId: string; xml: string; fields: Record<string, string> }> {
   const envelope = (await parseStringPromise(push.body, { explicitArray: false })) as { xml: Record<string, string> };
   const crypt = new MsgCrypt({ token: CREDS.token, encodingAesKey: CREDS.encodingAesKey, appId: CREDS.componentAppId });
   const opened = crypt.open({
@@ -205,7 +227,11 @@ export async function openPush(push: ReceivedPush): Promise<{ appId: string; xml
 }
 
 /** The authorization events (not ticket pushes) received so far, opened; waits until there are at least `count`. */
-export async function authEvents(receiver: PushReceiver, count: number, timeoutMs = 5000): Promise<Array<Record<string, string>>> {
+export async function authEvents(
+  receiver: PushReceiver,
+  count: number,
+  timeoutMs = 5000,
+): Promise<Array<Record<string, string>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const opened = await Promise.all(receiver.received.map(openPush));

@@ -32,7 +32,10 @@ export async function loadPage(h: Harness, code: string, opts: PageOptions = {})
   const headers: Record<string, string> = {};
   const referer = opts.referer === undefined ? `${SERVICE}/authorize` : opts.referer;
   if (referer !== null) headers.Referer = referer;
-  const res = await fetch(`${h.base}${opts.path ?? '/cgi-bin/componentloginpage'}?${query}`, { headers, redirect: 'manual' });
+  const res = await fetch(`${h.base}${opts.path ?? '/cgi-bin/componentloginpage'}?${query}`, {
+    headers,
+    redirect: 'manual',
+  });
   const html = await res.text();
   return {
     status: res.status,
@@ -42,7 +45,11 @@ export async function loadPage(h: Harness, code: string, opts: PageOptions = {})
   };
 }
 
-export async function confirm(h: Harness, session: string, appid: string): Promise<{ status: number; location: string | null; html: string }> {
+export async function confirm(
+  h: Harness,
+  session: string,
+  appid: string,
+): Promise<{ status: number; location: string | null; html: string }> {
   const res = await fetch(`${h.base}/cgi-bin/componentloginpage/confirm`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -21,7 +21,9 @@ describe('component_verify_ticket pushes', () => {
     const timestamp = push.query.get('timestamp') as string;
     const nonce = push.query.get('nonce') as string;
     expect(push.query.get('signature')).toBe(computeSignature(CREDS.token, timestamp, nonce));
-    expect(push.body).toMatch(/^<xml><AppId><!\[CDATA\[wx0123456789abcdef\]\]><\/AppId>\n<Encrypt><!\[CDATA\[[A-Za-z0-9+/=]+\]\]><\/Encrypt>\n<\/xml>$/);
+    expect(push.body).toMatch(
+      /^<xml><AppId><!\[CDATA\[wx0123456789abcdef\]\]><\/AppId>\n<Encrypt><!\[CDATA\[[A-Za-z0-9+/=]+\]\]><\/Encrypt>\n<\/xml>$/,
+    );
 
     const opened = await openPush(push);
     expect(opened.appId).toBe(CREDS.componentAppId);
@@ -110,7 +112,9 @@ describe('component_verify_ticket pushes', () => {
     await startEmulator({ pushUrl: receiver.url, ticketIntervalMs: 150 });
     await receiver.waitFor(1, 1000);
     await receiver.waitFor(3, 2000);
-    const tickets = await Promise.all(receiver.received.slice(0, 3).map(async (p) => (await openPush(p)).fields.ComponentVerifyTicket));
+    const tickets = await Promise.all(
+      receiver.received.slice(0, 3).map(async (p) => (await openPush(p)).fields.ComponentVerifyTicket),
+    );
     expect(new Set(tickets).size).toBe(3);
   });
 
@@ -138,11 +142,17 @@ describe('component_verify_ticket pushes', () => {
   it('api_start_push_ticket answers ok and pushes a ticket; a wrong secret answers 40125', async () => {
     const receiver = await PushReceiver.start();
     const h = await startEmulator({ pushUrl: receiver.url });
-    const ok = await api(h, 'api_start_push_ticket', { component_appid: CREDS.componentAppId, component_secret: CREDS.componentAppSecret });
+    const ok = await api(h, 'api_start_push_ticket', {
+      component_appid: CREDS.componentAppId,
+      component_secret: CREDS.componentAppSecret,
+    });
     expect(ok.json).toEqual({ errcode: 0, errmsg: 'ok' });
     await receiver.waitFor(1);
     expect((await openPush(receiver.received[0]!)).fields.ComponentVerifyTicket).toBe(h.emulator.currentTicket());
-    expectErr(await api(h, 'api_start_push_ticket', { component_appid: CREDS.componentAppId, component_secret: 'x' }), 40125);
+    expectErr(
+      await api(h, 'api_start_push_ticket', { component_appid: CREDS.componentAppId, component_secret: 'x' }),
+      40125,
+    );
     expectErr(await api(h, 'api_start_push_ticket', { component_appid: CREDS.componentAppId }), 41004);
   });
 });
