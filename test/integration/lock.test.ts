@@ -1,8 +1,8 @@
-import IORedis, { type Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 import { LockTimeoutError } from '../../src/errors';
 import { acquireByPolling, RedisLocks, type Locks } from '../../src/store/lock';
 import { eventually } from '../support/eventually';
-import { newTestRedis, testRedisUrl, uniquePrefix } from '../support/redis';
+import { newTestRedis, uniquePrefix } from '../support/redis';
 
 /**
  * RedisLocks across two connections (two processes, as far as Redis can tell). No assertion here is about
@@ -73,7 +73,9 @@ describe('RedisLocks (SET NX PX, compare-and-delete, kept alive by a watchdog)',
     expect(await acquireByPolling(waiter, key, { ttlMs: 5000, waitMs: 150 })).toBeUndefined();
     expect(waiter.tries()).toBeGreaterThan(1); // it did wait and try again, not give up at the first refusal
     expect(await a.get(key)).toBe(held!.fence.owner); // and took nothing from the holder
-    await expect(new RedisLocks(b).withLock(key, { ttlMs: 5000, waitMs: 50 }, async () => 'ran')).rejects.toBeInstanceOf(LockTimeoutError);
+    await expect(
+      new RedisLocks(b).withLock(key, { ttlMs: 5000, waitMs: 50 }, async () => 'ran'),
+    ).rejects.toBeInstanceOf(LockTimeoutError);
     expect(await held!.release()).toBe(true);
   });
 
@@ -147,12 +149,14 @@ describe('RedisLocks (SET NX PX, compare-and-delete, kept alive by a watchdog)',
 
   it('releases the lock when the guarded work throws', async () => {
     const locks = new RedisLocks(a);
-    await expect(locks.withLock(key, { ttlMs: 5000, waitMs: 0 }, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(
+      locks.withLock(key, { ttlMs: 5000, waitMs: 0 }, async () => Promise.reject(new Error('boom'))),
+    ).rejects.toThrow('boom');
     expect(await a.exists(key)).toBe(0);
   });
 
   it('runs its scripts in an auto-pipelined batch opened by other commands (scripts are defined before first use)', async () => {
-    const client = new IORedis(testRedisUrl(), { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+    const client = newTestRedis({ enableAutoPipelining: true });
     try {
       const locks = new RedisLocks(client);
       const [, lease] = await Promise.all([client.get(marker), locks.tryAcquire(key, 5000)]);

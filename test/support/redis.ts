@@ -33,7 +33,10 @@ export function testRedisEnv(): Record<string, string> {
     case 'cluster':
       return { REDIS_CLUSTER_NODES: required('TEST_REDIS_CLUSTER_NODES') };
     case 'sentinel':
-      return { REDIS_SENTINELS: required('TEST_REDIS_SENTINELS'), REDIS_SENTINEL_NAME: required('TEST_REDIS_SENTINEL_NAME') };
+      return {
+        REDIS_SENTINELS: required('TEST_REDIS_SENTINELS'),
+        REDIS_SENTINEL_NAME: required('TEST_REDIS_SENTINEL_NAME'),
+      };
     default:
       return { REDIS_URL: testRedisUrl() };
   }
@@ -51,21 +54,27 @@ export function uniquePrefix(label = 't'): string {
 }
 
 /** A client of the chosen topology (a Cluster client under Cluster, the master's under Sentinel). */
-export function newTestRedis(): Redis {
+export function newTestRedis(options: { enableAutoPipelining?: boolean } = {}): Redis {
+  const enableAutoPipelining = options.enableAutoPipelining ?? false;
   if (testTopology() === 'cluster') {
     const nodes = required('TEST_REDIS_CLUSTER_NODES')
       .split(',')
       .map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) }));
     // Typed as a Redis: tests use the commands both share, and a cross-slot command fails loudly.
-    return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } }) as unknown as Redis;
+    return new Cluster(nodes, { enableAutoPipelining, redisOptions: { maxRetriesPerRequest: 1 } }) as unknown as Redis;
   }
   if (testTopology() === 'sentinel') {
     const sentinels = required('TEST_REDIS_SENTINELS')
       .split(',')
       .map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) }));
-    return new Redis({ sentinels, name: required('TEST_REDIS_SENTINEL_NAME'), maxRetriesPerRequest: 1 });
+    return new Redis({
+      sentinels,
+      name: required('TEST_REDIS_SENTINEL_NAME'),
+      enableAutoPipelining,
+      maxRetriesPerRequest: 1,
+    });
   }
-  return new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  return new Redis(testRedisUrl(), { enableAutoPipelining, maxRetriesPerRequest: 1 });
 }
 
 /** Every key under a prefix (SCAN on every master, never KEYS) — for "nothing was written" assertions. */
