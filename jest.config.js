@@ -1,4 +1,4 @@
-/** Unit + integration tests; the browser test has its own config (jest.e2e.config.js). */
+/** Unit + integration tests; the browser tests have their own config (test/e2e/jest.config.js). */
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

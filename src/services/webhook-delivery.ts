@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { equalJitterBackoffMs } from '../backoff';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { QueuedEvent, RedisWebhookQueue } from '../store/webhook-queue';
@@ -33,7 +34,7 @@ export interface WebhookObserver {
 }
 
 export interface WebhookDeliveryOptions {
-  /** First pause after a failed attempt; doubled each time up to retryMaxMs (jittered). */
+  /** First pause after a failed attempt; doubled each time up to retryMaxMs (equal jitter, src/backoff.ts). */
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   /** An event still failing this long after it occurred goes to the dead-letter stream. */
@@ -260,7 +261,11 @@ class TargetDeliverer {
           { target: label, eventId: event.event_id, error: result.error },
           'webhook delivery failed; retrying with backoff',
         );
-      await this.pause(backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs), generation);
+      // After attempt n (0-based), n + 1 tries have failed.
+      await this.pause(
+        equalJitterBackoffMs(attempt + 1, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }),
+        generation,
+      );
     }
   }
 
@@ -284,10 +289,4 @@ class TargetDeliverer {
   private interruptAll(): void {
     for (const sleeper of [...this.sleepers]) sleeper.done();
   }
-}
-
-/** Exponential, jittered (50–100 %), bounded by maxMs. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
 }

@@ -12,8 +12,9 @@ import { MemoryComponentTokenStore } from './memory-token-store';
  * demo) runs on a machine without Redis. They hold for ONE process only: locks and push
  * de-duplication exclude nothing across instances, internal services cannot read the public
  * Redis keys, and nothing survives a restart (authorizations, tokens and the ticket are lost).
- * Hence never in production: whoever wires them in (createContainer) must refuse them when
- * NODE_ENV=production, and announce them in the log otherwise.
+ * Hence never in production: no configuration selects them; only the sandbox's launcher asks
+ * createContainer for them (`storage: 'memory'`), refuses them when NODE_ENV=production and says so
+ * in its log otherwise.
  *
  * test/integration/store-contract.test.ts runs the same cases against these and the Redis
  * implementations. Every TTL here is judged by the injected clock (Redis judges some by real
