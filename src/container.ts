@@ -2,7 +2,7 @@ import { systemClock, type Clock } from './clock';
 import { secretValues, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
-import { AccountEvents } from './services/account-events';
+import { ACCOUNT_EVENTS_DEFAULTS, AccountEvents } from './services/account-events';
 import { AuthorizationService } from './services/authorization-service';
 import { MessageService, type MessageServiceOptions } from './services/message-service';
 import { RecentActivity } from './services/console-activity';
@@ -412,7 +412,10 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       if (accountEvents && !sweepTimer) {
         // At start, then now and then: events a crashed writer left in an outbox reach the stream.
         void sweep();
-        sweepTimer = setInterval(() => void sweep(), overrides.events?.sweepIntervalMs ?? 60_000);
+        sweepTimer = setInterval(
+          () => void sweep(),
+          overrides.events?.sweepIntervalMs ?? ACCOUNT_EVENTS_DEFAULTS.sweepIntervalMs,
+        );
         sweepTimer.unref();
       }
       webhookDelivery?.start();

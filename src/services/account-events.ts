@@ -39,6 +39,13 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** Event fields beyond the ones every event has. */
 type EventBody = DistributiveOmit<AccountEvent, 'event_id' | 'authorizer_appid' | 'occurred_at'>;
 
+export const ACCOUNT_EVENTS_DEFAULTS = Object.freeze({
+  /** See AccountEventsDeps.sweepGraceMs. */
+  sweepGraceMs: 30_000,
+  /** Real time between two sweeps of the outboxes (container.ts runs the sweep). */
+  sweepIntervalMs: 60_000,
+});
+
 /**
  * Which state change is which event (docs/events.md), and writing each one with its change: the
  * event goes into the account's outbox in the change's own transaction, then to the stream.
@@ -48,7 +55,7 @@ export class AccountEvents {
   private readonly graceMs: number;
 
   constructor(private readonly deps: AccountEventsDeps) {
-    this.graceMs = deps.sweepGraceMs ?? 30_000;
+    this.graceMs = deps.sweepGraceMs ?? ACCOUNT_EVENTS_DEFAULTS.sweepGraceMs;
   }
 
   /** The authorizer store, with an event for each state change it makes. */

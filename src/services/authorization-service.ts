@@ -63,6 +63,11 @@ export interface AuthorizationServiceDeps {
 /** Codes live about an hour (AuthorizationCodeExpiredTime ≈ CreateTime + 3600). */
 const CODE_RECORD_TTL_SECONDS = 3600;
 
+export const AUTHORIZATION_SERVICE_DEFAULTS = Object.freeze({
+  /** The account's name and avatar are fetched after a code exchange; past this the authorization completes without them. */
+  accountInfoTimeoutMs: 1500,
+});
+
 /**
  * Completing and revoking authorizations, whichever way they reach us: the
  * `authorized` / `updateauthorized` push or the admin's redirect with `auth_code`.
@@ -73,7 +78,7 @@ export class AuthorizationService implements AuthorizationEffects {
   private readonly accountInfoTimeoutMs: number;
 
   constructor(private readonly deps: AuthorizationServiceDeps) {
-    this.accountInfoTimeoutMs = deps.accountInfoTimeoutMs ?? 1500;
+    this.accountInfoTimeoutMs = deps.accountInfoTimeoutMs ?? AUTHORIZATION_SERVICE_DEFAULTS.accountInfoTimeoutMs;
   }
 
   /** false: the account applied a newer event already, so this one changes nothing (no code exchange). */

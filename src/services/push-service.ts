@@ -64,6 +64,15 @@ export interface PushOutcome {
   createTime: number;
 }
 
+export const PUSH_SERVICE_DEFAULTS = Object.freeze({
+  /** WeChat gives up after 5 s: answer before that, whatever happens upstream. */
+  deadlineMs: 4500,
+  /** A duplicate waits this long for the instance handling the original, then answers 503 (WeChat re-sends). */
+  duplicateWaitMs: 3000,
+  /** Between two looks at the original's de-dup record. */
+  duplicatePoll: Object.freeze({ baseMs: 50, maxMs: 50 }),
+});
+
 /**
  * Handles one push to the authorization-event URL: signature first, then
  * decryption, the AppId check, the payload, and its effect — exactly once
@@ -74,8 +83,8 @@ export class PushService {
   private readonly duplicateWaitMs: number;
 
   constructor(private readonly deps: PushServiceDeps) {
-    this.deadlineMs = deps.deadlineMs ?? 4500;
-    this.duplicateWaitMs = deps.duplicateWaitMs ?? 3000;
+    this.deadlineMs = deps.deadlineMs ?? PUSH_SERVICE_DEFAULTS.deadlineMs;
+    this.duplicateWaitMs = deps.duplicateWaitMs ?? PUSH_SERVICE_DEFAULTS.duplicateWaitMs;
   }
 
   async receive(query: RawPushQuery, envelope: unknown): Promise<PushOutcome> {
@@ -198,7 +207,7 @@ export class PushService {
         // 'none': the other instance failed and released it.
         return state === 'done' || state === 'none' ? state : undefined;
       },
-      { timeoutMs: this.duplicateWaitMs, backoff: { baseMs: 50, maxMs: 50 } },
+      { timeoutMs: this.duplicateWaitMs, backoff: PUSH_SERVICE_DEFAULTS.duplicatePoll },
     );
     if (settled !== 'done') throw new PushInProgressError();
   }

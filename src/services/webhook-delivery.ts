@@ -33,6 +33,11 @@ export interface WebhookObserver {
   onDeadLettered(target: string): void;
 }
 
+export const WEBHOOK_DELIVERY_DEFAULTS = Object.freeze({
+  /** Events held in memory (read, not yet delivered) at most, per target. */
+  maxInFlight: 1000,
+});
+
 export interface WebhookDeliveryOptions {
   /** First pause after a failed attempt; doubled each time up to retryMaxMs (equal jitter, src/backoff.ts). */
   readonly retryBaseMs: number;
@@ -103,7 +108,7 @@ class TargetDeliverer {
     private readonly deps: WebhookDeliveryDeps,
     private readonly options: WebhookDeliveryOptions,
   ) {
-    this.maxInFlight = options.maxInFlight ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? WEBHOOK_DELIVERY_DEFAULTS.maxInFlight;
   }
 
   start(): void {
