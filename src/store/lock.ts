@@ -57,8 +57,11 @@ export interface Locks {
   withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T>;
 }
 
-/** KEYS[1] = the lock; ARGV[1] = our owner value. Deletes the lock if it is ours; returns 1 if deleted. */
-const RELEASE: LuaScript = {
+/**
+ * KEYS[1] = the lock; ARGV[1] = our owner value. Deletes the lock if it is ours; returns 1 if deleted.
+ * Also the webhook deliverer's lease (store/webhook-queue.ts): the same owned key.
+ */
+export const RELEASE_IF_OWNER: LuaScript = {
   name: 'wxLockRelease',
   numberOfKeys: 1,
   lua: `
@@ -68,7 +71,7 @@ return 0
 };
 
 /** KEYS[1] = the lock; ARGV[1] = our owner value, ARGV[2] = TTL ms. Extends the lock if it is ours; 1 if extended. */
-const RENEW: LuaScript = {
+export const RENEW_IF_OWNER: LuaScript = {
   name: 'wxLockRenew',
   numberOfKeys: 1,
   lua: `
@@ -79,7 +82,7 @@ return 0
 
 export class RedisLocks implements Locks {
   constructor(private readonly redis: Redis) {
-    defineScripts(redis, [RELEASE, RENEW]);
+    defineScripts(redis, [RELEASE_IF_OWNER, RENEW_IF_OWNER]);
   }
 
   async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
@@ -87,8 +90,9 @@ export class RedisLocks implements Locks {
     const pttl = Math.max(1, Math.ceil(ttlMs));
     const ok = await storageOp(() => this.redis.set(key, owner, 'PX', pttl, 'NX'));
     if (ok !== 'OK') return undefined;
-    const renew = async () => (await storageOp(() => runScript(this.redis, RENEW, [key], [owner, pttl]))) === 1;
-    const release = async () => (await storageOp(() => runScript(this.redis, RELEASE, [key], [owner]))) === 1;
+    const renew = async () =>
+      (await storageOp(() => runScript(this.redis, RENEW_IF_OWNER, [key], [owner, pttl]))) === 1;
+    const release = async () => (await storageOp(() => runScript(this.redis, RELEASE_IF_OWNER, [key], [owner]))) === 1;
     return leaseOf(key, owner, pttl, options.keepAlive ? renew : undefined, release);
   }
 

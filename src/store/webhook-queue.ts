@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { ReplyError } from 'ioredis';
 import { eventFromFields, eventToFields, type AccountEvent } from '../client/account-events';
 import type { Keys } from './keys';
+import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './lock';
+import { defineScripts, runScript } from './lua-script';
 import type { Redis } from './redis';
 import { storageOp } from './storage-errors';
 
@@ -23,14 +25,6 @@ export function webhookGroup(url: string): string {
 
 type RawEntry = [string, string[] | null] | null;
 
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 const CLAIM_BATCH = 100;
 
 export class RedisWebhookQueue {
@@ -40,7 +34,10 @@ export class RedisWebhookQueue {
     /** The consumer group of this target. */
     readonly group: string,
     private readonly deadLetterMaxLen: number,
-  ) {}
+  ) {
+    // The lease is an owned key like a lock's: renewed and released only by its owner.
+    defineScripts(redis, [RELEASE_IF_OWNER, RENEW_IF_OWNER]);
+  }
 
   /** Creates the group at the stream's end ($) if it does not exist: a new target gets the events from now on. */
   async ensureGroup(): Promise<void> {
@@ -59,11 +56,15 @@ export class RedisWebhookQueue {
 
   /** false when the lease is no longer ours (expired, taken by another replica). */
   async renewLease(owner: string, ttlMs: number): Promise<boolean> {
-    return (await storageOp(() => this.redis.eval(RENEW, 1, this.keys.webhookLease(this.group), owner, ttlMs))) === 1;
+    return (
+      (await storageOp(() =>
+        runScript(this.redis, RENEW_IF_OWNER, [this.keys.webhookLease(this.group)], [owner, ttlMs]),
+      )) === 1
+    );
   }
 
   async releaseLease(owner: string): Promise<void> {
-    await storageOp(() => this.redis.eval(RELEASE, 1, this.keys.webhookLease(this.group), owner));
+    await storageOp(() => runScript(this.redis, RELEASE_IF_OWNER, [this.keys.webhookLease(this.group)], [owner]));
   }
 
   async leaseHolder(): Promise<string | null> {
