@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import { AppError, StorageUnavailableError } from '../errors';
+import { AppError, StorageUnavailableError, WeChatApiError } from '../errors';
 import type { Logger } from '../logger';
 import { authCodeDigest, type AuthCodeStore } from '../store/auth-code-store';
 import type { AuthorizerStore } from '../store/authorizer-store';
@@ -66,6 +66,8 @@ const CODE_RECORD_TTL_SECONDS = 3600;
 export const AUTHORIZATION_SERVICE_DEFAULTS = Object.freeze({
   /** The account's name and avatar are fetched after a code exchange; past this the authorization completes without them. */
   accountInfoTimeoutMs: 1500,
+  /** One exchange per code across instances: the lock outlives a slow api_query_auth; a second caller waits. */
+  codeLock: Object.freeze({ ttlMs: 15_000, waitMs: 6_000 }),
 });
 
 /**
@@ -94,6 +96,7 @@ export class AuthorizationService implements AuthorizationEffects {
       return applied;
     } catch (err) {
       if (err instanceof StorageUnavailableError) throw err;
+      if (isAuthCodeRefused(err) && (await this.restoreFromAccountInfo(push))) return true;
       const retryable = !isAuthCodeRefused(err);
       const error = err instanceof AppError ? err.message : 'unexpected failure';
       await codes.savePending(
@@ -195,6 +198,45 @@ export class AuthorizationService implements AuthorizationEffects {
     return info;
   }
 
+  /**
+   * A signed push whose code WeChat refuses as used (61009) is, in practice, our own earlier exchange whose write was
+   * lost (Redis failing over between api_query_auth and the store's answer): WeChat re-sends the push, and the code
+   * cannot be exchanged twice. api_get_authorizer_info still gives the account's refresh token, so the re-send
+   * restores the account instead of asking its admin to authorize again. false: WeChat has no refresh token for
+   * it (or no authorization), and the caller records the refusal as before.
+   */
+  private async restoreFromAccountInfo(push: AuthorizationEvent): Promise<boolean> {
+    const { authorizers, codes, clock, logger } = this.deps;
+    const appid = push.authorizerAppid;
+    let info: AuthorizerAccountInfo;
+    try {
+      info = await this.deps.tokenService.withComponentToken((token) => this.deps.api.getAuthorizerInfo(token, appid));
+    } catch (err) {
+      // A refusal (61003: not authorized to us) is final; anything else is transient: WeChat re-sends the push.
+      if (err instanceof WeChatApiError) return false;
+      throw err;
+    }
+    if (!info.refreshToken) return false;
+    // The push's own write, as the lost exchange would have made it, without the access token it lost: the
+    // account is due for refresh at once. Same CreateTime guard, same authorized/updateauthorized event.
+    const applied = await authorizers.saveAuthorization({
+      appid,
+      refreshToken: info.refreshToken,
+      funcInfo: info.funcInfo,
+      authorizedAt: clock.now(),
+      eventTime: push.createTime,
+    });
+    await codes.markUsed(push.authorizationCode, appid, CODE_RECORD_TTL_SECONDS);
+    if (!applied) return true;
+    await codes.clearPending(appid);
+    await authorizers.saveAccountInfo(appid, info);
+    logger.info(
+      { authorizerAppid: appid, infoType: push.infoType },
+      'authorization code already used: refresh token restored from api_get_authorizer_info',
+    );
+    return true;
+  }
+
   /** The `unauthorized` push; false when the account applied a newer event (it authorized again since). */
   async revoke(authorizerAppid: string, eventTime: number): Promise<boolean> {
     if (!(await this.deps.authorizers.markUnauthorized(authorizerAppid, eventTime))) return false;
@@ -215,7 +257,7 @@ export class AuthorizationService implements AuthorizationEffects {
   ): Promise<{ appid: string; applied: boolean }> {
     const { codes, locks, keys } = this.deps;
     const lockKey = keys.lock(`auth_code:${authCodeDigest(authCode)}`);
-    return locks.withLock(lockKey, { ttlMs: 15_000, waitMs: 6_000 }, async () => {
+    return locks.withLock(lockKey, AUTHORIZATION_SERVICE_DEFAULTS.codeLock, async () => {
       const done = await codes.usedBy(authCode);
       if (done) return { appid: done, applied: true };
       await beforeExchange();

@@ -37,6 +37,11 @@ export interface AuthorizerAccountInfo {
   readonly principalName?: string;
   readonly kind: AuthorizerKind;
   readonly funcInfo: FuncInfoItem[];
+  /**
+   * authorization_info.authorizer_refresh_token: empty until the platform has exchanged a code for the account
+   * once (protocol.md §4.5, §4.7), then the account's refresh token. Never stored as account info.
+   */
+  readonly refreshToken?: string;
 }
 export interface AuthorizerListPage {
   readonly totalCount: number;
@@ -120,6 +125,7 @@ export class ComponentApi {
       // Only Mini Programs carry MiniProgramInfo (protocol.md §4.5).
       kind: isObject(account.MiniProgramInfo) ? 'mini_program' : 'official_account',
       funcInfo: funcInfo(authorization),
+      refreshToken: optStr(authorization, 'authorizer_refresh_token') || undefined,
     };
   }
 

@@ -502,6 +502,26 @@ describe('POST /auth (authorization-event pushes)', () => {
       expect(await redis.exists(h.container.keys.authorizer(OA))).toBe(0);
     });
 
+    it('a re-send whose code our lost write already used (61009) restores the account from api_get_authorizer_info', async () => {
+      const { authCode } = await h.emulator.authorize(OA, { push: false });
+      // Our earlier exchange reached WeChat, and its write never reached Redis (a failover between the two).
+      const exchanged = await h.container.tokenService.withComponentToken((token) =>
+        h.container.componentApi.queryAuth(token, authCode),
+      );
+      expect(await redis.exists(h.container.keys.authorizer(OA))).toBe(0);
+
+      await post(signedPush(authorizationPayload('authorized', OA, authCode))).expect(200, 'success');
+      expect(h.emulator.callLog.count('api_query_auth', { ok: false })).toBe(1); // the re-send's 61009
+      expect(h.emulator.callLog.count('api_get_authorizer_info')).toBeGreaterThanOrEqual(1);
+      expect(await hash(OA)).toMatchObject({ status: 'authorized' });
+      expect(await redis.exists(h.container.keys.pendingAuthorization(OA))).toBe(0);
+      // The restored refresh token is the one WeChat issued, and it works.
+      const record = await h.container.authorizerStore.get(OA);
+      expect(record?.refreshToken).toBe(exchanged.authorizerRefreshToken);
+      const { token } = await h.container.tokenService.getAuthorizerAccessToken(OA);
+      expect(h.emulator.tokenStatus(token)).toBe('valid');
+    });
+
     it('answers (502) before WeChat gives up when the code exchange hangs', async () => {
       const { authCode } = await h.emulator.authorize(OA, { push: false });
       h.emulator.faults.set('api_query_auth', { hang: true });

@@ -226,19 +226,15 @@ describe('Sentinel failover under load (service in a child process)', () => {
       expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
     expect(h.emulator.callLog.count('api_authorizer_token', { ok: false })).toBe(0);
 
-    // An authorization push whose code exchange succeeded but whose write met the switch: WeChat's re-send finds
-    // the code used (61009), so only api_get_authorizer_list can give the account back. Every other account works.
+    // Every account authorized by push works, including one whose code exchange succeeded but whose write met the
+    // switch: WeChat's re-send finds the code used (61009), and api_get_authorizer_info gives its refresh token back.
     const authorizedByPush = byPush.slice(0, nextByPush);
     const missing: string[] = [];
     for (const appid of authorizedByPush) if ((await refreshesNow(appid)) !== 'ok') missing.push(appid);
-    expect(missing.filter((appid) => !pushFailedFor.has(appid))).toEqual([]);
     process.stdout.write(
-      `authorizations to recover after the switch: ${missing.length} of ${authorizedByPush.length}\n`,
+      `authorizations not working after the switch: ${missing.length} of ${authorizedByPush.length} (failed pushes: ${pushFailedFor.size})\n`,
     );
-    const recovered = await internal('/internal/recover', {});
-    expect(recovered.status).toBe(200);
-    for (const appid of missing)
-      expect({ appid, outcome: await refreshesNow(appid) }).toEqual({ appid, outcome: 'ok' });
+    expect(missing).toEqual([]);
 
     // The same process served before, during and after the switch.
     expect(service!.exitCode).toBeNull();
