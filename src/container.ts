@@ -284,7 +284,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       stream: storage.redis
         ? new RedisMessageStream(storage.redis, keys, config.messages.maxLen)
         : new MemoryMessageStream(config.messages.maxLen),
-      dedupId: keys.messageDedupId,
+      dedupId: (appid, messageId) => keys.messageDedupId(appid, messageId),
       isKnownAuthorizer: async (appid) => (await authorizerStore.getTokenState(appid)) !== undefined,
       releaseTest: config.messages.releaseTestResponder
         ? {

@@ -71,7 +71,7 @@ export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
 }
 
 export function percentiles(values: ArrayLike<number>, ps: number[]): number[] {
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  const sorted = Float64Array.from(values).sort();
   return ps.map((p) => percentileSorted(sorted, p));
 }
 

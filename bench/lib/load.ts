@@ -63,7 +63,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           },
         ],
       },
-      (err, res) => (err ? reject(err) : resolve(res)),
+      (err: Error | null, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   }).finally(() => clearTimeout(hardStop));

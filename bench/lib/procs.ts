@@ -131,7 +131,7 @@ export function ipcCall<T>(child: ChildProcess, msg: Record<string, unknown>, ti
  */
 export function serverStarter(profileDir: string): {
   servers: ServerProcess[];
-  start(name: string, entry: string, env: NodeJS.ProcessEnv, profile?: boolean): Promise<ServerProcess>;
+  start: (name: string, entry: string, env: NodeJS.ProcessEnv, profile?: boolean) => Promise<ServerProcess>;
 } {
   const servers: ServerProcess[] = [];
   return {

@@ -63,7 +63,7 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     async stop() {
       for (const c of clients) c.disconnect();
       if (child && child.exitCode === null) {
-        const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         child.kill('SIGTERM');
         await Promise.race([exited, sleep(3000)]);
         if (child.exitCode === null) child.kill('SIGKILL');

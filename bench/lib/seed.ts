@@ -41,7 +41,7 @@ function postJson(url: string, body: unknown): Promise<Record<string, unknown>> 
               reject(new Error(`${url}: errcode ${json.errcode} ${String(json.errmsg)}`));
             else resolve(json);
           } catch (err) {
-            reject(err as Error);
+            reject(err);
           }
         });
       },
@@ -144,8 +144,8 @@ export async function seedAuthorizers<A extends AuthorizedAccount>(
     }
     for (const [shard, count] of added) pipeline.hincrby(keys.authorizerCounts(shard), 'authorized', count);
     const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed) throw failed[0];
+    const failed = results?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
   }
 }
 

@@ -39,26 +39,29 @@ function openMessage(query: Record<string, string>, encrypt: string): string | u
   return decrypted.subarray(20, 20 + length).toString('utf8');
 }
 
+/** What body-parser-xml (xml2js) makes of WeChat's envelope. */
+type Envelope = { xml: { Encrypt: string[] } };
+
 app.post('/auth', async (req, res) => {
-  const message = openMessage(req.query as Record<string, string>, req.body.xml.Encrypt[0]);
+  const message = openMessage(req.query as Record<string, string>, (req.body as Envelope).xml.Encrypt[0]!);
   if (message === undefined) {
     res.status(401).send('invalid signature');
     return;
   }
-  const result = await xml2js.parseStringPromise(message);
-  const ticket: string = result.xml.ComponentVerifyTicket[0];
+  const result = (await xml2js.parseStringPromise(message)) as { xml: { ComponentVerifyTicket: string[] } };
+  const ticket = result.xml.ComponentVerifyTicket[0]!;
   await redis.set(TICKET_KEY, ticket);
   res.send('success');
 });
 
 // The message URL as tutorials write it: decrypt, parse, append to a stream (no de-duplication).
 app.post('/:appid/callback', async (req, res) => {
-  const message = openMessage(req.query as Record<string, string>, req.body.xml.Encrypt[0]);
+  const message = openMessage(req.query as Record<string, string>, (req.body as Envelope).xml.Encrypt[0]!);
   if (message === undefined) {
     res.status(401).send('invalid signature');
     return;
   }
-  const result = await xml2js.parseStringPromise(message);
+  const result = (await xml2js.parseStringPromise(message)) as { xml: Record<string, unknown> };
   await redis.xadd(
     MESSAGES_KEY,
     'MAXLEN',
@@ -66,7 +69,7 @@ app.post('/:appid/callback', async (req, res) => {
     100000,
     '*',
     'appid',
-    req.params.appid!,
+    req.params.appid,
     'fields',
     JSON.stringify(result.xml),
     'raw',

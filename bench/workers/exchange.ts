@@ -39,7 +39,7 @@ function postJson(url: string, body: unknown): Promise<Record<string, unknown>> 
               reject(new Error(`errcode ${json.errcode} ${String(json.errmsg)}`));
             else resolve(json);
           } catch (err) {
-            reject(err as Error);
+            reject(err);
           }
         });
       },

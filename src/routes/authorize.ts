@@ -7,6 +7,7 @@ import type { AuthType } from '../wechat/authorization-url';
 import { isAuthCodeRefused } from '../wechat/errcodes';
 import { APPID_RULE, authCodeSchema, authTypeSchema, bizAppIdSchema } from '../wechat/identifiers';
 import { pageContext } from './locale';
+import { requestIdOf } from './request-logging';
 
 export interface AuthorizeRouteDeps {
   authorizations: Pick<AuthorizationService, 'completeFromCallback' | 'loginUrl'>;
@@ -116,6 +117,6 @@ function renderError(views: Views, req: Request, res: Response, err: unknown): v
     .status(status)
     .type('html')
     .send(
-      views.render('error', pageContext(res), { titleKey, explanationKey, detail, code, requestId: String(req.id) }),
+      views.render('error', pageContext(res), { titleKey, explanationKey, detail, code, requestId: requestIdOf(req) }),
     );
 }

@@ -15,14 +15,14 @@ export function messageCallbackRoutes(messages: MessageService): Router {
   const readBody = bodyParser.text({ limit: MESSAGE_BODY_LIMIT_BYTES, type: () => true });
 
   router.post('/:appid/callback', readBody, async (req, res) => {
-    const answer = await messages.receive(req.params.appid as string, req.query, req.body);
+    const answer = await messages.receive(req.params.appid, req.query, req.body);
     if (answer.kind === 'reply') res.type('application/xml').send(answer.xml);
     else if (answer.kind === 'empty') res.type('text/plain').send('');
     else res.type('text/plain').send('success');
   });
 
   router.get('/:appid/callback', (req, res) => {
-    res.type('text/plain').send(messages.verifyUrl(req.params.appid as string, req.query));
+    res.type('text/plain').send(messages.verifyUrl(req.params.appid, req.query));
   });
   return router;
 }

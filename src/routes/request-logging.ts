@@ -53,3 +53,11 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
     ...(options.fields ? { customProps: (req: IncomingMessage) => options.fields!(req) as object } : {}),
   });
 }
+
+/**
+ * The id requestLogging gave the request ('' without it): pino-http's type also allows a number or an object, which
+ * genReqId above never returns.
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  return typeof req.id === 'string' ? req.id : '';
+}

@@ -86,7 +86,7 @@ export function authPage(ctx: SandboxContext): Router {
       return sendPage(res, 400, errorPage(lang, title, 'action', t('sandbox.error.action'), { mobile }));
     }
     const check = checkLoginRequest({
-      query: req.query as Record<string, unknown>,
+      query: req.query,
       referer: req.get('referer'),
       componentAppId: ctx.options.componentAppId,
       registeredDomain: ctx.options.registeredDomain,

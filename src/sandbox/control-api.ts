@@ -50,7 +50,7 @@ export function controlApi(ctx: SandboxContext): Router {
       throw new BadInput('authorized must be true or false');
     const offset = queryInt(req, 'offset', 0);
     const limit = queryInt(req, 'limit', Number.MAX_SAFE_INTEGER);
-    let accounts = state.accounts.all().map(ctx.accountView);
+    let accounts = state.accounts.all().map((account) => ctx.accountView(account));
     if (filter !== undefined) accounts = accounts.filter((a) => a.authorized === (filter === 'true'));
     res.json({ total: accounts.length, accounts: accounts.slice(offset, offset + limit) });
   });
@@ -145,16 +145,16 @@ export function controlApi(ctx: SandboxContext): Router {
     const msgId = typeof body.msgId === 'string' && /^\d{1,20}$/.test(body.msgId) ? body.msgId : fakeMsgId();
     const answer = await ctx.sender.send(url, {
       toUserName: account.userName,
-      fromUserName: (openid as string | undefined) ?? fakeOpenid(),
+      fromUserName: openid ?? fakeOpenid(),
       msgType: content !== undefined ? 'text' : 'event',
       fields:
         content !== undefined
           ? [
-              ['Content', content as string],
+              ['Content', content],
               ['MsgId', msgId],
             ]
           : [['Event', event as string]],
-      ...(createTime !== undefined ? { createTime: createTime as number } : {}),
+      ...(createTime !== undefined ? { createTime } : {}),
     });
     res.json({ url, msgId: content !== undefined ? msgId : undefined, ...answer });
   });

@@ -125,9 +125,9 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     clock: ctx.clock,
     listen,
     close,
-    setPushUrl: ctx.setPushUrl,
-    setMessageUrl: ctx.setMessageUrl,
-    messageUrl: ctx.messageUrl,
+    setPushUrl: (url) => ctx.setPushUrl(url),
+    setMessageUrl: (template) => ctx.setMessageUrl(template),
+    messageUrl: (appid) => ctx.messageUrl(appid),
     sendMessage: async (appid, message, timeoutMs) => {
       const url = ctx.messageUrl(appid);
       if (!url) throw new Error('no message URL: set the push URL or the message URL first');
@@ -154,6 +154,6 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       count: (endpoint, opts) => ctx.callLog.count(endpoint, opts),
       clear: () => ctx.callLog.clear(),
     },
-    accounts: () => ctx.state.accounts.all().map(ctx.accountView),
+    accounts: () => ctx.state.accounts.all().map((account) => ctx.accountView(account)),
   };
 }

@@ -54,7 +54,7 @@ export class EventPusher {
   /** Builds the request for `url`; exposed so tests can look at exactly what goes on the wire. */
   seal(url: string, event: EventBody): SealedPush {
     const createTime = Math.floor(this.options.clock.now() / 1000);
-    const xml = buildPushEventXml({ ...event, appId: this.options.componentAppId, createTime } as PushEvent);
+    const xml = buildPushEventXml({ ...event, appId: this.options.componentAppId, createTime });
     const timestamp = String(createTime);
     // WeChat's nonces are decimal numbers of about ten digits.
     const nonce = String(randomInt(100_000_000, 2_147_483_647));

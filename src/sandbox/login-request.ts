@@ -30,7 +30,7 @@ export interface LoginCheckInput {
 
 function param(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
-  const first = Array.isArray(value) ? value[0] : value;
+  const first: unknown = Array.isArray(value) ? value[0] : value;
   return typeof first === 'string' && first !== '' ? first : undefined;
 }
 

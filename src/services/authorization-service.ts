@@ -117,10 +117,8 @@ export class AuthorizationService implements AuthorizationEffects {
   /** The admin's redirect: exchange (or find already exchanged) and describe the account. */
   async completeFromCallback(authCode: string): Promise<AuthorizedAccount> {
     // The redirect's event time is its arrival: WeChat's push of the same authorization carries about the same.
-    const { appid } = await this.exchangeOnce(
-      authCode,
-      Math.floor(this.deps.clock.now() / 1000),
-      async () => undefined,
+    const { appid } = await this.exchangeOnce(authCode, Math.floor(this.deps.clock.now() / 1000), () =>
+      Promise.resolve(),
     );
     const record = await this.deps.authorizers.get(appid);
     return {

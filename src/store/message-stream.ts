@@ -63,10 +63,10 @@ export class MemoryMessageStream implements MessageStream {
 
   constructor(private readonly maxLen: number) {}
 
-  async append(message: ReceivedMessage): Promise<string> {
+  append(message: ReceivedMessage): Promise<string> {
     const id = `${message.receivedAt}-${this.#seq++}`;
     this.entries.push({ id, fields: messageEntryFields(message) });
     if (this.entries.length > this.maxLen) this.entries.splice(0, this.entries.length - this.maxLen);
-    return id;
+    return Promise.resolve(id);
   }
 }

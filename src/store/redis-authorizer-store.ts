@@ -114,7 +114,7 @@ export class RedisAuthorizerStore implements AuthorizerStore {
       a.authorizedAt,
       now,
       sealed,
-      withToken ? a.accessToken! : '',
+      withToken ? a.accessToken : '',
       ttlMs,
       now + ttlMs,
       ...outboxArgs(outbox),

@@ -154,7 +154,7 @@ export async function waitUntilReady(client: Redis, timeoutMs: number): Promise<
 
 export async function pingRedis(client: Redis): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
-    const pong = await client.ping();
+    const pong: string = await client.ping();
     return pong === 'PONG' ? { ok: true } : { ok: false, reason: `unexpected PING answer ${pong}` };
   } catch (err) {
     return { ok: false, reason: (err as Error).message };

@@ -32,11 +32,12 @@ function abortedBySwitchOver(err: Error): boolean {
   return err.message.startsWith('EXECABORT') && !!previous?.some((e) => SWITCHING_OVER.test(e.message));
 }
 
-function toStorageError(err: unknown): unknown {
+function toStorageError(err: unknown): Error {
   if (err instanceof ReplyError && (SWITCHING_OVER.test((err as Error).message) || abortedBySwitchOver(err as Error))) {
     return new StorageUnavailableError(`storage (Redis) is switching over: ${(err as Error).message}`);
   }
-  if (err instanceof ReplyError || err instanceof StorageUnavailableError) return err;
+  // ioredis declares ReplyError as `any`, so instanceof does not narrow `err` to an Error.
+  if (err instanceof ReplyError || err instanceof StorageUnavailableError) return err as Error;
   return new StorageUnavailableError(`storage (Redis) is unavailable: ${(err as Error).message}`);
 }
 

@@ -85,9 +85,9 @@ export function createMemoryStorage(clock: Clock): Storage {
     layout: undefined,
     health: {
       kind: 'memory',
-      ping: async () => ({ ok: true }),
-      waitUntilReady: async () => true,
-      close: async () => undefined,
+      ping: () => Promise.resolve({ ok: true }),
+      waitUntilReady: () => Promise.resolve(true),
+      close: () => Promise.resolve(),
     },
   };
 }

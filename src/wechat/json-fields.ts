@@ -32,5 +32,5 @@ export function num(json: WeChatJson, field: string, api: string): number {
 }
 
 export function funcInfo(json: WeChatJson): FuncInfoItem[] {
-  return Array.isArray(json.func_info) ? (json.func_info.filter(isObject) as FuncInfoItem[]) : [];
+  return Array.isArray(json.func_info) ? json.func_info.filter(isObject) : [];
 }

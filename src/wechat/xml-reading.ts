@@ -140,7 +140,7 @@ export function xmlEnvelopeReader(limitBytes: number): RequestHandler {
     xmlParseOptions: { ...XML_PARSE_OPTIONS },
     verify: (_req, _res, body, encoding) => {
       try {
-        checkXmlText(body.toString((encoding as BufferEncoding | undefined) ?? 'utf8'));
+        checkXmlText(body.toString(encoding ?? 'utf8'));
       } catch (err) {
         throw Object.assign(err as Error, { status: 400 });
       }

@@ -33,8 +33,8 @@ describe('index drift and its repair (real Redis)', () => {
         authorizedAt: NOW,
       });
     const dieBeforeTheIndex = async (write: () => Promise<unknown>) => {
-      const apply = store.index.apply;
-      store.index.apply = async () => undefined;
+      const apply = store.index.apply.bind(store.index);
+      store.index.apply = () => Promise.resolve();
       try {
         await write();
       } finally {

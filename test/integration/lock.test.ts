@@ -18,7 +18,7 @@ describe('RedisLocks (SET NX PX, compare-and-delete, kept alive by a watchdog)',
     a = newTestRedis();
     b = newTestRedis();
   });
-  afterAll(async () => {
+  afterAll(() => {
     a.disconnect();
     b.disconnect();
   });
@@ -74,7 +74,7 @@ describe('RedisLocks (SET NX PX, compare-and-delete, kept alive by a watchdog)',
     expect(waiter.tries()).toBeGreaterThan(1); // it did wait and try again, not give up at the first refusal
     expect(await a.get(key)).toBe(held!.fence.owner); // and took nothing from the holder
     await expect(
-      new RedisLocks(b).withLock(key, { ttlMs: 5000, waitMs: 50 }, async () => 'ran'),
+      new RedisLocks(b).withLock(key, { ttlMs: 5000, waitMs: 50 }, () => Promise.resolve('ran')),
     ).rejects.toBeInstanceOf(LockTimeoutError);
     expect(await held!.release()).toBe(true);
   });

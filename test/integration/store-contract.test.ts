@@ -107,8 +107,9 @@ function makeMemory(): Harness {
     keys: createKeys(uniquePrefix('contract'), 'wxcomponent'),
     ...stores,
     otherLocks: stores.locks,
-    async elapse(ms) {
+    elapse(ms) {
       clock.advance(ms);
+      return Promise.resolve();
     },
     async expectExpiry(probe, ttlMs) {
       expect(await probe.present()).toBe(true);
@@ -983,8 +984,9 @@ describe.each([
       expect(waited).toBeLessThan(1000);
       let ran = false;
       await expect(
-        h.otherLocks.withLock(key(), { ttlMs: 5000, waitMs: 50 }, async () => {
+        h.otherLocks.withLock(key(), { ttlMs: 5000, waitMs: 50 }, () => {
           ran = true;
+          return Promise.resolve();
         }),
       ).rejects.toBeInstanceOf(LockTimeoutError);
       expect(ran).toBe(false);
@@ -1053,7 +1055,7 @@ describe.each([
     });
 
     it('withLock returns the result and releases the lock, also when the work throws', async () => {
-      expect(await h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, async () => 'done')).toBe('done');
+      expect(await h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, () => Promise.resolve('done'))).toBe('done');
       await expect(
         h.locks.withLock(key(), { ttlMs: 5000, waitMs: 0 }, async () => Promise.reject(new Error('boom'))),
       ).rejects.toThrow('boom');

@@ -24,7 +24,7 @@ describe('webhooks across replicas: receiver down, deliverer SIGKILLed mid-deliv
   let receiver: WebhookReceiver;
   const replicas: ServiceProcess[] = [];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     emulator = createEmulator({
       componentAppId: TEST_COMPONENT.appId,
       componentAppSecret: TEST_COMPONENT.appSecret,

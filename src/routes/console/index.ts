@@ -9,6 +9,7 @@ import { consoleActions } from './actions';
 import { consoleCsrf, type ConsoleCsrf } from './csrf';
 import { consoleLogin } from './login';
 import { consolePages } from './pages';
+import { requestIdOf } from '../request-logging';
 import { CONSOLE_PATH, sessionCookies, sessionExpired, sessionOf } from './session';
 import type { ConsoleView } from './render';
 
@@ -91,7 +92,7 @@ function renderConsoleError(
         explanationKey: `${messageKey}.explanation`,
         detail,
         code: status === 403 ? 'csrf' : undefined,
-        requestId: String(req.id ?? ''),
+        requestId: requestIdOf(req),
         againHref: CONSOLE_PATH,
         againKey: 'console.error.back',
         wide: true,
