@@ -96,6 +96,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
+  {
+    // One way to run Lua (issue 13): ioredis defineCommand through src/store/lua-script.ts, never EVAL/EVALSHA by hand.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(eval|evalsha|evalRo|evalshaRo)$/i]',
+          message: 'Run Lua through defineScripts/runScript (src/store/lua-script.ts): EVALSHA with NOSCRIPT fallback.',
+        },
+      ],
+    },
+  },
   // Layering. Each block names every pattern of its folder: a later block for the same file replaces the rule's options.
   {
     files: ['src/**/*.ts'],

@@ -28,14 +28,22 @@ const ALLOWED: Array<[file: string, from: string]> = [
   ['test/unit/x.test.ts', '../../src/services/push-service'],
 ];
 
+/** One way to run Lua: a raw EVAL/EVALSHA in src/ is refused, runScript (defineCommand) is the way. */
+const rawLua = (call: string) => `export const run = (r: any) => r.${call};\n`;
+const LUA: Array<[file: string, call: string, refused: boolean]> = [
+  ['src/store/x.ts', "eval('return 1', 0)", true],
+  ['src/services/x.ts', "evalsha('abc', 0)", true],
+  ['src/store/x.ts', "wxLockRelease('k', 'owner')", false],
+];
+
 let child: ChildProcess | undefined;
 let results: string[][] = [];
 
 beforeAll(async () => {
-  const snippets = [...REFUSED, ...ALLOWED].map(([file, from]) => ({
-    filePath: path.join(ROOT, file),
-    code: importing(from),
-  }));
+  const snippets = [
+    ...[...REFUSED, ...ALLOWED].map(([file, from]) => ({ filePath: path.join(ROOT, file), code: importing(from) })),
+    ...LUA.map(([file, call]) => ({ filePath: path.join(ROOT, file), code: rawLua(call) })),
+  ];
   // Its own process group, killed in afterAll if it is still running.
   const proc = spawn(process.execPath, [path.join(ROOT, 'test/support/lint-snippets.mjs')], {
     cwd: ROOT,
@@ -70,4 +78,16 @@ describe('lint: the layering rule', () => {
   it.each(ALLOWED.map((row, i) => [...row, REFUSED.length + i] as const))('lets %s import %s', (_file, _from, i) => {
     expect(results[i]).toEqual([]);
   });
+});
+
+describe('lint: Lua only through defineCommand', () => {
+  const offset = REFUSED.length + ALLOWED.length;
+  it.each(LUA.map((row, i) => [...row, offset + i] as const))(
+    '%s calling r.%s: refused %s',
+    (_file, _call, refused, i) => {
+      const restricted = (results[i] ?? []).filter((m) => m.startsWith('no-restricted-syntax: '));
+      if (refused) expect(restricted).toEqual([expect.stringMatching(/defineScripts\/runScript/)]);
+      else expect(restricted).toEqual([]);
+    },
+  );
 });
