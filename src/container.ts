@@ -3,6 +3,7 @@ import { secretValues, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
 import { ACCOUNT_EVENTS_DEFAULTS, AccountEvents } from './services/account-events';
+import { KnownAuthorizers } from './services/known-authorizers';
 import { AuthorizationService } from './services/authorization-service';
 import { MessageService, type MessageServiceOptions } from './services/message-service';
 import { RecentActivity } from './services/console-activity';
@@ -130,12 +131,17 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         onAppended: (events) => {
           metrics.onEventsAppended(events);
           webhookDelivery?.wake();
+          // Every write that can make an account known records an event: this process's messages see it at once.
+          for (const event of events) knownAuthorizers?.forget(event.authorizer_appid);
         },
       })
     : undefined;
   const authorizerStore = accountEvents
     ? accountEvents.authorizerStore(storage.authorizerStore)
     : storage.authorizerStore;
+  const isStored = async (appid: string) => (await authorizerStore.getTokenState(appid)) !== undefined;
+  // In memory a lookup costs nothing and there is no other replica: only Redis lookups are remembered.
+  const knownAuthorizers = accountEvents ? new KnownAuthorizers(isStored, clock) : undefined;
   const authCodes = accountEvents ? accountEvents.authCodeStore(storage.authCodes) : storage.authCodes;
   const redisForWebhooks = storage.redis;
   const webhookTargets: (WebhookTarget & { queue: RedisWebhookQueue })[] = redisForWebhooks
@@ -283,9 +289,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       dedup: storage.pushDedup,
       stream: storage.redis
         ? new RedisMessageStream(storage.redis, keys, config.messages.maxLen)
-        : new MemoryMessageStream(config.messages.maxLen),
+        : new MemoryMessageStream(config.messages.maxLen, clock),
       dedupId: (appid, messageId) => keys.messageDedupId(appid, messageId),
-      isKnownAuthorizer: async (appid) => (await authorizerStore.getTokenState(appid)) !== undefined,
+      isKnownAuthorizer: knownAuthorizers ? (appid) => knownAuthorizers.isKnown(appid) : isStored,
       releaseTest: config.messages.releaseTestResponder
         ? {
             authorizeWithCode: async (code) => (await authorizationService.completeFromCallback(code)).appid,

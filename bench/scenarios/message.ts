@@ -56,7 +56,7 @@ export async function messageScenario(ctx: BenchContext): Promise<ScenarioResult
         request: (i) => pool.get(i),
         // Every run starts on a clean de-duplication slate, so each message is new to the service.
         beforeRun: async () => {
-          await deletePrefix(redis, keys.root, 'push:msg:*');
+          await deletePrefix(redis, keys.root, 'message_dedup:*');
         },
         afterRun: (r) => {
           const repeats = Math.max(0, r.requests - pool.size);

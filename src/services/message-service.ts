@@ -45,10 +45,11 @@ export interface MessageServiceDeps {
   token: string;
   clock: Clock;
   logger: Logger;
+  /** De-duplication of the release test's API case (stored messages are de-duplicated by `stream`). */
   dedup: PushDedupStore;
   stream: MessageStream;
   dedupId(authorizerAppid: string, messageId: string): string;
-  /** Whether an authorization of this appid is stored (any status). */
+  /** Whether an authorization of this appid is stored (any status); may be remembered briefly (KnownAuthorizers). */
   isKnownAuthorizer(appid: string): Promise<boolean>;
   /** undefined = the release-test responder is off. */
   releaseTest: ReleaseTestEffects | undefined;
@@ -150,38 +151,29 @@ export class MessageService {
         : undefined;
     if (testCase) return this.answerReleaseTest(appid, message, testCase, params);
 
-    const dedupId = deps.dedupId(appid, messageIdOf(message));
-    const claim = await deps.dedup.claim(dedupId);
-    if (claim !== 'claimed') {
-      // A re-send of a message another attempt stored (or is storing: WeChat re-sends only after 5 s of silence).
+    const known = await deps.isKnownAuthorizer(appid);
+    const stored: ReceivedMessage = {
+      authorizerAppid: appid,
+      known,
+      msgType: message.msgType,
+      event: message.event ?? '',
+      messageId: messageIdOf(message),
+      fields: message.fields,
+      rawXml: plaintext,
+      receivedAt: deps.clock.now(),
+    };
+    // The de-duplication check and the append are one step (one Redis round trip): a re-send to any replica, or
+    // the same message to two at once, is stored once.
+    if ((await deps.stream.appendOnce(stored)) === undefined) {
       deps.onMessage?.('duplicate', { msgType: message.msgType });
       return { kind: 'success' };
     }
-    let stored: ReceivedMessage;
-    try {
-      const known = await deps.isKnownAuthorizer(appid);
-      stored = {
-        authorizerAppid: appid,
-        known,
-        msgType: message.msgType,
-        event: message.event ?? '',
-        messageId: messageIdOf(message),
-        fields: message.fields,
-        rawXml: plaintext,
-        receivedAt: deps.clock.now(),
-      };
-      await deps.stream.append(stored);
-      await deps.dedup.markDone(dedupId);
-      if (!known)
-        deps.logger.info(
-          { authorizerAppid: appid, msgType: message.msgType },
-          'message for an appid with no stored authorization; recorded',
-        );
-      deps.onMessage?.('stored', { known, msgType: message.msgType });
-    } catch (err) {
-      await deps.dedup.release(dedupId).catch(() => undefined);
-      throw err;
-    }
+    if (!known)
+      deps.logger.info(
+        { authorizerAppid: appid, msgType: message.msgType },
+        'message for an appid with no stored authorization; recorded',
+      );
+    deps.onMessage?.('stored', { known, msgType: message.msgType });
     return this.forwarded(stored, params, startedAt);
   }
 

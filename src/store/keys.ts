@@ -59,7 +59,12 @@ export interface Keys {
   lock(name: string): string;
   /** Stream of messages and events received on the message URL (public: internal services consume it). */
   readonly messages: string;
-  /** De-duplication id of one message on the message URL (shares the push de-duplication records). */
+  /**
+   * De-duplication record of one message stored in `messages`. Its hash tag is the stream's own name, so it shares
+   * the stream's Cluster slot and the record and the entry are written by one script.
+   */
+  messageDedup(authorizerAppid: string, messageId: string): string;
+  /** De-duplication id (in the push de-duplication records) of a release-test message the service answers itself. */
   messageDedupId(authorizerAppid: string, messageId: string): string;
   // account events (docs/events.md)
   /** Public stream of account events (authorized, updateauthorized, …), capped with MAXLEN ~. */
@@ -116,6 +121,8 @@ export function createKeys(prefix: string, componentAppId: string, scheduleShard
   // whole key lands in its Redis Cluster slot, and a fenced write can check the lock and write token and expiry
   // in one script. They still start with `P:` (prefix scans find them).
   const componentTokenSlot = `{${P}:component_access_token}`;
+  // The same for the public stream `P:messages`: a message's de-duplication record and its entry are one script.
+  const messagesSlot = `{${P}:messages}`;
   return Object.freeze({
     root: P,
     componentVerifyTicket: `${P}:secret:${component}:component_verify_ticket`,
@@ -144,6 +151,8 @@ export function createKeys(prefix: string, componentAppId: string, scheduleShard
     startPushTicketGuard: `${P}:start_push_ticket_guard`,
     lock: (name: string) => `${P}:lock:${name}`,
     messages: `${P}:messages`,
+    messageDedup: (authorizerAppid: string, messageId: string) =>
+      `${P}:message_dedup:${messagesSlot}:${authorizerAppid}:${messageId}`,
     messageDedupId: (authorizerAppid: string, messageId: string) => `msg:${authorizerAppid}:${messageId}`,
     events: `${P}:events`,
     eventsDeadLetter: `${P}:events:dead_letter`,

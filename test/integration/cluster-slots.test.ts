@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { generateAccounts } from '../../src/sandbox/emulator';
+import { fakeMsgId, MessageSender, type OutgoingMessage } from '../../src/sandbox/message-sender';
 import { startHarness, type Harness } from '../support/emulator';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/global-setup';
@@ -120,6 +121,26 @@ describe('every multi-key write stays in one hash slot (a cluster-mode Redis thi
       .set('Authorization', 'Bearer internal-api-token-for-tests-0123456789')
       .expect(200);
     expect(await h.container.reencryptRefreshTokens()).toMatchObject({ unreadable: 0 });
+    // The message URL: the de-duplication record and the stream entry are one script; a re-send writes nothing.
+    const sender = new MessageSender({
+      componentAppId: h.config.component.appId,
+      token: h.config.component.token,
+      encodingAesKey: h.config.component.aesKey,
+      clock: h.clock,
+    });
+    const message: OutgoingMessage = {
+      toUserName: 'gh_000000000001',
+      fromUserName: 'oClusterUser',
+      msgType: 'text',
+      fields: [
+        ['Content', 'hello'],
+        ['MsgId', fakeMsgId()],
+      ],
+    };
+    const callback = `http://127.0.0.1:${(service.address() as AddressInfo).port}/${A}/callback`;
+    for (let i = 0; i < 2; i++)
+      expect(await sender.send(callback, message)).toMatchObject({ status: 200, body: 'success' });
+    expect(await admin.xlen(h.container.keys.messages)).toBe(1);
     // No CROSSSLOT on the way, and the counters agree with what happened (C's listed token is the one that failed).
     expect(await h.container.authorizerStore.countByStatus()).toEqual({
       authorized: 2,

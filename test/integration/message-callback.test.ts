@@ -204,6 +204,24 @@ describe('the message URL (POST /:appid/callback)', () => {
       const metrics = await h.container.metrics.render();
       expect(metrics).toMatch(/wxopen_messages_total\{outcome="stored",known="false"\} 1/);
     });
+
+    it('records known=1 as soon as the account authorizes: at once on its replica, within 1 s on the others', async () => {
+      await start({}, 2);
+      const [here, there] = bases as [string, string];
+      const knownOf = async () => (await streamEntries()).map((e) => fieldsOf(e as [string, string[]]).known);
+      const first = text('before the authorization');
+      // Both replicas look the appid up while no authorization is stored.
+      await sender().send(`${here}/${OA}/callback`, first);
+      await sender().send(`${there}/${OA}/callback`, text('also before'));
+      await h.authorize(OA); // stored by the first replica's container
+      await sender().send(`${here}/${OA}/callback`, text('after, same replica'));
+      await sender().send(`${there}/${OA}/callback`, text('after, other replica, at once'));
+      h.clock.advance(1000);
+      await sender().send(`${there}/${OA}/callback`, text('after, other replica, 1 s later'));
+      // A re-send of the first message is still the same message, whatever was looked up since.
+      expect((await sender().send(`${there}/${OA}/callback`, first)).body).toBe('success');
+      expect(await knownOf()).toEqual(['0', '0', '1', '0', '1']);
+    });
   });
 
   describe('MESSAGE_FORWARD_URL', () => {

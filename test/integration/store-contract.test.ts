@@ -11,6 +11,12 @@ import type { AuthorizerStore } from '../../src/store/authorizer-store';
 import { createKeys, type Keys } from '../../src/store/keys';
 import { RedisLocks, type Locks } from '../../src/store/lock';
 import { createMemoryStores } from '../../src/store/memory';
+import {
+  MemoryMessageStream,
+  RedisMessageStream,
+  type MessageStream,
+  type ReceivedMessage,
+} from '../../src/store/message-stream';
 import { RedisPushDedupStore, type PushDedupStore } from '../../src/store/push-dedup-store';
 import { RedisAuthorizerStore } from '../../src/store/redis-authorizer-store';
 import { SecretCipher } from '../../src/store/secret-cipher';
@@ -51,6 +57,12 @@ interface Harness {
   readonly otherLocks: Locks;
   readonly pushDedup: PushDedupStore;
   readonly authCodes: AuthCodeStore;
+  /** `P:messages`, capped at MESSAGES_MAX_LEN entries (exactly in memory, `~` in Redis). */
+  readonly messages: MessageStream;
+  /** The same stream through another process's connection (memory: the same). */
+  readonly otherMessages: MessageStream;
+  /** The stream's entries, oldest first, as flat field maps. */
+  messageEntries(): Promise<Array<Record<string, string>>>;
   /** Lets `ms` pass for every TTL: the clock moves, and for Redis real time too (its PX/EX TTLs). */
   elapse(ms: number): Promise<void>;
   /**
@@ -73,10 +85,22 @@ afterAll(() => {
 
 const frozenClock = () => new ManualClock({ now: () => NOW });
 
+const MESSAGES_MAX_LEN = 1000;
+
 function makeRedis(cipher?: SecretCipher): Harness {
   const clock = frozenClock();
   const keys = createKeys(uniquePrefix('contract'), 'wxcomponent');
   return {
+    messages: new RedisMessageStream(redis, keys, MESSAGES_MAX_LEN),
+    otherMessages: new RedisMessageStream(otherRedis, keys, MESSAGES_MAX_LEN),
+    async messageEntries() {
+      const entries = await redis.xrange(keys.messages, '-', '+');
+      return entries.map(([, flat]) => {
+        const fields: Record<string, string> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+        return fields;
+      });
+    },
     clock,
     keys,
     ticketStore: new RedisTicketStore(redis, keys),
@@ -102,11 +126,17 @@ function makeRedis(cipher?: SecretCipher): Harness {
 function makeMemory(): Harness {
   const clock = frozenClock();
   const stores = createMemoryStores(clock);
+  const messages = new MemoryMessageStream(MESSAGES_MAX_LEN, clock);
   return {
     clock,
     keys: createKeys(uniquePrefix('contract'), 'wxcomponent'),
     ...stores,
     otherLocks: stores.locks,
+    messages,
+    otherMessages: messages,
+    messageEntries() {
+      return Promise.resolve(messages.entries.map((e) => e.fields));
+    },
     elapse(ms) {
       clock.advance(ms);
       return Promise.resolve();
@@ -1102,6 +1132,59 @@ describe.each([
         { redisKey: h.keys.pushDedup('p1'), present: async () => (await h.pushDedup.state('p1')) === 'done' },
         2 * HOUR,
       );
+    });
+  });
+
+  describe('MessageStream', () => {
+    const message = (messageId: string, authorizerAppid = A): ReceivedMessage => ({
+      authorizerAppid,
+      known: true,
+      msgType: 'text',
+      event: '',
+      messageId,
+      fields: { MsgType: 'text', Content: '你好', MsgId: messageId },
+      rawXml: `<xml><MsgId>${messageId}</MsgId></xml>`,
+      receivedAt: NOW,
+    });
+
+    it('appends a message once: a re-send (same appid and message id) writes nothing, whoever sends it', async () => {
+      expect(await h.messages.appendOnce(message('1001'))).toEqual(expect.any(String));
+      expect(await h.messages.appendOnce(message('1001'))).toBeUndefined();
+      expect(await h.otherMessages.appendOnce(message('1001'))).toBeUndefined();
+      expect(await h.messages.appendOnce(message('1002'))).toEqual(expect.any(String));
+      // The same message id for another account is another message.
+      expect(await h.messages.appendOnce(message('1001', 'wxauthorizer0002'))).toEqual(expect.any(String));
+      const entries = await h.messageEntries();
+      expect(entries.map((e) => [e.authorizer_appid, e.message_id])).toEqual([
+        [A, '1001'],
+        [A, '1002'],
+        ['wxauthorizer0002', '1001'],
+      ]);
+      expect(entries[0]).toEqual({
+        authorizer_appid: A,
+        known: '1',
+        msg_type: 'text',
+        event: '',
+        message_id: '1001',
+        fields: JSON.stringify({ MsgType: 'text', Content: '你好', MsgId: '1001' }),
+        raw_xml: '<xml><MsgId>1001</MsgId></xml>',
+        received_at: String(NOW),
+      });
+    });
+
+    it('of simultaneous copies of one message, exactly one is stored', async () => {
+      const ids = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 ? h.otherMessages : h.messages).appendOnce(message('2001'))),
+      );
+      expect(ids.filter((id) => id !== undefined)).toHaveLength(1);
+      expect(await h.messageEntries()).toHaveLength(1);
+    });
+
+    it('remembers a stored message for an hour', async () => {
+      await h.messages.appendOnce(message('3001'));
+      // Present = a re-send is still turned away (once forgotten, the probe stores it again: the last probe only).
+      const present = async () => (await h.messages.appendOnce(message('3001'))) === undefined;
+      await h.expectExpiry({ redisKey: h.keys.messageDedup(A, '3001'), present }, HOUR);
     });
   });
 
