@@ -1,9 +1,9 @@
 import type { Clock } from '../clock';
-import { AppError, AppIdMismatchError, BadRequestError, InvalidPushError, InvalidSignatureError } from '../errors';
+import { AppError, BadRequestError, InvalidPushError, InvalidSignatureError } from '../errors';
 import type { Logger } from '../logger';
 import type { MessageStream, ReceivedMessage } from '../store/message-stream';
 import type { PushDedupStore } from '../store/push-dedup-store';
-import { MsgCryptCode, MsgCryptError, verifySignature, type MsgCrypt } from '../wechat/crypto';
+import { verifySignature, type MsgCrypt } from '../wechat/crypto';
 import {
   messageIdOf,
   readInboundMessage,
@@ -15,6 +15,7 @@ import { APPID_RULE, isAppId } from '../wechat/identifiers';
 import { buildEncryptedReplyXml, buildTextReplyXml } from '../wechat/passive-reply';
 import { releaseTestAccount, releaseTestCase, type ReleaseTestCase } from '../wechat/release-test';
 import { withDeadline } from '../deadline';
+import { openEncrypted } from './open-encrypted';
 
 /** What WeChat gets back: `success` (nothing to say), an empty body (release test: "reply comes later"), or a reply. */
 export type MessageAnswer =
@@ -247,17 +248,9 @@ export class MessageService {
   }
 
   private open(params: Params, encrypt: string): string {
-    try {
-      const opened = this.deps.msgCrypt.open({ ...params, encrypt });
-      params.keyUsed = opened.keyUsed;
-      return opened.message;
-    } catch (err) {
-      if (!(err instanceof MsgCryptError)) throw err;
-      if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
-      if (err.code === MsgCryptCode.ValidateAppidError)
-        throw new AppIdMismatchError('the ciphertext is addressed to another component appid');
-      throw new InvalidPushError(`cannot decrypt the message (${err.message})`, err.code);
-    }
+    const opened = openEncrypted(this.deps.msgCrypt, { ...params, encrypt }, 'message');
+    params.keyUsed = opened.keyUsed;
+    return opened.message;
   }
 }
 

@@ -1,21 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock';
-import {
-  AppError,
-  AppIdMismatchError,
-  BadRequestError,
-  InvalidPushError,
-  InvalidSignatureError,
-  PushInProgressError,
-} from '../errors';
+import { AppError, AppIdMismatchError, BadRequestError, InvalidPushError, PushInProgressError } from '../errors';
 import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
 import type { PushDedupStore } from '../store/push-dedup-store';
-import { MsgCryptCode, MsgCryptError, type MsgCrypt } from '../wechat/crypto';
+import type { MsgCrypt } from '../wechat/crypto';
 import { parsePushEventXml, type AuthorizationEvent, type ReceivedPushEvent } from '../wechat/push-xml';
 import { firstProblem, pushQuerySchema } from '../wechat/identifiers';
 import { XmlFormatError, textOf, type XmlFields } from '../wechat/xml-reading';
 import { withDeadline } from '../deadline';
+import { openEncrypted } from './open-encrypted';
 
 /**
  * What the push handler needs of the authorization use cases (services/authorization-service.ts). Each
@@ -109,15 +103,7 @@ export class PushService {
   }
 
   private open(params: Params, encrypt: string): string {
-    try {
-      return this.deps.msgCrypt.open({ ...params, encrypt }).message;
-    } catch (err) {
-      if (!(err instanceof MsgCryptError)) throw err;
-      if (err.code === MsgCryptCode.ValidateSignatureError) throw new InvalidSignatureError();
-      if (err.code === MsgCryptCode.ValidateAppidError)
-        throw new AppIdMismatchError('the ciphertext is addressed to another appid');
-      throw new InvalidPushError(`cannot decrypt the push (${err.message})`, err.code);
-    }
+    return openEncrypted(this.deps.msgCrypt, { ...params, encrypt }, 'push').message;
   }
 
   private parse(message: string): ReceivedPushEvent {
