@@ -302,6 +302,8 @@ describe('the message URL (POST /:appid/callback)', () => {
       answer = () => undefined;
       const c = createContainer(h.config, { clock: h.clock, messages: { deadlineMs: 1000 } });
       extra.push(c);
+      // Its Redis connection is up first (as src/main.ts waits for it): the forward, not a connecting client, is tested.
+      expect(await c.storage.waitUntilReady(5000)).toBe(true);
       const slow = await send(await listen(c));
       expect([slow.status, slow.body]).toEqual([200, 'success']);
       expect(received).toHaveLength(2);
