@@ -1,5 +1,6 @@
 import 'dotenv/config';
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp, createInternalApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createContainer, type Container } from './container';
@@ -122,7 +123,8 @@ async function prepareStorageOnceReachable(container: Container): Promise<void> 
         container.logger.warn({ err: { message: (err as Error).message } }, 'storage not prepared yet; retrying');
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 5000).unref());
+    // Not ref'd: a shutdown (SIGTERM) does not wait for the next try.
+    await sleep(5000, undefined, { ref: false });
   }
 }
 
