@@ -31,6 +31,7 @@ import type { BenchContext } from '../run';
 import { runScale } from './scale';
 
 const MINUTE = 60_000;
+const WAIT_MS = 7 * MINUTE;
 const RSS_LIMIT = 256 * 2 ** 20;
 const SCRAPE_LIMIT_MS = 50;
 /** Accounts per pipeline round, and pipeline rounds in flight at once. */
@@ -87,6 +88,9 @@ async function shapeOf(redis: BenchClient, keys: Keys, appid: string): Promise<R
 async function manyAccounts(ctx: BenchContext, topology: BenchTopology): Promise<ScenarioResult> {
   const n = ctx.quick ? 20_000 : 1_000_000;
   const realAccounts = ctx.quick ? 2_000 : 20_000;
+  // Refreshed in a first round that is not measured: a service that has been running has its connections open
+  // and its code compiled. The reference account (0) is one of them.
+  const warmup = ctx.quick ? 300 : 1000;
   const prefix = uniquePrefix('cluster');
   const keys = createKeys(prefix, BENCH_COMPONENT.appId);
   const redis = topology.client;
@@ -155,8 +159,14 @@ async function manyAccounts(ctx: BenchContext, topology: BenchTopology): Promise
         funcInfo: like.funcInfo,
       };
     };
+    // Warm-up accounts are due now, the measured ones once the clocks moved WAIT_MS (1320 s left: past every
+    // account's threshold, 900–1200 s, now; under the lowest after the wait), the synthetic ones never in the run.
     const expiryOf = (i: number) =>
-      i < realAccounts ? now + 600_000 : now + 30 * MINUTE + Math.floor((90 * MINUTE * (i - realAccounts)) / n);
+      i < warmup
+        ? now + 600_000
+        : i < realAccounts
+          ? now + 1_320_000
+          : now + 30 * MINUTE + Math.floor((90 * MINUTE * (i - realAccounts)) / n);
     started = performance.now();
     let next = 1;
     let stored = 1;
@@ -212,14 +222,18 @@ async function manyAccounts(ctx: BenchContext, topology: BenchTopology): Promise
     progress(`cluster: /metrics median ${round(scrapeMs, 1)} ms (gauge: ${authorizedGauge} authorized)`);
 
     // --- refresher throughput: the real accounts are all due ---
-    clock.advance(MINUTE);
-    await ipcCall(worker.child, { cmd: 'advance', ms: MINUTE });
+    const warm = await ipcCall<TickReply>(worker.child, { cmd: 'tick', advanceMs: 0 });
+    if (warm.checked !== warmup || warm.failed > 0)
+      throw new Error(`warm-up round refreshed ${warm.checked - warm.failed} of ${warmup} accounts`);
+    clock.advance(WAIT_MS);
+    await ipcCall(worker.child, { cmd: 'advance', ms: WAIT_MS });
+    const measured = realAccounts - warmup;
     let refreshed = 0;
     let failed = 0;
     let busyMs = 0;
     let rounds = 0;
-    let maxRss = rssAtStart;
-    for (let r = 0; r < 20 && refreshed + failed < realAccounts; r++) {
+    let maxRss = Math.max(rssAtStart, warm.rss);
+    for (let r = 0; r < 20 && refreshed + failed < measured; r++) {
       const reply = await ipcCall<TickReply>(worker.child, { cmd: 'tick', advanceMs: 0 });
       if (reply.checked === 0) break;
       rounds++;
@@ -241,7 +255,7 @@ async function manyAccounts(ctx: BenchContext, topology: BenchTopology): Promise
     return {
       id: 'cluster',
       title: `${n.toLocaleString('en')} accounts on ${topology.label}${ctx.quick ? ' (--quick; targets stated for 1 000 000)' : ''}`,
-      method: `seeded with one pipeline per master (${SEED_BATCH} accounts a round, ${SEED_PARALLEL} rounds in flight; shape checked against AuthorizerStore.saveAuthorization); ${realAccounts} of them authorized in the emulator and due; refresher rounds until they are refreshed; 10 /metrics scrapes after a warm-up`,
+      method: `seeded with one pipeline per master (${SEED_BATCH} accounts a round, ${SEED_PARALLEL} rounds in flight; shape checked against AuthorizerStore.saveAuthorization); ${realAccounts} of them authorized in the emulator and due (${warmup} in a warm-up round not measured, then the others); refresher rounds until they are refreshed; 10 /metrics scrapes after a warm-up`,
       rows: [
         {
           name: 'seeding',
@@ -281,12 +295,14 @@ async function manyAccounts(ctx: BenchContext, topology: BenchTopology): Promise
           what: 'refresher throughput / what 1 000 000 need',
           value: `${round(multiple, 1)}×`,
           target: '≥ 3×, 0 failed',
-          pass: failed === 0 && refreshed === realAccounts && multiple >= 3,
+          pass: failed === 0 && refreshed === measured && multiple >= 3,
         },
       ],
       details: {
         accounts: n,
         realAccounts,
+        warmupAccounts: warmup,
+        warmupRoundMs: warm.ms,
         topology: topology.label,
         seedSeconds: seedS,
         authorizeSeconds: authorizeS,
