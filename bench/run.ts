@@ -33,7 +33,8 @@ export interface BenchContext {
   profileDir: string;
 }
 
-const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+/** A scenario gives one result block, or several (the cluster scenario: a million accounts, then the scale run). */
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | ScenarioResult[]>> = {
   push: pushScenario,
   message: messageScenario,
   token: tokenReadScenario,
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     for (const name of args.only) {
       const t0 = Date.now();
       try {
-        scenarios.push(await SCENARIOS[name]!(ctx));
+        scenarios.push(...[await SCENARIOS[name]!(ctx)].flat());
       } catch (err) {
         progress(`${name} failed: ${(err as Error).stack}`);
         crashed.push(name);

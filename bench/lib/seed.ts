@@ -4,11 +4,11 @@
  * with pipelines in the exact shape of the key contract (design.md), as the service's store writes them.
  */
 import http from 'node:http';
-import type Redis from 'ioredis';
 import type { Emulator } from '../../src/sandbox/emulator';
 import type { Keys } from '../../src/store/keys';
 import { BENCH_COMPONENT } from './common';
 import { spawnServer, stopChild } from './procs';
+import { execByNode, type BenchClient } from './topology';
 
 export interface AuthorizedAccount {
   appid: string;
@@ -96,7 +96,7 @@ export async function authorizeAccounts(
 }
 
 /** The ticket as the push handler stores it (public key + private receivedAt). */
-export async function seedTicket(redis: Redis, keys: Keys, ticket: string, receivedAt: number): Promise<void> {
+export async function seedTicket(redis: BenchClient, keys: Keys, ticket: string, receivedAt: number): Promise<void> {
   const ttl = 12 * 3600;
   await redis
     .multi()
@@ -107,11 +107,13 @@ export async function seedTicket(redis: Redis, keys: Keys, ticket: string, recei
 
 /**
  * Writes new accounts as RedisAuthorizerStore.saveAuthorization leaves them (hash, access token with its TTL,
- * refresh-token key, and in each account's schedule shard the schedule, index and counters),
- * `batch` accounts per pipeline. `expiresAt(i)` is the service-clock expiry of the i-th account's token.
+ * refresh-token key, and in each account's schedule shard the schedule, index and counters; with `listing`, the
+ * console's listing index too), `batch` accounts at a time in one pipeline per node (bench/lib/topology.ts), the
+ * shard keys written with one command per shard and batch. `expiresAt(i)` is the service-clock expiry of the
+ * i-th account's token.
  */
 export async function seedAuthorizers<A extends AuthorizedAccount>(
-  redis: Redis,
+  redis: BenchClient,
   keys: Keys,
   accounts: readonly A[],
   now: number,
@@ -119,38 +121,54 @@ export async function seedAuthorizers<A extends AuthorizedAccount>(
   batch = 1000,
   /** More hash fields per account (the console's names and kinds). */
   moreFields?: (account: A) => Record<string, string>,
+  options: { listing?: boolean } = {},
 ): Promise<void> {
   for (let start = 0; start < accounts.length; start += batch) {
-    const pipeline = redis.pipeline();
-    const added = new Map<number, number>();
-    for (let i = start; i < Math.min(accounts.length, start + batch); i++) {
-      const a = accounts[i]!;
-      const expiry = expiresAt(i);
-      const shard = keys.scheduleShardOf(a.appid);
-      pipeline.hset(keys.authorizer(a.appid), {
-        status: 'authorized',
-        func_info: JSON.stringify(a.funcInfo),
-        authorized_at: String(now),
-        updated_at: String(now),
-        ...moreFields?.(a),
-        access_token_expires_at: String(expiry),
-        revision: '1',
-      });
-      pipeline.set(keys.authorizerAccessToken(a.appid), a.accessToken, 'PX', Math.max(1, Math.floor(expiry - now)));
-      pipeline.set(keys.authorizerRefreshToken(a.appid), a.refreshToken);
-      pipeline.zadd(keys.authorizerSchedule(shard), expiry, a.appid);
-      pipeline.hset(keys.authorizerShardIndex(shard), a.appid, '1|authorized');
-      added.set(shard, (added.get(shard) ?? 0) + 1);
-    }
-    for (const [shard, count] of added) pipeline.hincrby(keys.authorizerCounts(shard), 'authorized', count);
-    const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err)?.[0];
-    if (failed) throw failed;
+    const schedules = new Map<number, (string | number)[]>();
+    const indexes = new Map<number, Record<string, string>>();
+    const listing: (string | number)[] = [];
+    await execByNode(redis, (to) => {
+      for (let i = start; i < Math.min(accounts.length, start + batch); i++) {
+        const a = accounts[i]!;
+        const expiry = expiresAt(i);
+        const shard = keys.scheduleShardOf(a.appid);
+        const fields: Record<string, string> = {
+          status: 'authorized',
+          func_info: JSON.stringify(a.funcInfo),
+          authorized_at: String(now),
+          updated_at: String(now),
+          ...moreFields?.(a),
+          access_token_expires_at: String(expiry),
+          revision: '1',
+        };
+        to(keys.authorizer(a.appid)).hset(keys.authorizer(a.appid), fields);
+        const tokenKey = keys.authorizerAccessToken(a.appid);
+        to(tokenKey).set(tokenKey, a.accessToken, 'PX', Math.max(1, Math.floor(expiry - now)));
+        const refreshKey = keys.authorizerRefreshToken(a.appid);
+        to(refreshKey).set(refreshKey, a.refreshToken);
+        if (!schedules.has(shard)) schedules.set(shard, []);
+        schedules.get(shard)!.push(expiry, a.appid);
+        if (!indexes.has(shard)) indexes.set(shard, {});
+        indexes.get(shard)![a.appid] = '1|authorized';
+        // authorizer-index.ts's member: appid \0 lowercase appid \0 lowercase nick name.
+        if (options.listing)
+          listing.push(0, `${a.appid}\0${a.appid.toLowerCase()}\0${(fields.nick_name ?? '').toLowerCase()}`);
+      }
+      for (const [shard, pairs] of schedules) {
+        const schedule = keys.authorizerSchedule(shard);
+        to(schedule).zadd(schedule, ...pairs);
+        const index = keys.authorizerShardIndex(shard);
+        to(index).hset(index, indexes.get(shard)!);
+        const counts = keys.authorizerCounts(shard);
+        to(counts).hincrby(counts, 'authorized', pairs.length / 2);
+      }
+      if (listing.length) to(keys.authorizerIndex).zadd(keys.authorizerIndex, ...listing);
+    });
   }
 }
 
 /** Scheduled accounts whose token expires at or before `untilMs`, over every schedule shard. */
-export async function countScheduledUntil(redis: Redis, keys: Keys, untilMs: number): Promise<number> {
+export async function countScheduledUntil(redis: BenchClient, keys: Keys, untilMs: number): Promise<number> {
   const counts = await Promise.all(
     Array.from({ length: keys.scheduleShards }, (_, s) => redis.zcount(keys.authorizerSchedule(s), '-inf', untilMs)),
   );

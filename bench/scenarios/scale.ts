@@ -14,8 +14,8 @@
 import { ManualClock } from '../../src/clock';
 import { createEmulator, generateAccounts } from '../../src/sandbox/emulator';
 import { createKeys } from '../../src/store/keys';
-import { BENCH_COMPONENT, freePort, progress, round, serviceEnv, uniquePrefix } from '../lib/common';
-import { deletePrefix, usedMemory } from '../lib/redis';
+import { BENCH_COMPONENT, freePort, progress, round, uniquePrefix } from '../lib/common';
+import { execByNode, serviceEnvOn, singleNode, type BenchTopology } from '../lib/topology';
 import type { ScenarioResult } from '../lib/report';
 import { ipcCall, startServer, type ServerProcess } from '../lib/procs';
 import { authorizeAccounts, issueTicket, countScheduledUntil, seedAuthorizers, seedTicket } from '../lib/seed';
@@ -31,16 +31,28 @@ const OUTAGE_MS = 10 * 60_000;
 const OUTAGE_MAX_ROUNDS = 20;
 const RSS_LIMIT = 200 * 2 ** 20;
 
-export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> {
+export function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  return runScale(ctx, singleNode(ctx.redis), { id: 'scale', title: 'Scale' });
+}
+
+/**
+ * The scale run on a given topology (the cluster scenario runs it on its Cluster). The refresher, the reads and
+ * the targets are the same on every topology; only where the keys live changes.
+ */
+export async function runScale(
+  ctx: BenchContext,
+  topology: BenchTopology,
+  opts: { id: string; title: string; wallBudgetS?: number },
+): Promise<ScenarioResult> {
   const n = ctx.quick ? 10_000 : 100_000;
   const simulatedMs = 2 * HOUR + 10 * MINUTE;
   const samplePerTick = 500;
   const sweepEveryTicks = (20 * MINUTE) / TICK_MS;
   // The simulation is also bounded in real time; a run cut short says how far it got.
-  const wallBudgetMs = (ctx.quick ? 70 : 300) * 1000;
+  const wallBudgetMs = (opts.wallBudgetS ?? (ctx.quick ? 70 : 300)) * 1000;
   const prefix = uniquePrefix('scale');
   const keys = createKeys(prefix, BENCH_COMPONENT.appId);
-  const redis = ctx.redis.client();
+  const redis = topology.client;
   const clock = new ManualClock();
   const accounts = generateAccounts(n);
   const appids = accounts.map((a) => a.appid);
@@ -59,10 +71,10 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
   try {
     // --- seed ---
     const ticket = await issueTicket(emulator);
-    const memBefore = await usedMemory(redis);
+    const memBefore = await topology.usedMemory();
     const t0 = clock.now();
     let started = Date.now();
-    progress(`scale: authorizing ${n} accounts in the emulator (api_query_auth over HTTP)`);
+    progress(`${opts.id}: authorizing ${n} accounts in the emulator (api_query_auth over HTTP)`);
     const authorized = await authorizeAccounts(emulator, emulatorUrl, ticket, appids);
     const authorizeS = (Date.now() - started) / 1000;
     const now = clock.now();
@@ -75,10 +87,10 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       Math.floor(earliest + ((latest - earliest) * (i + 0.5)) / n),
     );
     const seedS = (Date.now() - started) / 1000;
-    const memAfter = await usedMemory(redis);
+    const memAfter = await topology.usedMemory();
     const bytesPerAccount = (memAfter - memBefore) / n;
     progress(
-      `scale: seeded ${n} accounts in ${round(seedS, 1)} s (authorize ${round(authorizeS, 1)} s); Redis +${round(bytesPerAccount, 0)} B/account`,
+      `${opts.id}: seeded ${n} accounts in ${round(seedS, 1)} s (authorize ${round(authorizeS, 1)} s); Redis +${round(bytesPerAccount, 0)} B/account`,
     );
 
     // --- service process ---
@@ -87,7 +99,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       name: 'service',
       entry: 'bench/workers/service.ts',
       port,
-      env: serviceEnv({ port, redisUrl: ctx.redis.url, keyPrefix: prefix, apiBaseUrl: emulatorUrl }),
+      env: serviceEnvOn(topology, { port, redisUrl: ctx.redis.url, keyPrefix: prefix, apiBaseUrl: emulatorUrl }),
       ipc: true,
       nodeArgs: ctx.profile ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [],
     });
@@ -100,10 +112,13 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const readTokens = async (ids: readonly string[], reads = mainReads) => {
       for (let i = 0; i < ids.length; i += 10_000) {
         const chunk = ids.slice(i, i + 10_000);
-        const pipeline = redis.pipeline();
-        for (const appid of chunk) pipeline.get(keys.authorizerAccessToken(appid));
-        const results = (await pipeline.exec()) ?? [];
-        results.forEach(([, token], j) => {
+        const results = await execByNode(redis, (to) => {
+          for (const appid of chunk) {
+            const key = keys.authorizerAccessToken(appid);
+            to(key).get(key);
+          }
+        });
+        results.forEach((token, j) => {
           reads.total++;
           if (typeof token !== 'string') {
             reads.missing++;
@@ -125,7 +140,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     let maxRss = rssAtStart;
     let componentFailures = 0;
     const wallStart = Date.now();
-    progress(`scale: ${ticks} refresher rounds (${round(simulatedMs / HOUR, 2)} simulated hours)`);
+    progress(`${opts.id}: ${ticks} refresher rounds (${round(simulatedMs / HOUR, 2)} simulated hours)`);
     let ticksRun = 0;
     let fullBatches = 0;
     let maxBatches = 0;
@@ -135,7 +150,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     let roundsWithBacklog = 0;
     for (let t = 1; t <= ticks; t++) {
       if (Date.now() - wallStart > wallBudgetMs) {
-        progress(`scale: wall-clock budget of ${wallBudgetMs / 1000} s reached after ${t - 1} rounds`);
+        progress(`${opts.id}: wall-clock budget of ${wallBudgetMs / 1000} s reached after ${t - 1} rounds`);
         await readTokens(appids);
         break;
       }
@@ -160,7 +175,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       if (t % sweepEveryTicks === 0 || t === ticks) await readTokens(appids);
       if (t % 40 === 0) {
         progress(
-          `scale: ${round((t * TICK_MS) / HOUR, 2)} h simulated, ${refreshed} refreshed, rss ${round(reply.rss / 2 ** 20, 0)} MB (heap used ${round(reply.heapUsed / 2 ** 20, 0)} MB), expired reads ${reads.expired}`,
+          `${opts.id}: ${round((t * TICK_MS) / HOUR, 2)} h simulated, ${refreshed} refreshed, rss ${round(reply.rss / 2 ** 20, 0)} MB (heap used ${round(reply.heapUsed / 2 ** 20, 0)} MB), expired reads ${reads.expired}`,
         );
       }
     }
@@ -182,7 +197,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     };
     if (ticksRun === ticks) {
       progress(
-        `scale: a ${OUTAGE_MS / MINUTE}-minute refresher outage, then rounds until no account is past the margin`,
+        `${opts.id}: a ${OUTAGE_MS / MINUTE}-minute refresher outage, then rounds until no account is past the margin`,
       );
       outage.ran = true;
       clock.advance(OUTAGE_MS);
@@ -211,7 +226,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       }
       outage.wallMs = Date.now() - started;
       progress(
-        `scale: backlog ${outage.backlog} after the outage; ${outage.cleared ? 'cleared' : 'not cleared'} in ${outage.rounds} rounds (${outage.wallMs} ms), expired reads ${outage.reads.expired}`,
+        `${opts.id}: backlog ${outage.backlog} after the outage; ${outage.cleared ? 'cleared' : 'not cleared'} in ${outage.rounds} rounds (${outage.wallMs} ms), expired reads ${outage.reads.expired}`,
       );
     }
     const fullRounds = fullBatches;
@@ -226,8 +241,8 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       ? `${n.toLocaleString('en')} accounts (--quick; the target is stated for 100 000)`
       : `${n.toLocaleString('en')} accounts`;
     return {
-      id: 'scale',
-      title: `Scale: ${label}, refresher against the emulator, ${round(simulatedHours, 2)} simulated hours${cutShort}`,
+      id: opts.id,
+      title: `${opts.title}: ${label}, refresher against the emulator, ${round(simulatedHours, 2)} simulated hours${cutShort}`,
       method: `seeded with pipelines (${round(seedS, 1)} s; authorizing in the emulator ${round(authorizeS, 1)} s); ${ticksRun} refresher rounds of 30 simulated s (${round(wallS, 0)} s wall); ${samplePerTick} random reads per round + a full read every 20 simulated min`,
       rows: [
         {
@@ -259,9 +274,9 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       ],
       checks: [
         {
-          what: 'expired token reads',
-          value: String(reads.expired),
-          target: '= 0',
+          what: 'expired / missing token reads',
+          value: `${reads.expired} / ${reads.missing}`,
+          target: '0 / 0',
           pass: reads.expired === 0 && reads.missing === 0,
         },
         {
@@ -316,6 +331,6 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
   } finally {
     await worker?.stop();
     await emulator.close();
-    await deletePrefix(redis, prefix);
+    await topology.cleanup(prefix);
   }
 }

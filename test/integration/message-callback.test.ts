@@ -208,7 +208,7 @@ describe('the message URL (POST /:appid/callback)', () => {
     it('records known=1 as soon as the account authorizes: at once on its replica, within 1 s on the others', async () => {
       await start({}, 2);
       const [here, there] = bases as [string, string];
-      const knownOf = async () => (await streamEntries()).map((e) => fieldsOf(e as [string, string[]]).known);
+      const knownOf = async () => (await streamEntries()).map((e) => fieldsOf(e).known);
       const first = text('before the authorization');
       // Both replicas look the appid up while no authorization is stored.
       await sender().send(`${here}/${OA}/callback`, first);

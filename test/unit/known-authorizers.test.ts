@@ -89,10 +89,10 @@ describe('KnownAuthorizers (the message URL remembering which appids are stored)
 
   it('does not remember a failed read', async () => {
     let fail = true;
-    const known = new KnownAuthorizers(async () => {
-      if (fail) throw new Error('storage (Redis) is unavailable');
-      return true;
-    }, frozen());
+    const known = new KnownAuthorizers(
+      () => (fail ? Promise.reject(new Error('storage (Redis) is unavailable')) : Promise.resolve(true)),
+      frozen(),
+    );
     await expect(known.isKnown(A)).rejects.toThrow('unavailable');
     fail = false;
     expect(await known.isKnown(A)).toBe(true);
