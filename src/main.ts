@@ -66,24 +66,8 @@ async function main(): Promise<void> {
       .catch((err: unknown) => refuseToStart(container, `fatal: storage not prepared: ${(err as Error).message}`));
   }
   const server: Server = createHttpServer(createApp(container), config.http);
-  // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
-  await listen(server, config.port).catch((err: NodeJS.ErrnoException) =>
-    refuseToStart(container, listenProblem(err, config.port)),
-  );
-  logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
-  // INTERNAL_PORT: the internal API, /metrics and the admin surfaces get their own listener (docs/events.md).
   let internalServer: Server | undefined;
-  if (config.internalPort !== undefined) {
-    const internalPort = config.internalPort;
-    internalServer = createHttpServer(createInternalApp(container), config.http);
-    await listen(internalServer, internalPort).catch((err: NodeJS.ErrnoException) =>
-      refuseToStart(container, listenProblem(err, internalPort)),
-    );
-    logger.info({ internalPort }, 'internal listener: /internal, /metrics and the admin surfaces');
-  }
-  // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
-  container.start();
-
+  // Before the port opens: a SIGTERM that comes as soon as the first answer is out is a clean stop, not a kill.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -108,6 +92,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Nothing runs in the background (no refresher, no call to WeChat) until the port is ours.
+  await listen(server, config.port).catch((err: NodeJS.ErrnoException) =>
+    refuseToStart(container, listenProblem(err, config.port)),
+  );
+  logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl }, 'wxopen-auth listening');
+  if (stopping) return;
+  // INTERNAL_PORT: the internal API, /metrics and the admin surfaces get their own listener (docs/events.md).
+  if (config.internalPort !== undefined) {
+    const internalPort = config.internalPort;
+    internalServer = createHttpServer(createInternalApp(container), config.http);
+    await listen(internalServer, internalPort).catch((err: NodeJS.ErrnoException) =>
+      refuseToStart(container, listenProblem(err, internalPort)),
+    );
+    logger.info({ internalPort }, 'internal listener: /internal, /metrics and the admin surfaces');
+  }
+  // The refresher keeps tokens fresh in the background; close() stops it before Redis is closed.
+  if (!stopping) container.start();
 }
 
 /** Redis was down at start: prepare it when it answers (reads meanwhile also understand the previous layout). */
