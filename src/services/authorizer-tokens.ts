@@ -11,6 +11,13 @@ import type { ComponentTokens } from './component-tokens';
 import { toCurrentToken, type CurrentToken, type RefreshCoordinator, type RefreshPlan } from './refresh-coordinator';
 import { SingleFlight } from './single-flight';
 
+/** What AuthorizerTokens.refreshDue found or did. */
+export interface DueRefresh {
+  readonly current: CurrentToken;
+  /** true when this call refreshed the token (and so wrote the schedule entry too). */
+  readonly refreshedHere: boolean;
+}
+
 /** Told when an account needs its admin to authorize again (metrics count it). */
 export type OnReauthorizationRequired = (appid: string, errcode: number | undefined) => void;
 
@@ -75,6 +82,27 @@ export class AuthorizerTokens {
       await this.deps.coordinator.run(this.planUnless(appid, `within:${minRemainingMs}`, isGood)),
       clock,
     );
+  }
+
+  /**
+   * For the refresher, whose schedule already says the token is due: no read before the lock (the re-read under
+   * it decides, as for every refresh). `refreshedHere`: this call wrote the token, and with it the account's
+   * schedule entry; otherwise the token was found fresh (refreshed elsewhere) and the entry may be stale.
+   */
+  async refreshDue(appid: string, minRemainingMs: number): Promise<DueRefresh> {
+    const { clock } = this.deps;
+    const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
+    const plan = this.planUnless(appid, `within:${minRemainingMs}`, isGood);
+    let refreshedHere = false;
+    const stored = await this.deps.coordinator.run({
+      ...plan,
+      refresh: async (fence) => {
+        const fresh = await plan.refresh(fence);
+        refreshedHere = true;
+        return fresh;
+      },
+    });
+    return { current: toCurrentToken(stored, clock), refreshedHere };
   }
 
   /** Compare-and-refresh: refreshes only if `rejected` is still the account's stored token. */
