@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { LockLostError, LockTimeoutError, ReauthorizationRequiredError } from '../errors';
 import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
-import type { Fence, Locks } from '../store/lock';
+import type { Fence, LockLease, Locks } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import { SingleFlight } from './single-flight';
 
@@ -83,6 +83,8 @@ export function refreshLockTiming(lockTtlMs: number, refreshTimeoutMs: number): 
 export class RefreshCoordinator {
   private readonly flights = new SingleFlight<StoredToken>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Lock releases sent and not yet answered (see tryOnce). */
+  private readonly releases = new Set<Promise<unknown>>();
 
   constructor(
     private readonly locks: Locks,
@@ -112,9 +114,10 @@ export class RefreshCoordinator {
     void running.finally(() => this.background.delete(running));
   }
 
-  /** Resolves once no background refresh started so far is running (shutdown, tests). */
+  /** Resolves once no background refresh started so far is running, nor a lock release (shutdown, tests). */
   async idle(): Promise<void> {
-    while (this.background.size > 0) await Promise.all([...this.background]);
+    while (this.background.size > 0 || this.releases.size > 0)
+      await Promise.all([...this.background, ...this.releases]);
   }
 
   private async lockOrWait(plan: RefreshPlan): Promise<StoredToken> {
@@ -154,13 +157,23 @@ export class RefreshCoordinator {
         );
         return undefined;
       } finally {
-        // A failed release only leaves the lock to expire by its TTL; the work itself is done.
-        await lease.release().catch(() => false);
+        this.release(lease);
       }
     }
     // Held: its holder is refreshing this token (or another purpose of it); look whether it is done.
     const current = await (plan.peek ?? plan.read)();
     return plan.isGood(current) ? { token: current, how: 'refreshed_elsewhere' } : undefined;
+  }
+
+  /**
+   * Sends the release without waiting for its answer: the token is written (or the work failed), so the caller
+   * need not wait one more round trip. The watchdog stops at once. A failed release only leaves the lock to
+   * expire by its TTL; a try that finds it still held waits as any waiter does (idle() waits for the answers).
+   */
+  private release(lease: LockLease): void {
+    const released = lease.release().catch(() => false);
+    this.releases.add(released);
+    void released.finally(() => this.releases.delete(released));
   }
 
   private async refresh(plan: RefreshPlan, fence: Fence): Promise<StoredToken> {
