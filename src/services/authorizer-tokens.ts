@@ -126,29 +126,65 @@ export class AuthorizerTokens {
     purpose: string,
     isGood: (t: StoredToken | undefined) => t is StoredToken,
   ): RefreshPlan {
+    const { store, componentTokens } = this.deps;
+    const lockKey = this.deps.keys.authorizerTokenLock(appid);
     let record: AuthorizerRecord | undefined;
+    let componentToken: Promise<CurrentToken | undefined> | undefined;
+    let tries = 0;
+    // Under the lock: the account, and beside it the component token the refresh will call WeChat with (a plain
+    // read of the cached one, no lock needed; if it is not fresh, or the account's token is, it goes unused).
+    const underLock = (read: AuthorizerRecord | undefined) => {
+      record = authorized(appid, read);
+      return record.accessToken;
+    };
+    const readComponentToken = () => {
+      componentToken = componentTokens.fresh();
+      componentToken.catch(() => undefined);
+    };
     return {
       kind: 'authorizer',
       flightKey: `authorizer:${appid}|${purpose}`,
-      lockKey: this.deps.keys.authorizerTokenLock(appid),
+      lockKey,
       read: async () => {
-        record = authorized(appid, await this.deps.store.get(appid));
-        return record.accessToken;
+        readComponentToken();
+        return underLock(await store.get(appid));
       },
+      takeAndRead: store.takeLockAndGet
+        ? async (owner, ttlMs) => {
+            // Usually the lock is free: the first try reads the component token at the same time; a later try
+            // (after a wait) once it has the lock, so a read from before the wait is never used.
+            if (tries++ === 0) readComponentToken();
+            const taken = await store.takeLockAndGet!(appid, { lockKey, owner }, ttlMs);
+            if (!taken) {
+              componentToken = undefined;
+              return undefined;
+            }
+            if (!componentToken) readComponentToken();
+            return () => underLock(taken());
+          }
+        : undefined,
       peek: async () => authorized(appid, await this.readTokenState(appid)).accessToken,
       isGood,
-      refresh: (fence) => this.fetch(record!, fence),
+      refresh: (fence) => this.fetch(record!, fence, componentToken),
     };
   }
 
-  private async fetch(record: AuthorizerRecord, fence: Fence): Promise<StoredToken> {
+  /** `componentToken`: the component token as already read for this refresh (ComponentTokens.fresh). */
+  private async fetch(
+    record: AuthorizerRecord,
+    fence: Fence,
+    componentToken?: Promise<CurrentToken | undefined>,
+  ): Promise<StoredToken> {
     const { api, componentTokens, store, clock, logger } = this.deps;
     const { appid, refreshToken } = record;
     if (!refreshToken) return this.requireReauthorization(appid, undefined, 'no refresh token stored', undefined);
     const startedAt = clock.now();
     let issued;
     try {
-      issued = await componentTokens.withToken((token) => api.refreshAuthorizerToken(token, appid, refreshToken));
+      issued = await componentTokens.withToken(
+        (token) => api.refreshAuthorizerToken(token, appid, refreshToken),
+        componentToken,
+      );
     } catch (err) {
       if (needsReauthorization(err)) {
         const reason = `api_authorizer_token errcode ${err.errcode}: ${errcodeMeaning(err.errcode) ?? err.errmsg}`;

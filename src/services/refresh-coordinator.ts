@@ -43,6 +43,12 @@ export interface RefreshPlan {
   read(): Promise<StoredToken | undefined>;
   /** The re-read while another process holds the lock (default `read`): as cheap as it can be. */
   peek?(): Promise<StoredToken | undefined>;
+  /**
+   * Optional: takes the lock (`takeWith` of Locks.tryAcquire: owner and TTL as given) and makes the re-read of
+   * `read` in the same atomic step, one round trip for both. Resolves to that re-read, to be opened under the
+   * lease (it throws what `read` would throw), or undefined when the lock is held.
+   */
+  takeAndRead?(owner: string, ttlMs: number): Promise<(() => StoredToken | undefined) | undefined>;
   isGood(token: StoredToken | undefined): token is StoredToken;
   /** Calls WeChat and stores the result with a write fenced by `fence`; runs only while holding the lock. */
   refresh(fence: Fence): Promise<StoredToken>;
@@ -143,10 +149,14 @@ export class RefreshCoordinator {
 
   /** One try: take the lock and refresh, or see the token refreshed by the holder; undefined = keep waiting. */
   private async tryOnce(plan: RefreshPlan): Promise<{ token: StoredToken; how: LockWaitOutcome } | undefined> {
-    const lease = await this.locks.tryAcquire(plan.lockKey, this.timing.lockTtlMs, { keepAlive: true });
+    let taken: (() => StoredToken | undefined) | undefined;
+    const takeAndRead = plan.takeAndRead?.bind(plan);
+    const takeWith =
+      takeAndRead && (async (owner: string, ttlMs: number) => !!(taken = await takeAndRead(owner, ttlMs)));
+    const lease = await this.locks.tryAcquire(plan.lockKey, this.timing.lockTtlMs, { keepAlive: true, takeWith });
     if (lease) {
       try {
-        const current = await plan.read();
+        const current = taken ? taken() : await plan.read();
         if (plan.isGood(current)) return { token: current, how: 'acquired' };
         return { token: await this.refresh(plan, lease.fence), how: 'acquired' };
       } catch (err) {
