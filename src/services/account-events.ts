@@ -159,10 +159,15 @@ export function permissionIds(funcInfo: FuncInfo): number[] {
 }
 
 class EventedAuthorizerStore implements AuthorizerStore {
+  /** The inner store's, when it has one (a read and a lock: no event). */
+  readonly takeLockAndGet: AuthorizerStore['takeLockAndGet'];
+
   constructor(
     private readonly inner: AuthorizerStore,
     private readonly events: AccountEvents,
-  ) {}
+  ) {
+    this.takeLockAndGet = inner.takeLockAndGet?.bind(inner);
+  }
 
   async saveAuthorization(a: NewAuthorization): Promise<boolean> {
     const before = await this.inner.get(a.appid);

@@ -11,6 +11,13 @@ import type { ComponentTokens } from './component-tokens';
 import { toCurrentToken, type CurrentToken, type RefreshCoordinator, type RefreshPlan } from './refresh-coordinator';
 import { SingleFlight } from './single-flight';
 
+/** What AuthorizerTokens.refreshDue found or did. */
+export interface DueRefresh {
+  readonly current: CurrentToken;
+  /** true when this call refreshed the token (and so wrote the schedule entry too). */
+  readonly refreshedHere: boolean;
+}
+
 /** Told when an account needs its admin to authorize again (metrics count it). */
 export type OnReauthorizationRequired = (appid: string, errcode: number | undefined) => void;
 
@@ -77,6 +84,27 @@ export class AuthorizerTokens {
     );
   }
 
+  /**
+   * For the refresher, whose schedule already says the token is due: no read before the lock (the re-read under
+   * it decides, as for every refresh). `refreshedHere`: this call wrote the token, and with it the account's
+   * schedule entry; otherwise the token was found fresh (refreshed elsewhere) and the entry may be stale.
+   */
+  async refreshDue(appid: string, minRemainingMs: number): Promise<DueRefresh> {
+    const { clock } = this.deps;
+    const isGood = (t: StoredToken | undefined): t is StoredToken => !!t && t.expiresAt - clock.now() > minRemainingMs;
+    const plan = this.planUnless(appid, `within:${minRemainingMs}`, isGood);
+    let refreshedHere = false;
+    const stored = await this.deps.coordinator.run({
+      ...plan,
+      refresh: async (fence) => {
+        const fresh = await plan.refresh(fence);
+        refreshedHere = true;
+        return fresh;
+      },
+    });
+    return { current: toCurrentToken(stored, clock), refreshedHere };
+  }
+
   /** Compare-and-refresh: refreshes only if `rejected` is still the account's stored token. */
   async invalidate(appid: string, rejected: string): Promise<CurrentToken> {
     const { clock, marginMs } = this.deps;
@@ -98,29 +126,65 @@ export class AuthorizerTokens {
     purpose: string,
     isGood: (t: StoredToken | undefined) => t is StoredToken,
   ): RefreshPlan {
+    const { store, componentTokens } = this.deps;
+    const lockKey = this.deps.keys.authorizerTokenLock(appid);
     let record: AuthorizerRecord | undefined;
+    let componentToken: Promise<CurrentToken | undefined> | undefined;
+    let tries = 0;
+    // Under the lock: the account, and beside it the component token the refresh will call WeChat with (a plain
+    // read of the cached one, no lock needed; if it is not fresh, or the account's token is, it goes unused).
+    const underLock = (read: AuthorizerRecord | undefined) => {
+      record = authorized(appid, read);
+      return record.accessToken;
+    };
+    const readComponentToken = () => {
+      componentToken = componentTokens.fresh();
+      componentToken.catch(() => undefined);
+    };
     return {
       kind: 'authorizer',
       flightKey: `authorizer:${appid}|${purpose}`,
-      lockKey: this.deps.keys.authorizerTokenLock(appid),
+      lockKey,
       read: async () => {
-        record = authorized(appid, await this.deps.store.get(appid));
-        return record.accessToken;
+        readComponentToken();
+        return underLock(await store.get(appid));
       },
+      takeAndRead: store.takeLockAndGet
+        ? async (owner, ttlMs) => {
+            // Usually the lock is free: the first try reads the component token at the same time; a later try
+            // (after a wait) once it has the lock, so a read from before the wait is never used.
+            if (tries++ === 0) readComponentToken();
+            const taken = await store.takeLockAndGet!(appid, { lockKey, owner }, ttlMs);
+            if (!taken) {
+              componentToken = undefined;
+              return undefined;
+            }
+            if (!componentToken) readComponentToken();
+            return () => underLock(taken());
+          }
+        : undefined,
       peek: async () => authorized(appid, await this.readTokenState(appid)).accessToken,
       isGood,
-      refresh: (fence) => this.fetch(record!, fence),
+      refresh: (fence) => this.fetch(record!, fence, componentToken),
     };
   }
 
-  private async fetch(record: AuthorizerRecord, fence: Fence): Promise<StoredToken> {
+  /** `componentToken`: the component token as already read for this refresh (ComponentTokens.fresh). */
+  private async fetch(
+    record: AuthorizerRecord,
+    fence: Fence,
+    componentToken?: Promise<CurrentToken | undefined>,
+  ): Promise<StoredToken> {
     const { api, componentTokens, store, clock, logger } = this.deps;
     const { appid, refreshToken } = record;
     if (!refreshToken) return this.requireReauthorization(appid, undefined, 'no refresh token stored', undefined);
     const startedAt = clock.now();
     let issued;
     try {
-      issued = await componentTokens.withToken((token) => api.refreshAuthorizerToken(token, appid, refreshToken));
+      issued = await componentTokens.withToken(
+        (token) => api.refreshAuthorizerToken(token, appid, refreshToken),
+        componentToken,
+      );
     } catch (err) {
       if (needsReauthorization(err)) {
         const reason = `api_authorizer_token errcode ${err.errcode}: ${errcodeMeaning(err.errcode) ?? err.errmsg}`;

@@ -53,6 +53,16 @@ export class ComponentTokens {
     }
   }
 
+  /**
+   * The cached token while it has more than the margin left (what `get` returns without starting a refresh),
+   * otherwise undefined: a read that can go out beside another one and never starts a refresh itself.
+   */
+  async fresh(): Promise<CurrentToken | undefined> {
+    const { clock, marginMs } = this.deps;
+    const cached = await this.read();
+    return cached && cached.expiresAt - clock.now() > marginMs ? toCurrentToken(cached, clock) : undefined;
+  }
+
   /** For the refresher: a token with more than `minRemainingMs` left, or the refresh's error. */
   async ensureFresh(minRemainingMs: number): Promise<CurrentToken> {
     const { coordinator, clock } = this.deps;
@@ -104,8 +114,12 @@ export class ComponentTokens {
    * (40001/40014/42001), that exact token is invalidated and the call replayed once; a second
    * rejection is thrown, never looped.
    */
-  async withToken<T>(call: (componentAccessToken: string) => Promise<T>): Promise<T> {
-    const { token } = await this.get();
+  async withToken<T>(
+    call: (componentAccessToken: string) => Promise<T>,
+    /** `fresh()` as the caller already read it (alongside a read of its own); without a token, `get` decides. */
+    prefetched?: Promise<CurrentToken | undefined>,
+  ): Promise<T> {
+    const { token } = (await prefetched?.catch(() => undefined)) ?? (await this.get());
     try {
       return await call(token);
     } catch (err) {

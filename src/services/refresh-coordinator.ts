@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { LockLostError, LockTimeoutError, ReauthorizationRequiredError } from '../errors';
 import type { Logger } from '../logger';
 import { pollUntil } from '../poll-until';
-import type { Fence, Locks } from '../store/lock';
+import type { Fence, LockLease, Locks } from '../store/lock';
 import type { StoredToken } from '../store/token-store';
 import { SingleFlight } from './single-flight';
 
@@ -43,6 +43,12 @@ export interface RefreshPlan {
   read(): Promise<StoredToken | undefined>;
   /** The re-read while another process holds the lock (default `read`): as cheap as it can be. */
   peek?(): Promise<StoredToken | undefined>;
+  /**
+   * Optional: takes the lock (`takeWith` of Locks.tryAcquire: owner and TTL as given) and makes the re-read of
+   * `read` in the same atomic step, one round trip for both. Resolves to that re-read, to be opened under the
+   * lease (it throws what `read` would throw), or undefined when the lock is held.
+   */
+  takeAndRead?(owner: string, ttlMs: number): Promise<(() => StoredToken | undefined) | undefined>;
   isGood(token: StoredToken | undefined): token is StoredToken;
   /** Calls WeChat and stores the result with a write fenced by `fence`; runs only while holding the lock. */
   refresh(fence: Fence): Promise<StoredToken>;
@@ -83,6 +89,8 @@ export function refreshLockTiming(lockTtlMs: number, refreshTimeoutMs: number): 
 export class RefreshCoordinator {
   private readonly flights = new SingleFlight<StoredToken>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Lock releases sent and not yet answered (see tryOnce). */
+  private readonly releases = new Set<Promise<unknown>>();
 
   constructor(
     private readonly locks: Locks,
@@ -112,9 +120,10 @@ export class RefreshCoordinator {
     void running.finally(() => this.background.delete(running));
   }
 
-  /** Resolves once no background refresh started so far is running (shutdown, tests). */
+  /** Resolves once no background refresh started so far is running, nor a lock release (shutdown, tests). */
   async idle(): Promise<void> {
-    while (this.background.size > 0) await Promise.all([...this.background]);
+    while (this.background.size > 0 || this.releases.size > 0)
+      await Promise.all([...this.background, ...this.releases]);
   }
 
   private async lockOrWait(plan: RefreshPlan): Promise<StoredToken> {
@@ -140,10 +149,14 @@ export class RefreshCoordinator {
 
   /** One try: take the lock and refresh, or see the token refreshed by the holder; undefined = keep waiting. */
   private async tryOnce(plan: RefreshPlan): Promise<{ token: StoredToken; how: LockWaitOutcome } | undefined> {
-    const lease = await this.locks.tryAcquire(plan.lockKey, this.timing.lockTtlMs, { keepAlive: true });
+    let taken: (() => StoredToken | undefined) | undefined;
+    const takeAndRead = plan.takeAndRead?.bind(plan);
+    const takeWith =
+      takeAndRead && (async (owner: string, ttlMs: number) => !!(taken = await takeAndRead(owner, ttlMs)));
+    const lease = await this.locks.tryAcquire(plan.lockKey, this.timing.lockTtlMs, { keepAlive: true, takeWith });
     if (lease) {
       try {
-        const current = await plan.read();
+        const current = taken ? taken() : await plan.read();
         if (plan.isGood(current)) return { token: current, how: 'acquired' };
         return { token: await this.refresh(plan, lease.fence), how: 'acquired' };
       } catch (err) {
@@ -154,13 +167,23 @@ export class RefreshCoordinator {
         );
         return undefined;
       } finally {
-        // A failed release only leaves the lock to expire by its TTL; the work itself is done.
-        await lease.release().catch(() => false);
+        this.release(lease);
       }
     }
     // Held: its holder is refreshing this token (or another purpose of it); look whether it is done.
     const current = await (plan.peek ?? plan.read)();
     return plan.isGood(current) ? { token: current, how: 'refreshed_elsewhere' } : undefined;
+  }
+
+  /**
+   * Sends the release without waiting for its answer: the token is written (or the work failed), so the caller
+   * need not wait one more round trip. The watchdog stops at once. A failed release only leaves the lock to
+   * expire by its TTL; a try that finds it still held waits as any waiter does (idle() waits for the answers).
+   */
+  private release(lease: LockLease): void {
+    const released = lease.release().catch(() => false);
+    this.releases.add(released);
+    void released.finally(() => this.releases.delete(released));
   }
 
   private async refresh(plan: RefreshPlan, fence: Fence): Promise<StoredToken> {

@@ -190,10 +190,14 @@ export class Refresher {
    */
   private async refreshAccount(appid: string, scheduledExpiry: number): Promise<boolean> {
     try {
-      const current = await this.deps.tokenService.ensureAuthorizerAccessToken(appid, this.thresholdMs(appid));
+      // The schedule says it is due: straight to the lock, whose re-read tells a token refreshed elsewhere.
+      const { current, refreshedHere } = await this.deps.tokenService.refreshDueAuthorizerToken(
+        appid,
+        this.thresholdMs(appid),
+      );
       this.failures.delete(appid);
       // Refreshed here, the write already moved the entry; fresh from elsewhere, it may still hold the old score.
-      if (current.expiresAt !== scheduledExpiry) await this.reindex(appid, scheduledExpiry);
+      if (!refreshedHere && current.expiresAt !== scheduledExpiry) await this.reindex(appid, scheduledExpiry);
       return true;
     } catch (err) {
       // Revoked, unknown, or marked for re-authorization: out of the schedule, nothing to retry.

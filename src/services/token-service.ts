@@ -7,7 +7,7 @@ import type { TicketStore } from '../store/ticket-store';
 import type { ComponentTokenStore } from '../store/token-store';
 import type { ComponentApi } from '../wechat/component-api';
 import { isTokenRejected } from '../wechat/errcodes';
-import { AuthorizerTokens, type OnReauthorizationRequired } from './authorizer-tokens';
+import { AuthorizerTokens, type DueRefresh, type OnReauthorizationRequired } from './authorizer-tokens';
 import { ComponentTokens } from './component-tokens';
 import {
   RefreshCoordinator,
@@ -17,6 +17,7 @@ import {
 } from './refresh-coordinator';
 
 export type { CurrentToken, RefreshLockTiming, RefreshObserver } from './refresh-coordinator';
+export type { DueRefresh } from './authorizer-tokens';
 
 export interface TokenServiceDeps {
   readonly api: ComponentApi;
@@ -102,6 +103,11 @@ export class TokenService {
 
   ensureAuthorizerAccessToken(appid: string, minRemainingMs: number): Promise<CurrentToken> {
     return this.authorizers.ensureFresh(appid, minRemainingMs);
+  }
+
+  /** For the refresher, on an account its schedule says is due: see AuthorizerTokens.refreshDue. */
+  refreshDueAuthorizerToken(appid: string, minRemainingMs: number): Promise<DueRefresh> {
+    return this.authorizers.refreshDue(appid, minRemainingMs);
   }
 
   /** WeChat rejected `tokenValue`: refresh only if it is still current, and return the current token. */

@@ -1,3 +1,5 @@
+import { takeLockLua } from './lock';
+
 /**
  * Lua scripts of the authorizer store. Each one is a conditional write that must be atomic with its
  * check (a plain MULTI cannot read first): a refresh finishing after the account revoked must not
@@ -173,6 +175,15 @@ local hash = redis.call('HGETALL', KEYS[1])
 local secret = redis.call('GET', KEYS[3]) or redis.call('HGET', KEYS[1], 'refresh_token')
 return { hash, redis.call('GET', KEYS[2]), secret }
 `;
+
+/**
+ * The refresh's first step: takes the account's refresh lock KEYS[4] `P:authorizer:{A}:lock` (same slot; ARGV[1] =
+ * owner, ARGV[2] = TTL ms, as lock.ts takes a lock) and, once taken, reads the account as READ_ACCOUNT does, in the
+ * same atomic step. nil when the lock is held.
+ */
+export const TAKE_LOCK_AND_READ_ACCOUNT = `
+${takeLockLua(4, 1, 2)}
+${READ_ACCOUNT}`;
 
 /** Read only: the account's index entry as the writes return it, without writing; `{0}` for no record. */
 export const READ_ENTRY = `

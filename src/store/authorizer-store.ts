@@ -142,6 +142,17 @@ export interface AuthorizerStore {
    * the record: the per-request read of the token service. undefined for an unknown appid.
    */
   getTokenState(appid: string): Promise<AuthorizerTokenState | undefined>;
+  /**
+   * Optional (Redis): takes the account's refresh lock `fence.lockKey` for `fence.owner` (`SET NX PX ttlMs`, see
+   * TryAcquireOptions.takeWith) and reads the account as `get` does, in one atomic step; undefined while the
+   * lock is held. The refresh's lock and re-read in one round trip. The record is opened by calling the result,
+   * which throws what `get` throws (an unreadable refresh token): once the lease exists, so it is released.
+   */
+  takeLockAndGet?(
+    appid: string,
+    fence: Fence,
+    ttlMs: number,
+  ): Promise<(() => AuthorizerRecord | undefined) | undefined>;
   /** Every account ever stored, whatever its status, sorted by appid. */
   list(): Promise<AuthorizerRecord[]>;
   /** One page of the accounts matching a search; reads the full records of that page only. */

@@ -40,6 +40,21 @@ export interface LockLease {
 export interface TryAcquireOptions {
   /** Renew the lock every ttl/3 until release (see LOCK_DEFAULTS.keepAliveTtlMs). */
   readonly keepAlive?: boolean;
+  /**
+   * Takes the lock in a script of the caller's instead of the bare SET: one in the lock's slot that runs
+   * `takeLockLua` (the same `SET key owner NX PX ttl`) and, in the same atomic step, reads what the caller needs
+   * under the lock, so the lock and that read cost one round trip. Resolves true when it took the lock.
+   * RedisLocks only: memory locks are not in Redis (MemoryLocks refuses it).
+   */
+  readonly takeWith?: (owner: string, ttlMs: number) => Promise<boolean>;
+}
+
+/**
+ * The Lua of a lock taken inside another script (TryAcquireOptions.takeWith): the lock is KEYS[key], the owner
+ * ARGV[owner], the TTL in ms ARGV[ttl]. Returns from the script with `nil` when the lock is held.
+ */
+export function takeLockLua(key: number, owner: number, ttl: number): string {
+  return `if not redis.call('SET', KEYS[${key}], ARGV[${owner}], 'NX', 'PX', ARGV[${ttl}]) then return false end`;
 }
 
 export interface LockOptions {
@@ -88,8 +103,10 @@ export class RedisLocks implements Locks {
   async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
     const owner = newOwner();
     const pttl = Math.max(1, Math.ceil(ttlMs));
-    const ok = await storageOp(() => this.redis.set(key, owner, 'PX', pttl, 'NX'));
-    if (ok !== 'OK') return undefined;
+    const taken = options.takeWith
+      ? await options.takeWith(owner, pttl)
+      : (await storageOp(() => this.redis.set(key, owner, 'PX', pttl, 'NX'))) === 'OK';
+    if (!taken) return undefined;
     const renew = async () =>
       (await storageOp(() => runScript(this.redis, RENEW_IF_OWNER, [key], [owner, pttl]))) === 1;
     const release = async () => (await storageOp(() => runScript(this.redis, RELEASE_IF_OWNER, [key], [owner]))) === 1;

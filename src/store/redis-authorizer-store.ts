@@ -26,6 +26,7 @@ import {
   RESTORE_REFRESH_TOKEN,
   SAVE_ACCESS_TOKEN,
   SAVE_AUTHORIZATION,
+  TAKE_LOCK_AND_READ_ACCOUNT,
   TOKEN_STATE,
   UPDATE_IF_EXISTS,
 } from './authorizer-scripts';
@@ -65,6 +66,7 @@ const scripts = {
   restore: { name: 'wxRestoreRefreshToken', numberOfKeys: 4, lua: RESTORE_REFRESH_TOKEN },
   tokenState: { name: 'wxAuthorizerTokenState', numberOfKeys: 2, lua: TOKEN_STATE },
   readAccount: { name: 'wxReadAuthorizer', numberOfKeys: 3, lua: READ_ACCOUNT },
+  takeLockAndReadAccount: { name: 'wxTakeLockAndReadAuthorizer', numberOfKeys: 4, lua: TAKE_LOCK_AND_READ_ACCOUNT },
   readEntry: { name: 'wxReadAuthorizerIndexEntry', numberOfKeys: 1, lua: READ_ENTRY },
   reseal: { name: 'wxResealRefreshToken', numberOfKeys: 3, lua: RESEAL_REFRESH_TOKEN },
 };
@@ -217,11 +219,35 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return this.read(appid, false);
   }
 
+  /**
+   * Takes the account's refresh lock (`fence`: its key and our owner value) and reads the account in one script
+   * of its slot; undefined while the lock is held. The record is opened when asked for (see AuthorizerStore).
+   */
+  async takeLockAndGet(
+    appid: string,
+    fence: Fence,
+    ttlMs: number,
+  ): Promise<(() => AuthorizerRecord | undefined) | undefined> {
+    const reply = (await storageOp(() =>
+      runKeysAndArgs(this.redis, scripts.takeLockAndReadAccount, [
+        ...this.accountKeys(appid),
+        fence.lockKey,
+        fence.owner,
+        ttlMs,
+      ]),
+    )) as AccountReply | null;
+    return reply ? () => this.recordOf(appid, reply, false) : undefined;
+  }
+
   /** `tolerant`: an undecryptable refresh token is reported on the record instead of thrown. */
   private async read(appid: string, tolerant: boolean): Promise<AuthorizerRecord | undefined> {
     const reply = (await storageOp(() =>
       runKeysAndArgs(this.redis, scripts.readAccount, [...this.accountKeys(appid)]),
-    )) as [string[], string | null, string | null];
+    )) as AccountReply;
+    return this.recordOf(appid, reply, tolerant);
+  }
+
+  private recordOf(appid: string, reply: AccountReply, tolerant: boolean): AuthorizerRecord | undefined {
     const [flat, token, secret] = reply;
     if (flat.length === 0) return undefined;
     const hash: Record<string, string> = {};
@@ -404,6 +430,9 @@ export class RedisAuthorizerStore implements AuthorizerStore {
     return { hash: this.keys.authorizer(appid), token: this.keys.authorizerAccessToken(appid) };
   }
 }
+
+/** READ_ACCOUNT's reply: the hash as a flat list, the access token, the refresh token as stored. */
+type AccountReply = [string[], string | null, string | null];
 
 /** The two trailing ARGV of a script that may write an outbox event: its id and JSON, or '' ''. */
 function outboxArgs(outbox: OutboxWrite | undefined): [string, string] {

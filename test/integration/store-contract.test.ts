@@ -473,6 +473,41 @@ describe.each([
       await successor!.release();
     });
 
+    it('takeLockAndGet (Redis): takes the refresh lock and reads the account as get() does, in one step; nothing while the lock is held', async () => {
+      const take = h.authorizerStore.takeLockAndGet?.bind(h.authorizerStore);
+      if (!take) {
+        // Memory stores have no such step, and memory locks refuse a lock taken by a store's script.
+        await expect(
+          h.locks.tryAcquire(h.keys.authorizerTokenLock(A), 5000, { takeWith: () => Promise.resolve(true) }),
+        ).rejects.toBeInstanceOf(TypeError);
+        return;
+      }
+      await authorize();
+      const lockKey = h.keys.authorizerTokenLock(A);
+      let read: Awaited<ReturnType<typeof take>>;
+      const lease = await h.locks.tryAcquire(lockKey, 5000, {
+        keepAlive: true,
+        takeWith: async (owner, ttlMs) => (read = await take(A, { lockKey, owner }, ttlMs)) !== undefined,
+      });
+      expect(lease).toBeDefined();
+      expect(read!()).toEqual(await h.authorizerStore.get(A));
+      // Held: another process neither gets the lock nor reads anything through it.
+      expect(await h.otherLocks.tryAcquire(lockKey, 5000)).toBeUndefined();
+      expect(await take(A, { lockKey, owner: 'someone-else' }, 5000)).toBeUndefined();
+      // The lease is an ordinary one: its fence writes, its release frees the lock.
+      expect(
+        await h.authorizerStore.saveAccessToken(A, 'atoken-2', h.clock.now() + HOUR, undefined, lease!.fence),
+      ).toBe(true);
+      expect(await lease!.release()).toBe(true);
+      const next = await h.otherLocks.tryAcquire(lockKey, 5000);
+      expect(next).toBeDefined();
+      await next!.release();
+      // An unknown account: the lock is taken (and released by its caller), there is no record.
+      const unknownLock = h.keys.authorizerTokenLock('wxunknown');
+      expect((await take('wxunknown', { lockKey: unknownLock, owner: 'o' }, 5000))!()).toBeUndefined();
+      expect(await h.otherLocks.tryAcquire(unknownLock, 5000)).toBeUndefined();
+    });
+
     it('saveAccessToken writes nothing for an account that is unknown or no longer authorized', async () => {
       expect(await h.authorizerStore.saveAccessToken('wxunknown', 'atoken', h.clock.now() + HOUR, 'refresh')).toBe(
         false,

@@ -29,6 +29,7 @@ export class MemoryLocks implements Locks {
   constructor(private readonly clock: Clock) {}
 
   async tryAcquire(key: string, ttlMs: number, options: TryAcquireOptions = {}): Promise<LockLease | undefined> {
+    if (options.takeWith) throw new TypeError('memory locks cannot be taken by a Redis script (takeWith)');
     const now = this.clock.now();
     const current = this.held.get(key);
     if (current && current.expiresAt > now) return undefined;
