@@ -160,3 +160,20 @@ export async function pingRedis(client: Redis): Promise<{ ok: true } | { ok: fal
     return { ok: false, reason: (err as Error).message };
   }
 }
+
+/**
+ * Closes a client for good: QUIT when connected (pending replies arrive first), then disconnect. ioredis'
+ * disconnect ends the socket and arms a 2 s timer that destroys it unless it reports 'close'; a socket that closed
+ * already (Redis down or refusing) never reports it again, so that timer would keep the process alive 2 s for
+ * nothing. Such a node's connector is given no socket to end (ioredis keeps the last one on it).
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  // QUIT waits for a reply that never comes while Redis is down.
+  if (client.status === 'ready') await client.quit().catch(() => undefined);
+  const nodes = client instanceof Cluster ? client.nodes() : [client];
+  for (const node of nodes) {
+    const connector = (node as unknown as { connector?: { stream?: { destroyed?: boolean } } }).connector;
+    if (connector?.stream?.destroyed) connector.stream = undefined;
+  }
+  client.disconnect();
+}

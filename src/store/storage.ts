@@ -9,7 +9,7 @@ import { createMemoryStores } from './memory';
 import { RedisPushDedupStore, type PushDedupStore } from './push-dedup-store';
 import { RedisAuthorizerStore } from './redis-authorizer-store';
 import { LayoutMaintenance } from './layout-maintenance';
-import { createRedis, pingRedis, waitUntilReady, type Redis } from './redis';
+import { closeRedis, createRedis, pingRedis, waitUntilReady, type Redis } from './redis';
 import { SecretCipher } from './secret-cipher';
 import { RedisTicketStore, type TicketStore } from './ticket-store';
 import { RedisComponentTokenStore, type ComponentTokenStore } from './token-store';
@@ -63,9 +63,7 @@ export function createRedisStorage(opts: {
       waitUntilReady: (ms) => waitUntilReady(redis, ms),
       async close() {
         if (opts.client) return; // the caller owns a client it passed in
-        // QUIT waits for a reply that never comes while Redis is down.
-        if (redis.status === 'ready') await redis.quit().catch(() => undefined);
-        redis.disconnect();
+        await closeRedis(redis);
       },
     },
     ticketStore: new RedisTicketStore(redis, keys),

@@ -58,7 +58,9 @@ export class OwnedRedisServer {
         if (Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 50));
       } finally {
-        probe.disconnect();
+        // A refused probe has ended already; disconnect() would arm ioredis' 2 s destroy timer on its closed
+        // stream, which nothing clears (it waits for a 'close' that came before), keeping the test process alive.
+        if (probe.status !== 'end') probe.disconnect();
       }
     }
   }
